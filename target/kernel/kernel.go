@@ -1,0 +1,469 @@
+// Package kernel is a small model of the Win32 objects eMule's Web UI
+// server is built from: numbered handles, manual- and auto-reset events,
+// waitable thread objects and WaitForMultipleObjects in its wait-any form.
+//
+// Go's channels and select do not behave like these objects (select picks a
+// ready case at random, a closed channel stays readable), and the bug this
+// project hunts lives exactly in the differences: the lowest signalled index
+// wins a wait-any, a closed handle value is recycled for the next object, and
+// closing a handle someone waits on is undefined. So the model keeps one
+// mutex and explicit waiter lists, and records every close, every failed
+// wait and every undefined act with a timestamp from one monotonic clock,
+// taken under the same lock, so the order of the records is the order of the
+// events.
+package kernel
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Handle names a kernel object the way a Win32 HANDLE does: by a small
+// number that the table resolves on every use. The generation is never
+// shown; the kernel uses it only to notice that a stale copy of a value now
+// names a different, recycled object, which a real program cannot tell.
+type Handle struct {
+	v   uint32
+	gen uint64
+}
+
+// Value is the handle's number as Win32 would print it.
+func (h Handle) Value() uint32 { return h.v }
+
+// IsZero reports whether h is the null handle.
+func (h Handle) IsZero() bool { return h.v == 0 }
+
+func (h Handle) String() string { return fmt.Sprintf("0x%x", h.v) }
+
+// Infinite is the INFINITE timeout of a wait.
+const Infinite time.Duration = -1
+
+// WaitResult is the outcome of a wait: an index (0 or more) into the handles
+// waited on, or one of the negative results below.
+type WaitResult int
+
+const (
+	// WaitFailed is WAIT_FAILED: a handle in the set was closed or invalid.
+	WaitFailed WaitResult = -1
+	// WaitTimeout is WAIT_TIMEOUT.
+	WaitTimeout WaitResult = -2
+	// WaitReleased means the kernel was released at the end of a run; the
+	// thread must end. It has no Win32 counterpart: it is how the model
+	// guarantees that no goroutine outlives a run, whatever a policy did.
+	WaitReleased WaitResult = -3
+	// WaitKilled means TerminateThread was called on the waiting thread;
+	// the model honours it at the thread's next checkpoint, a wait.
+	WaitKilled WaitResult = -4
+)
+
+func (r WaitResult) String() string {
+	switch r {
+	case WaitFailed:
+		return "WAIT_FAILED"
+	case WaitTimeout:
+		return "WAIT_TIMEOUT"
+	case WaitReleased:
+		return "RELEASED"
+	case WaitKilled:
+		return "KILLED"
+	}
+	return fmt.Sprintf("WAIT_OBJECT_0+%d", int(r))
+}
+
+// PendingClose says what a wait that is blocked on a handle does when that
+// handle is closed under it. Win32 leaves this undefined; both choices are
+// recorded as a violation.
+type PendingClose int
+
+const (
+	// PendingKeepsWaiting leaves the waiter blocked on an object that can no
+	// longer be signalled (the "hang" seen in the field).
+	PendingKeepsWaiting PendingClose = iota
+	// PendingFails wakes the waiter with WaitFailed.
+	PendingFails
+)
+
+// Options configure a Kernel.
+type Options struct {
+	// NoReuse turns off the LIFO reuse of closed handle values.
+	NoReuse bool
+	// OnPendingClose is what a blocked wait does when its handle is closed.
+	OnPendingClose PendingClose
+}
+
+type objKind int
+
+const (
+	kindEvent objKind = iota
+	kindThread
+)
+
+func (k objKind) String() string {
+	if k == kindThread {
+		return "thread"
+	}
+	return "event"
+}
+
+type object struct {
+	h        Handle
+	name     string
+	kind     objKind
+	manual   bool // manual-reset event; thread objects behave as manual
+	signaled bool
+	waiters  map[*waiter]struct{}
+	thread   *Thread // for thread objects
+}
+
+// waiter is one blocked WaitAny call.
+type waiter struct {
+	thread  *Thread
+	objs    []*object
+	handles []Handle
+	wake    chan WaitResult // buffered 1; written once under the kernel lock
+	done    bool
+	seq     uint64
+}
+
+// Kernel is one model of the Win32 object manager. Use a fresh one per run.
+type Kernel struct {
+	opts  Options
+	start time.Time
+
+	mu       sync.Mutex
+	table    map[uint32]*object
+	free     []uint32 // closed values, reused last-in first-out
+	next     uint32
+	gen      uint64
+	seq      uint64
+	released bool
+	pending  map[*waiter]struct{}
+	threads  []*Thread
+	nextTID  int
+	closes   []CloseRecord
+	failures []WaitFailure
+	viol     []Violation
+	wg       sync.WaitGroup
+}
+
+// New returns an empty kernel whose clock starts now.
+func New(opts Options) *Kernel {
+	return &Kernel{
+		opts:    opts,
+		start:   time.Now(),
+		table:   make(map[uint32]*object),
+		pending: make(map[*waiter]struct{}),
+		next:    0x40,
+	}
+}
+
+// Now is the kernel's monotonic clock: the time since New.
+func (k *Kernel) Now() time.Duration { return time.Since(k.start) }
+
+// Start is the wall-clock instant the kernel clock counts from.
+func (k *Kernel) Start() time.Time { return k.start }
+
+// alloc takes a handle value: the most recently closed one when reuse is on,
+// as the Windows handle table does, else a fresh one. Handle values are
+// multiples of four, as in Win32.
+func (k *Kernel) alloc(o *object) Handle {
+	var v uint32
+	if n := len(k.free); n > 0 && !k.opts.NoReuse {
+		v = k.free[n-1]
+		k.free = k.free[:n-1]
+	} else {
+		v = k.next
+		k.next += 4
+	}
+	k.gen++
+	o.h = Handle{v: v, gen: k.gen}
+	o.waiters = make(map[*waiter]struct{})
+	k.table[v] = o
+	return o.h
+}
+
+// CreateEvent creates a manual-reset (manual) or auto-reset event.
+func (k *Kernel) CreateEvent(name string, manual, initial bool) Handle {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.alloc(&object{name: name, kind: kindEvent, manual: manual, signaled: initial})
+}
+
+// resolve looks h up as Win32 does, by value alone. stale reports that the
+// value now names a different object than the one h was issued for.
+func (k *Kernel) resolve(h Handle) (o *object, stale bool) {
+	o = k.table[h.v]
+	if o == nil {
+		return nil, false
+	}
+	return o, o.h.gen != h.gen
+}
+
+// SetEvent signals an event. A manual-reset event releases every waiter and
+// stays signalled; an auto-reset event releases one waiter, or stays
+// signalled until one wait consumes it.
+func (k *Kernel) SetEvent(h Handle) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o, _ := k.resolve(h)
+	if o == nil || o.kind != kindEvent {
+		return fmt.Errorf("SetEvent %v: invalid handle", h)
+	}
+	o.signaled = true
+	k.satisfy(o)
+	return nil
+}
+
+// ResetEvent clears an event.
+func (k *Kernel) ResetEvent(h Handle) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o, _ := k.resolve(h)
+	if o == nil || o.kind != kindEvent {
+		return fmt.Errorf("ResetEvent %v: invalid handle", h)
+	}
+	o.signaled = false
+	return nil
+}
+
+// satisfy wakes the waiters of o that o's new signal completes. Each woken
+// wait is re-evaluated over its whole set so that the lowest signalled
+// index still wins, as it does in WaitForMultipleObjects.
+func (k *Kernel) satisfy(o *object) {
+	ws := make([]*waiter, 0, len(o.waiters))
+	for w := range o.waiters {
+		ws = append(ws, w)
+	}
+	// First come, first served, so that which waiter an auto-reset event
+	// releases does not depend on map order.
+	sort.Slice(ws, func(i, j int) bool { return ws[i].seq < ws[j].seq })
+	for _, w := range ws {
+		if !o.signaled {
+			return // an auto-reset event was consumed
+		}
+		if idx := k.pick(w.objs); idx >= 0 {
+			k.finish(w, WaitResult(idx))
+		}
+	}
+}
+
+// pick returns the lowest index whose object is signalled, consuming it if
+// it is an auto-reset event, or -1.
+func (k *Kernel) pick(objs []*object) int {
+	for i, o := range objs {
+		if o != nil && o.signaled {
+			if o.kind == kindEvent && !o.manual {
+				o.signaled = false
+			}
+			return i
+		}
+	}
+	return -1
+}
+
+// finish completes a pending wait: it leaves every waiter list and gets its
+// result.
+func (k *Kernel) finish(w *waiter, r WaitResult) {
+	if w.done {
+		return
+	}
+	w.done = true
+	delete(k.pending, w)
+	for _, o := range w.objs {
+		if o != nil {
+			delete(o.waiters, w)
+		}
+	}
+	if w.thread != nil {
+		w.thread.blocked = nil
+	}
+	w.wake <- r
+}
+
+// CloseHandle closes h. Closing a handle that a wait is blocked on is
+// undefined in Win32: the kernel records a violation and then does what
+// Options.OnPendingClose says. The record lists, at the instant of the
+// close, the client threads that had not exited and those blocked on it.
+func (k *Kernel) CloseHandle(h Handle) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o, stale := k.resolve(h)
+	if o == nil || stale {
+		return fmt.Errorf("CloseHandle %v: invalid handle", h)
+	}
+	k.closeLocked(o, "")
+	return nil
+}
+
+func (k *Kernel) closeLocked(o *object, by string) {
+	now := k.Now()
+	rec := CloseRecord{Handle: o.h.v, Name: o.name, Kind: o.kind.String(), At: now, By: by}
+	for _, t := range k.threads {
+		if t.client && !t.exited {
+			rec.AliveClients = append(rec.AliveClients, t.id)
+		}
+	}
+	for w := range o.waiters {
+		if w.thread != nil {
+			rec.Blocked = append(rec.Blocked, w.thread.id)
+		} else {
+			rec.Blocked = append(rec.Blocked, 0)
+		}
+	}
+	sort.Ints(rec.Blocked)
+	k.closes = append(k.closes, rec)
+	if len(o.waiters) > 0 {
+		k.viol = append(k.viol, Violation{At: now, Kind: ViolationCloseWhileWaiting,
+			Detail: fmt.Sprintf("%s %v closed while %d wait(s) pending on it", o.name, o.h, len(o.waiters))})
+	}
+	delete(k.table, o.h.v)
+	k.free = append(k.free, o.h.v)
+	for w := range o.waiters {
+		if k.opts.OnPendingClose == PendingFails {
+			k.finish(w, WaitFailed)
+			k.failures = append(k.failures, WaitFailure{At: now, Thread: tidOf(w.thread), Handle: o.h.v, Name: o.name, Pending: true})
+		} else {
+			// The waiter stays blocked; the closed object can never signal
+			// it again, so it leaves the object's list and the waiter's set.
+			delete(o.waiters, w)
+			for i, wo := range w.objs {
+				if wo == o {
+					w.objs[i] = nil
+				}
+			}
+		}
+	}
+}
+
+func tidOf(t *Thread) int {
+	if t == nil {
+		return 0
+	}
+	return t.id
+}
+
+// WaitAny is WaitForMultipleObjects with bWaitAll false. The handles are
+// resolved once on entry: a closed handle fails the whole wait and is
+// recorded; a value that was closed and recycled is waited on as the new
+// object (as Win32 would) and recorded as a stale wait. If several objects
+// are signalled the lowest index wins, and only an auto-reset winner is
+// consumed. t may be nil for a caller that is not a modelled thread.
+func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitResult {
+	k.mu.Lock()
+	if k.released {
+		k.mu.Unlock()
+		return WaitReleased
+	}
+	if t != nil && t.killed {
+		k.mu.Unlock()
+		return WaitKilled
+	}
+	objs := make([]*object, len(hs))
+	for i, h := range hs {
+		o, stale := k.resolve(h)
+		if o == nil {
+			k.failures = append(k.failures, WaitFailure{At: k.Now(), Thread: tidOf(t), Handle: h.v})
+			k.mu.Unlock()
+			return WaitFailed
+		}
+		if stale {
+			k.failures = append(k.failures, WaitFailure{At: k.Now(), Thread: tidOf(t), Handle: h.v, Name: o.name, Recycled: true})
+			k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationStaleHandle,
+				Detail: fmt.Sprintf("thread %d waited on %v, which now names %s", tidOf(t), h, o.name)})
+		}
+		objs[i] = o
+	}
+	if idx := k.pick(objs); idx >= 0 {
+		k.mu.Unlock()
+		return WaitResult(idx)
+	}
+	if timeout == 0 {
+		k.mu.Unlock()
+		return WaitTimeout
+	}
+	k.seq++
+	w := &waiter{thread: t, objs: objs, handles: hs, wake: make(chan WaitResult, 1), seq: k.seq}
+	for _, o := range objs {
+		o.waiters[w] = struct{}{}
+	}
+	k.pending[w] = struct{}{}
+	if t != nil {
+		t.blocked = hs
+		t.wait = w
+	}
+	k.mu.Unlock()
+
+	var timer <-chan time.Time
+	if timeout > 0 {
+		tm := time.NewTimer(timeout)
+		defer tm.Stop()
+		timer = tm.C
+	}
+	select {
+	case r := <-w.wake:
+		return k.after(t, r)
+	case <-timer:
+		k.mu.Lock()
+		if !w.done {
+			k.finish(w, WaitTimeout)
+		}
+		k.mu.Unlock()
+		return k.after(t, <-w.wake)
+	}
+}
+
+func (k *Kernel) after(t *Thread, r WaitResult) WaitResult {
+	if t != nil {
+		k.mu.Lock()
+		t.wait = nil
+		k.mu.Unlock()
+	}
+	return r
+}
+
+// Release ends the run: every pending wait returns WaitReleased, every later
+// wait returns it at once, and every thread that has not exited is marked
+// forced. Release is idempotent.
+func (k *Kernel) Release() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.released {
+		return
+	}
+	k.released = true
+	now := k.Now()
+	for _, t := range k.threads {
+		if !t.exited {
+			t.forced = true
+			k.viol = append(k.viol, Violation{At: now, Kind: ViolationForced,
+				Detail: fmt.Sprintf("thread %d (%s) still running in %s when the run ended", t.id, t.name, t.state)})
+		}
+	}
+	for w := range k.pending {
+		k.finish(w, WaitReleased)
+	}
+}
+
+// Released reports whether Release was called.
+func (k *Kernel) Released() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.released
+}
+
+// WaitThreads waits up to d for every thread goroutine to return and reports
+// whether they all did.
+func (k *Kernel) WaitThreads(d time.Duration) bool {
+	done := make(chan struct{})
+	// Ends when every thread goroutine has returned; if that never happens
+	// the caller has already reported a leak and the process is exiting.
+	go func() { k.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}

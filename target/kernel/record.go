@@ -1,0 +1,153 @@
+package kernel
+
+import (
+	"sort"
+	"time"
+)
+
+// Violation kinds. Each is an act Win32 documents as undefined or harmful.
+const (
+	ViolationCloseWhileWaiting = "close-while-waiting"
+	ViolationStaleHandle       = "stale-handle"
+	ViolationTerminateThread   = "terminate-thread"
+	ViolationForced            = "forced-release"
+)
+
+// StateRecord is one entry of a thread's state history. Repeats counts how
+// many more times the thread cycled back into this state from the one
+// before it (a WebSocket thread's wait ⇄ send ticks): wait, send with
+// Repeats 2 is wait, send, wait, send, wait, send. The last entry is the
+// thread's current state.
+type StateRecord struct {
+	State   string
+	At      time.Duration
+	Repeats int
+}
+
+// ThreadRecord is everything the kernel saw of one thread.
+type ThreadRecord struct {
+	ID       int
+	Name     string
+	Client   bool
+	Peer     string
+	Handle   uint32
+	States   []StateRecord
+	Exited   bool
+	ExitedAt time.Duration
+	Forced   bool
+	Killed   bool
+}
+
+// CloseRecord is one CloseHandle, with who could still wait at that instant.
+type CloseRecord struct {
+	Handle uint32
+	Name   string
+	Kind   string
+	At     time.Duration
+	// By is "auto-delete" for a thread handle closed at its exit.
+	By string
+	// AliveClients are the client threads not yet exited at the close.
+	AliveClients []int
+	// Blocked are the threads blocked in a wait on the handle (0: a caller
+	// that is not a modelled thread).
+	Blocked []int
+}
+
+// WaitFailure is a wait that touched a closed or recycled handle.
+type WaitFailure struct {
+	At     time.Duration
+	Thread int
+	Handle uint32
+	// Name is the object the value named when the wait ran, if any.
+	Name string
+	// Recycled: the value had been closed and now names another object;
+	// the wait went on, on the wrong object, as it would on Windows.
+	Recycled bool
+	// Pending: the wait was already blocked when the handle was closed.
+	Pending bool
+}
+
+// Violation is an undefined or harmful act the kernel saw.
+type Violation struct {
+	At     time.Duration
+	Kind   string
+	Detail string
+}
+
+// Record is a copy of everything the kernel recorded.
+type Record struct {
+	Threads      []ThreadRecord
+	Closes       []CloseRecord
+	WaitFailures []WaitFailure
+	Violations   []Violation
+	// OpenHandles lists the objects still open, by name.
+	OpenHandles []string
+}
+
+// Record copies the kernel's records under its lock.
+func (k *Kernel) Record() Record {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r := Record{
+		Closes:       append([]CloseRecord(nil), k.closes...),
+		WaitFailures: append([]WaitFailure(nil), k.failures...),
+		Violations:   append([]Violation(nil), k.viol...),
+	}
+	for _, t := range k.threads {
+		r.Threads = append(r.Threads, ThreadRecord{
+			ID: t.id, Name: t.name, Client: t.client, Peer: t.peer, Handle: t.obj.h.v,
+			States: append([]StateRecord(nil), t.hist...),
+			Exited: t.exited, ExitedAt: t.exitedAt, Forced: t.forced, Killed: t.killed,
+		})
+	}
+	for _, o := range k.table {
+		r.OpenHandles = append(r.OpenHandles, o.name)
+	}
+	sort.Strings(r.OpenHandles)
+	return r
+}
+
+// ThreadView is the live state of one thread.
+type ThreadView struct {
+	ID     int
+	Name   string
+	Client bool
+	Peer   string
+	State  string
+	Since  time.Duration
+	// Blocked is the set of handles the thread is blocked on right now.
+	Blocked []Handle
+	Exited  bool
+}
+
+// BlockedOn reports whether the thread is blocked in a wait that names h.
+func (v ThreadView) BlockedOn(h Handle) bool {
+	for _, b := range v.Blocked {
+		if b.v == h.v {
+			return true
+		}
+	}
+	return false
+}
+
+// View is a cheap live copy of the kernel: a value copied under the lock.
+type View struct {
+	Now         time.Duration
+	Threads     []ThreadView
+	OpenHandles int
+	Released    bool
+}
+
+// View copies the live state into v, reusing its slice.
+func (k *Kernel) View(v *View) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v.Now = k.Now()
+	v.Threads = v.Threads[:0]
+	for _, t := range k.threads {
+		v.Threads = append(v.Threads, ThreadView{ID: t.id, Name: t.name, Client: t.client, Peer: t.peer,
+			State: t.state, Since: t.since, Blocked: t.blocked, Exited: t.exited})
+	}
+	v.OpenHandles = len(k.table)
+	v.Released = k.released
+}

@@ -1,0 +1,156 @@
+package kernel
+
+import (
+	"fmt"
+	"time"
+)
+
+// ThreadOptions describe a thread to create.
+type ThreadOptions struct {
+	// Name is shown in records ("listener", "client").
+	Name string
+	// Client marks an accepted-client thread: the kernel reports, for every
+	// close, which client threads were still alive.
+	Client bool
+	// AutoDelete closes the thread's handle when it exits, as MFC's
+	// CWinThread does by default; such a thread cannot be joined.
+	AutoDelete bool
+	// Peer is the remote address the thread serves, if any.
+	Peer string
+}
+
+// Thread is a modelled OS thread: a goroutine with a waitable thread object
+// that is signalled when it exits.
+type Thread struct {
+	k          *Kernel
+	id         int
+	name       string
+	client     bool
+	autoDelete bool
+	peer       string
+	obj        *object
+
+	// Guarded by k.mu.
+	state    string
+	since    time.Duration
+	hist     []StateRecord
+	exited   bool
+	exitedAt time.Duration
+	forced   bool
+	killed   bool
+	blocked  []Handle
+	wait     *waiter
+}
+
+// ID is the thread's number in this kernel, from 1.
+func (t *Thread) ID() int { return t.id }
+
+// Handle is the handle the thread object was created with. For an
+// auto-deleting thread it is closed when the thread exits.
+func (t *Thread) Handle() Handle { return t.obj.h }
+
+// StateSpawning is the state of a thread that was created but has not run.
+const StateSpawning = "spawning"
+
+// StateExited is the state of a thread whose function returned.
+const StateExited = "exited"
+
+// CreateThread creates a thread in state "spawning" and runs fn on it. The
+// goroutine ends when fn returns; fn must return once a wait gives
+// WaitReleased or WaitKilled.
+func (k *Kernel) CreateThread(opts ThreadOptions, fn func(t *Thread)) *Thread {
+	k.mu.Lock()
+	k.nextTID++
+	t := &Thread{k: k, id: k.nextTID, name: opts.Name, client: opts.Client,
+		autoDelete: opts.AutoDelete, peer: opts.Peer}
+	t.obj = &object{name: fmt.Sprintf("thread %d", t.id), kind: kindThread, manual: true, thread: t}
+	k.alloc(t.obj)
+	now := k.Now()
+	t.state, t.since = StateSpawning, now
+	t.hist = []StateRecord{{State: StateSpawning, At: now}}
+	k.threads = append(k.threads, t)
+	k.wg.Add(1)
+	k.mu.Unlock()
+	// The thread's goroutine: it ends when fn returns, which every fn in
+	// this project does once a wait reports WaitReleased.
+	go func() {
+		defer k.wg.Done()
+		defer t.exit()
+		fn(t)
+	}()
+	return t
+}
+
+// exit stamps the exit under the kernel lock, signals the thread object and,
+// for an auto-deleting thread, closes its handle in the same instant.
+func (t *Thread) exit() {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t.enterLocked(StateExited)
+	t.exited, t.exitedAt = true, t.since
+	t.obj.signaled = true
+	k.satisfy(t.obj)
+	if t.autoDelete {
+		if o, stale := k.resolve(t.obj.h); o == t.obj && !stale {
+			k.closeLocked(t.obj, "auto-delete")
+		}
+	}
+}
+
+// Enter moves the thread to a new state, stamped with the kernel clock. A
+// cycle between two states (wait, send, wait, send …) is kept as one entry
+// with a repeat count rather than thousands of entries.
+func (t *Thread) Enter(state string) {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	t.enterLocked(state)
+}
+
+// enterLocked keeps the history lossless: its last entry is always the
+// current state, and replaying it (each Repeats as that many more turns
+// from the entry before) gives back every state entered.
+func (t *Thread) enterLocked(state string) {
+	now := t.k.Now()
+	prev := t.state
+	t.state, t.since = state, now
+	n := len(t.hist)
+	if n >= 3 && t.hist[n-1].State == prev && t.hist[n-2].State == state && t.hist[n-3].State == prev {
+		// A B A, and now B again: one more turn of the cycle. B's entry
+		// counts it and the trailing A folds back into the cycle.
+		t.hist = t.hist[:n-1]
+		t.hist[n-2].Repeats++
+		return
+	}
+	t.hist = append(t.hist, StateRecord{State: state, At: now})
+}
+
+// State is the thread's current state.
+func (t *Thread) State() string {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.state
+}
+
+// TerminateThread asks the thread to die, as Win32 TerminateThread does.
+// A goroutine cannot be killed, so the model honours it at the thread's
+// next wait (or at once if it is blocked in one), and always records it as
+// a violation: the real call leaves locks held and memory leaked.
+func (k *Kernel) TerminateThread(t *Thread) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if t.exited || t.killed {
+		return
+	}
+	t.killed = true
+	k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationTerminateThread,
+		Detail: fmt.Sprintf("TerminateThread on thread %d (%s) in %s", t.id, t.name, t.state)})
+	if t.wait != nil {
+		k.finish(t.wait, WaitKilled)
+	}
+}
+
+// Join waits up to d for the thread object behind h to be signalled.
+func (k *Kernel) Join(h Handle, d time.Duration) WaitResult {
+	return k.WaitAny(nil, d, h)
+}
