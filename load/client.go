@@ -1,0 +1,394 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"shutdowntest/target"
+)
+
+// Client-side states, in the order a client passes them.
+const (
+	csConnecting = "connecting"
+	csConnected  = "connected"
+	csSent       = "request sent"
+	csResponse   = "response ok"
+	csHolding    = "holding"
+	csOpen       = "open"
+	csEnded      = "ended"
+)
+
+// client is one configured client. Its goroutine is started by the engine
+// and ends when the connection ends or the engine halts it.
+type client struct {
+	Spec
+	env *env
+
+	halted chan struct{}
+	once   sync.Once
+	ctx    context.Context // cancelled by halt, for the WebSocket dial
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	conn    net.Conn
+	local   string
+	states  []ClientState
+	ready   bool // the client side of readiness
+	ended   bool
+	outcome Outcome
+	detail  string
+	endedAt time.Duration
+	msgs    int
+}
+
+// env is what every client of one iteration shares.
+type env struct {
+	addr    string
+	session string
+	apiKey  string
+	clock   func(time.Time) time.Duration
+	// triggered is closed at the trigger; an ending seen before it is not
+	// an outcome of the shutdown.
+	triggered chan struct{}
+	// dialSem lets at most 64 clients connect at once, so a large run
+	// does not overflow the listen backlog.
+	dialSem chan struct{}
+}
+
+func newClient(sp Spec, e *env) *client {
+	c := &client{Spec: sp, env: e, halted: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.enter(csConnecting)
+	return c
+}
+
+func (c *client) enter(state string) {
+	now := c.env.clock(time.Now())
+	c.mu.Lock()
+	c.states = append(c.states, ClientState{State: state, At: now})
+	c.mu.Unlock()
+}
+
+func (c *client) setConn(conn net.Conn) {
+	c.mu.Lock()
+	c.conn, c.local = conn, conn.LocalAddr().String()
+	c.mu.Unlock()
+	c.enter(csConnected)
+}
+
+func (c *client) setReady() {
+	c.mu.Lock()
+	c.ready = true
+	c.mu.Unlock()
+}
+
+// end records how the client ended. Only the first call counts.
+func (c *client) end(o Outcome, detail string) {
+	now := c.env.clock(time.Now())
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	select {
+	case <-c.env.triggered:
+	default:
+		if o != OutcomeTimeout {
+			detail = fmt.Sprintf("ended before the trigger (%s): %s", o, detail)
+			o = OutcomeError
+		}
+	}
+	c.ended, c.outcome, c.detail, c.endedAt = true, o, detail, now
+	c.states = append(c.states, ClientState{State: csEnded, At: now})
+	c.mu.Unlock()
+}
+
+// halt stops the client at the deadline: a blocked read returns and the
+// client ends as timeout if it had not ended.
+func (c *client) halt() {
+	c.once.Do(func() {
+		close(c.halted)
+		c.cancel()
+		c.mu.Lock()
+		if c.conn != nil {
+			_ = c.conn.SetDeadline(time.Now())
+		}
+		c.mu.Unlock()
+	})
+}
+
+func (c *client) isHalted() bool {
+	select {
+	case <-c.halted:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail classifies a read or write error into an outcome.
+func (c *client) fail(err error, what string) {
+	switch {
+	case c.isHalted() || errors.Is(err, os.ErrDeadlineExceeded):
+		c.end(OutcomeTimeout, what+": not ended by the deadline")
+	case isReset(err):
+		c.end(OutcomeReset, what+": connection reset")
+	case errors.Is(err, io.EOF):
+		c.end(OutcomeClosed, what+": closed by the server")
+	default:
+		c.end(OutcomeError, what+": "+err.Error())
+	}
+}
+
+func (c *client) close() {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
+	}
+}
+
+func (c *client) run() {
+	defer c.close()
+	switch c.Kind {
+	case KindHTTP, KindREST:
+		c.runHTTP()
+	case KindWS:
+		c.runWS()
+	case KindTCP:
+		c.runTCP()
+	}
+}
+
+func dial(addr string) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, 5*time.Second)
+}
+
+func (c *client) dial() net.Conn {
+	c.env.dialSem <- struct{}{}
+	conn, err := dial(c.env.addr)
+	<-c.env.dialSem
+	if err != nil {
+		if isRefused(err) {
+			c.end(OutcomeRefused, "connect refused")
+		} else {
+			c.end(OutcomeError, "connect: "+err.Error())
+		}
+		return nil
+	}
+	c.setConn(conn)
+	if c.isHalted() { // halted while dialling: the deadline was not set
+		_ = conn.SetDeadline(time.Now())
+	}
+	return conn
+}
+
+// request builds what a client of this kind and role asks for.
+func (c *client) request() *http.Request {
+	var req *http.Request
+	if c.Kind == KindHTTP {
+		page := "shared"
+		if c.Role == RoleInflight {
+			page = "transfer"
+		}
+		req, _ = http.NewRequest(http.MethodGet, "http://"+c.env.addr+"/?ses="+c.env.session+"&w="+page, nil)
+	} else {
+		path := "/api/v1/status"
+		if c.Role == RoleInflight {
+			path = "/api/v1/transfers"
+		}
+		req, _ = http.NewRequest(http.MethodGet, "http://"+c.env.addr+path, nil)
+		req.Header.Set("X-API-Key", c.env.apiKey)
+	}
+	if c.Role == RoleInflight {
+		req.Header.Set(target.HoldHeader, "1")
+	}
+	return req
+}
+
+func (c *client) runHTTP() {
+	conn := c.dial()
+	if conn == nil {
+		return
+	}
+	req := c.request()
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := req.Write(conn); err != nil {
+		c.fail(err, "send request")
+		return
+	}
+	c.enter(csSent)
+	if c.Role == RoleInflight {
+		c.setReady() // ready once its thread is in process
+	}
+	br := bufio.NewReader(conn)
+	resp, body, err := readResponse(br, req)
+	if err != nil {
+		if c.Role == RoleInflight && errors.Is(err, io.EOF) {
+			c.end(OutcomeClosed, "closed without a response")
+			return
+		}
+		c.fail(err, "read response")
+		return
+	}
+	if err := checkResponse(c.Kind, resp, body); err != nil {
+		c.end(OutcomeError, err.Error())
+		return
+	}
+	c.enter(csResponse)
+	if c.Role == RoleInflight {
+		c.end(OutcomeCompleted, fmt.Sprintf("%d, %d bytes", resp.StatusCode, len(body)))
+		return
+	}
+	// Idle: the server half-closed after its response; the client keeps
+	// the connection open and says nothing. Its outcome is its server
+	// thread leaving linger, which the engine reads from the record.
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		c.end(OutcomeError, fmt.Sprintf("expected EOF after the response, got %v", err))
+		return
+	}
+	c.enter(csHolding)
+	c.setReady()
+	<-c.halted
+}
+
+// readResponse reads one whole response. A body shorter than its
+// Content-Length is an error (io.ErrUnexpectedEOF), never a success.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp, body, fmt.Errorf("body after %d bytes: %w", len(body), err)
+	}
+	return resp, body, nil
+}
+
+// checkResponse checks a client's answer: status 200, the content type of
+// its kind, and a body of the right shape.
+func checkResponse(k Kind, resp *http.Response, body []byte) error {
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if !resp.Close {
+		return errors.New("response lacks Connection: close")
+	}
+	ct := resp.Header.Get("Content-Type")
+	switch k {
+	case KindREST:
+		var env struct {
+			Data json.RawMessage `json:"data"`
+			Meta struct {
+				APIVersion string `json:"apiVersion"`
+			} `json:"meta"`
+		}
+		if !strings.HasPrefix(ct, "application/json") {
+			return fmt.Errorf("content type %q", ct)
+		}
+		if err := json.Unmarshal(body, &env); err != nil || len(env.Data) == 0 || env.Meta.APIVersion != "v1" {
+			return fmt.Errorf("body is not a v1 data envelope (%d bytes)", len(body))
+		}
+	default:
+		if !strings.HasPrefix(ct, "text/html") {
+			return fmt.Errorf("content type %q", ct)
+		}
+		if !bytes.Contains(body, []byte("</html>")) {
+			return fmt.Errorf("body is not a whole HTML page (%d bytes)", len(body))
+		}
+	}
+	return nil
+}
+
+func (c *client) runWS() {
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c.env.dialSem <- struct{}{}
+			conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+			<-c.env.dialSem
+			if err == nil {
+				c.setConn(conn)
+			}
+			return conn, err
+		}}
+	h := http.Header{"X-API-Key": {c.env.apiKey}}
+	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+"/api/v1/events", h)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		if isRefused(err) {
+			c.end(OutcomeRefused, "connect refused")
+		} else {
+			c.fail(err, "websocket handshake")
+		}
+		return
+	}
+	c.enter(csOpen)
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			c.mu.Lock()
+			c.msgs++
+			first := c.msgs == 1
+			c.mu.Unlock()
+			if first {
+				c.setReady()
+			}
+			continue
+		}
+		var ce *websocket.CloseError
+		switch {
+		case c.isHalted():
+			c.end(OutcomeTimeout, "stream still open at the deadline")
+		case errors.As(err, &ce):
+			c.end(WSClose(ce.Code), fmt.Sprintf("close %d %q", ce.Code, ce.Text))
+		default:
+			c.end(WSClose(websocket.CloseAbnormalClosure), "no close frame: "+err.Error())
+		}
+		return
+	}
+}
+
+func (c *client) runTCP() {
+	conn := c.dial()
+	if conn == nil {
+		return
+	}
+	c.setReady() // ready once its thread waits
+	var b [1]byte
+	n, err := conn.Read(b[:])
+	if n > 0 {
+		c.end(OutcomeError, "the server sent data to a silent client")
+		return
+	}
+	c.fail(err, "silent connection")
+}
+
+// view is a copy of the client's state.
+func (c *client) view() ClientResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.outcome
+	if !c.ended {
+		o = OutcomePending
+	}
+	return ClientResult{Spec: c.Spec, Local: c.local, States: append([]ClientState(nil), c.states...),
+		Outcome: o, Detail: c.detail, EndedAt: c.endedAt, Messages: c.msgs}
+}

@@ -1,0 +1,467 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"shutdowntest/target"
+	"shutdowntest/target/kernel"
+)
+
+// Phases of an iteration, as a live view shows them.
+const (
+	PhaseStarting = "starting"
+	PhaseHolding  = "holding"
+	PhaseDraining = "shutting down"
+	PhaseDrained  = "drained"
+)
+
+// Snapshot is what a live view sees, cumulative, several times a second.
+type Snapshot struct {
+	Iteration int
+	Of        int
+	Phase     string
+	Server    target.Snapshot
+	Clients   []ClientResult
+	Trigger   time.Duration // 0 before the trigger
+}
+
+// Observer receives what the engine shows while it runs. Both fields are
+// optional. Snapshots are sent without blocking: a busy consumer misses
+// some, never the result, which is Run's return value.
+type Observer struct {
+	Snapshots chan<- Snapshot
+	Progress  func(Iteration)
+}
+
+// NotReadyError says the run could not be carried out: some clients never
+// reached their intended state.
+type NotReadyError struct {
+	Iteration int
+	Waited    time.Duration
+	Missing   []string
+}
+
+func (e *NotReadyError) Error() string {
+	more := ""
+	list := e.Missing
+	if len(list) > 5 {
+		more = fmt.Sprintf(" and %d more", len(list)-5)
+		list = list[:5]
+	}
+	return fmt.Sprintf("iteration %d: %d client(s) not ready after %v: %s%s",
+		e.Iteration, len(e.Missing), e.Waited, strings.Join(list, "; "), more)
+}
+
+// pollEvery is how often the engine looks at the server while it waits for
+// a condition; snapshotEvery is the live view's rate (20 Hz).
+const (
+	pollEvery     = 2 * time.Millisecond
+	snapshotEvery = 50 * time.Millisecond
+)
+
+// Run runs cfg.Iterations cycles, each on a fresh server. It returns the
+// iterations it completed; an error means the run could not be carried
+// out (the result then holds what was seen). When ctx is cancelled the
+// current iteration still shuts its server down and is reported, marked
+// interrupted, and no further iteration starts.
+func Run(ctx context.Context, cfg Config, obs Observer) (*Result, error) {
+	res := &Result{Config: cfg, Started: time.Now()}
+	defer func() { res.Wall = time.Since(res.Started) }()
+	for n := 1; n <= cfg.Iterations; n++ {
+		it, err := runIteration(ctx, cfg, n, obs)
+		if it != nil {
+			res.Iterations = append(res.Iterations, *it)
+			if it.Interrupted {
+				res.Interrupted = true
+			}
+			if obs.Progress != nil {
+				obs.Progress(*it)
+			}
+		}
+		if err != nil {
+			return res, err
+		}
+		if res.Interrupted {
+			break
+		}
+	}
+	return res, nil
+}
+
+type iteration struct {
+	cfg     Config
+	n       int
+	obs     Observer
+	srv     *target.Server
+	clients []*client
+	env     *env
+	wg      sync.WaitGroup // client and probe goroutines
+	it      *Iteration
+	snap    target.Snapshot
+	phase   string
+	trigger time.Duration
+	lastObs time.Time
+}
+
+func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iteration, error) {
+	tc := cfg.Target
+	tc.Policy, tc.DrainTimeout, tc.InflightFor = cfg.Policy, cfg.DrainTimeout, cfg.InflightFor
+	srv, err := target.New(tc)
+	if err != nil {
+		return nil, err
+	}
+	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n}, phase: PhaseStarting}
+	base, fdOK, why := target.SocketFDs()
+	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
+	if err := srv.Start(); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("start the embedded server: %w", err)
+	}
+	r.it.Addr = srv.Addr()
+	runErr := r.run(ctx)
+	r.finish()
+	return r.it, runErr
+}
+
+// run drives the phases up to the end of observation.
+func (r *iteration) run(ctx context.Context) error {
+	tc := r.cfg.Target
+	cr := creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}
+	routes, session, err := probeRoutes(r.srv.Addr(), cr, r.srv.Since)
+	r.it.Routes = routes
+	if err != nil {
+		r.triggerAndObserve(ctx)
+		return fmt.Errorf("route probes: %w", err)
+	}
+	// The probes' server threads must be gone before the socket count is
+	// taken at hold.
+	if !r.waitUntil(ctx, 5*time.Second, func() bool { return r.liveThreads() == 0 }) && ctx.Err() == nil {
+		r.triggerAndObserve(ctx)
+		return fmt.Errorf("route probe threads still alive after 5s")
+	}
+	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: cr.apiKey, clock: r.srv.Since, triggered: make(chan struct{}), dialSem: make(chan struct{}, 64)}
+	r.startClients()
+	r.phase = PhaseHolding
+	var missing []string
+	ready := r.waitUntil(ctx, r.cfg.ReadyTimeout, func() bool {
+		missing = r.notReady()
+		return len(missing) == 0
+	})
+	if ready {
+		r.fdAtHold()
+	}
+	r.triggerAndObserve(ctx)
+	if !ready && ctx.Err() == nil {
+		return &NotReadyError{Iteration: r.n, Waited: r.cfg.ReadyTimeout, Missing: missing}
+	}
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// startClients opens every client. Each client's goroutine ends when its
+// connection ends or at halt, which finish calls for every client.
+func (r *iteration) startClients() {
+	for _, sp := range r.cfg.Mix.Specs() {
+		c := newClient(sp, r.env)
+		r.clients = append(r.clients, c)
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			c.run()
+		}()
+	}
+}
+
+// waitUntil polls cond until it holds, d passes or ctx ends, publishing
+// snapshots on the way.
+func (r *iteration) waitUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		r.srv.Snapshot(&r.snap)
+		r.publish()
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+func (r *iteration) liveThreads() int {
+	n := 0
+	for _, t := range r.snap.Threads {
+		if t.State != target.StateExited {
+			n++
+		}
+	}
+	return n
+}
+
+// threadsByPeer maps a client's local address to its server thread.
+func (r *iteration) threadsByPeer() map[string]target.ThreadState {
+	m := make(map[string]target.ThreadState, len(r.snap.Threads))
+	for _, t := range r.snap.Threads {
+		m[t.Peer] = t
+	}
+	return m
+}
+
+// wantState is where each role's server thread must be at the trigger.
+func wantState(role Role) []string {
+	switch role {
+	case RoleIdle:
+		return []string{target.StateLinger}
+	case RoleInflight:
+		return []string{target.StateProcess}
+	case RoleStream:
+		return []string{target.StateWait, target.StateSend, target.StateRead}
+	default:
+		return []string{target.StateWait}
+	}
+}
+
+func (r *iteration) notReady() []string {
+	threads := r.threadsByPeer()
+	var missing []string
+	for _, c := range r.clients {
+		c.mu.Lock()
+		ready, local, ended, outcome, detail := c.ready, c.local, c.ended, c.outcome, c.detail
+		c.mu.Unlock()
+		want := wantState(c.Role)
+		name := fmt.Sprintf("client %d (%s %s)", c.ID, c.Kind, c.Role)
+		th, seen := threads[local]
+		switch {
+		case ended:
+			missing = append(missing, fmt.Sprintf("%s ended: %s %s", name, outcome, detail))
+		case !ready:
+			missing = append(missing, name+" not ready on the client side")
+		case !seen:
+			missing = append(missing, name+" has no server thread")
+		case !contains(want, th.State):
+			missing = append(missing, fmt.Sprintf("%s: thread %d in %s, want %s", name, th.ID, th.State, strings.Join(want, "|")))
+		}
+	}
+	return missing
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fdAtHold cross-checks socket accounting while everything holds still:
+// the server's sockets plus one per client connection.
+func (r *iteration) fdAtHold() {
+	if !r.it.FDs.Available {
+		return
+	}
+	n, _, _ := target.SocketFDs()
+	open := 0
+	for _, c := range r.clients {
+		c.mu.Lock()
+		if c.conn != nil && !c.ended {
+			open++
+		}
+		c.mu.Unlock()
+	}
+	r.it.FDs.AtHold = n - r.it.FDs.Base
+	r.it.FDs.ExpectedAtHold = r.srv.Resources().OpenSockets + open
+}
+
+// triggerAndObserve triggers shutdown and observes until every client and
+// client thread has ended, or the deadline.
+func (r *iteration) triggerAndObserve(ctx context.Context) {
+	if ctx.Err() != nil {
+		r.it.Interrupted = true
+	}
+	if r.env != nil {
+		close(r.env.triggered)
+	}
+	shutdownDone := make(chan time.Duration, 1)
+	r.wg.Add(1)
+	// The shutdown call is bounded by the policy's budgets, and by the
+	// kernel's release in finish if it is not.
+	go func() {
+		defer r.wg.Done()
+		r.srv.Shutdown()
+		shutdownDone <- 0
+	}()
+	// Shutdown stamps the trigger first; wait for the stamp so client
+	// times can be taken relative to it.
+	r.waitUntil(context.Background(), time.Second, func() bool { return r.srv.Lifecycle() >= target.ShuttingDown })
+	r.trigger = r.srv.Now()
+	r.phase = PhaseDraining
+	admission := make(chan AdmissionProbe, 1)
+	r.wg.Add(1)
+	go func() { // one connection attempt; bounded by its own timeouts
+		defer r.wg.Done()
+		admission <- probeAdmission(r.srv.Addr(), r.env0().apiKey, "at-trigger", r.srv.Since)
+	}()
+	deadline := time.Now().Add(r.cfg.DrainTimeout + time.Second)
+	returned := false
+	r.it.AllEnded = r.waitUntil(context.Background(), time.Until(deadline), func() bool {
+		select {
+		case <-shutdownDone:
+			returned = true
+		default:
+		}
+		return returned && r.allEnded()
+	})
+	r.it.ShutdownReturned = returned
+	if !returned {
+		select {
+		case <-r.srv.ShutdownDone():
+			r.it.ShutdownReturned = true
+		default:
+		}
+	}
+	if r.it.ShutdownReturned {
+		t0 := time.Now()
+		r.srv.Shutdown()
+		r.it.SecondShutdown = time.Since(t0)
+		r.it.Admission = append(r.it.Admission, probeAdmission(r.srv.Addr(), r.env0().apiKey, "after-return", r.srv.Since))
+	}
+	r.it.Admission = append([]AdmissionProbe{<-admission}, r.it.Admission...)
+	r.it.ObservedUntil = r.srv.Now()
+	r.phase = PhaseDrained
+}
+
+// env0 is the client environment, or a minimal one when the run failed
+// before clients started.
+func (r *iteration) env0() *env {
+	if r.env != nil {
+		return r.env
+	}
+	return &env{apiKey: orDefault(r.cfg.Target.APIKey, target.DefaultAPIKey)}
+}
+
+// allEnded: every client has an outcome, or (idle clients) its server
+// thread is gone; and every client thread has exited.
+func (r *iteration) allEnded() bool {
+	if r.liveThreads() > 0 {
+		return false
+	}
+	for _, c := range r.clients {
+		c.mu.Lock()
+		done := c.ended || c.Role == RoleIdle
+		c.mu.Unlock()
+		if !done {
+			return false
+		}
+	}
+	return true
+}
+
+// finish halts the clients, closes the server and assembles the record.
+func (r *iteration) finish() {
+	for _, c := range r.clients {
+		c.halt()
+	}
+	rec := r.srv.Close()
+	waitGroupFor(&r.wg, 10*time.Second)
+	it := r.it
+	it.Server = rec
+	it.Trigger = rec.Shutdown.Trigger
+	if it.Trigger == 0 {
+		it.Trigger = r.trigger
+	}
+	it.Deadline = it.Trigger + r.cfg.DrainTimeout + time.Second
+	if it.FDs.Available {
+		n, _, _ := target.SocketFDs()
+		it.FDs.After = n - it.FDs.Base
+	}
+	byPeer := map[string]int{}
+	for _, t := range rec.ClientThreads() {
+		byPeer[t.Peer] = t.ID
+	}
+	threads := map[int]int{}
+	for i, t := range rec.ClientThreads() {
+		threads[t.ID] = i
+	}
+	all := rec.ClientThreads()
+	for _, c := range r.clients {
+		cr := c.view()
+		cr.Thread = byPeer[cr.Local]
+		if c.Role == RoleIdle && cr.Outcome == OutcomePending && cr.Thread != 0 {
+			// The client held on as it should; how it ended is what its
+			// server thread did after the trigger.
+			cr.Outcome, cr.Detail, cr.EndedAt = idleOutcome(all[threads[cr.Thread]], it.Trigger)
+		} else if cr.Outcome == OutcomePending {
+			cr.Outcome, cr.Detail = OutcomeTimeout, "not ended by the deadline; no server thread was seen for it"
+		}
+		it.Clients = append(it.Clients, cr)
+	}
+	sort.Slice(it.Clients, func(i, j int) bool { return it.Clients[i].ID < it.Clients[j].ID })
+}
+
+func waitGroupFor(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }() // ends with the group
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// idleOutcome is how an idle client's connection ended: its server thread
+// left linger and closed the socket after the trigger (closed), before it
+// (error), or never (timeout).
+func idleOutcome(t kernel.ThreadRecord, trigger time.Duration) (Outcome, string, time.Duration) {
+	var left time.Duration
+	lingered := false
+	for i, st := range t.States {
+		if st.State == target.StateLinger && i+1 < len(t.States) {
+			lingered, left = true, t.States[i+1].At
+		}
+	}
+	switch {
+	case !t.Exited || t.Forced:
+		return OutcomeTimeout, fmt.Sprintf("server thread %d still alive at the deadline", t.ID), 0
+	case !lingered:
+		return OutcomeError, fmt.Sprintf("server thread %d never lingered", t.ID), t.ExitedAt
+	case left < trigger:
+		return OutcomeError, fmt.Sprintf("server thread %d left linger %.3fs before the trigger", t.ID, (trigger - left).Seconds()), left
+	}
+	return OutcomeClosed, fmt.Sprintf("response ok; server thread %d left linger and closed at t+%.3fs", t.ID, (left - trigger).Seconds()), left
+}
+
+// publish sends a snapshot to the live view at most every snapshotEvery,
+// dropping it if the view is busy.
+func (r *iteration) publish() {
+	if r.obs.Snapshots == nil || time.Since(r.lastObs) < snapshotEvery {
+		return
+	}
+	r.lastObs = time.Now()
+	s := Snapshot{Iteration: r.n, Of: r.cfg.Iterations, Phase: r.phase, Trigger: r.trigger}
+	s.Server = r.snap
+	s.Server.Threads = append([]target.ThreadState(nil), r.snap.Threads...)
+	for _, c := range r.clients {
+		s.Clients = append(s.Clients, c.view())
+	}
+	select {
+	case r.obs.Snapshots <- s:
+	default:
+	}
+}

@@ -1,0 +1,154 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"shutdowntest/target"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var update = flag.Bool("update", false, "rewrite routes.golden.json from the embedded target")
+
+// small is a quick configuration: one client of each kind and role,
+// millisecond holds.
+func small(p target.Policy) Config {
+	return Config{
+		Policy:       p,
+		Mix:          Mix{HTTPIdle: 1, HTTPInflight: 1, RESTIdle: 1, RESTInflight: 1, WS: 1, Silent: 1},
+		InflightFor:  50 * time.Millisecond,
+		DrainTimeout: 2 * time.Second,
+		ReadyTimeout: 5 * time.Second,
+		Iterations:   1,
+		Target:       target.Config{StreamEvery: 10 * time.Millisecond},
+	}
+}
+
+func outcomes(it Iteration) map[Role][]Outcome {
+	m := map[Role][]Outcome{}
+	for _, c := range it.Clients {
+		m[c.Role] = append(m[c.Role], c.Outcome)
+	}
+	return m
+}
+
+func TestFixedEndsEveryClientCleanly(t *testing.T) {
+	res, err := Run(context.Background(), small(target.PolicyFixed), Observer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := res.Iterations[0]
+	for _, c := range it.Clients {
+		want := map[Role]Outcome{RoleIdle: OutcomeClosed, RoleInflight: OutcomeCompleted,
+			RoleStream: WSClose(1001), RoleSilent: OutcomeClosed}[c.Role]
+		if c.Outcome != want {
+			t.Errorf("client %d (%s %s): outcome %s (%s), want %s", c.ID, c.Kind, c.Role, c.Outcome, c.Detail, want)
+		}
+		if c.Thread == 0 {
+			t.Errorf("client %d: no server thread mapped", c.ID)
+		}
+	}
+	tr := it.Server.Terminate
+	if !tr.Closed || len(tr.AliveAtClose) != 0 || len(tr.WaitsAfterClose) != 0 {
+		t.Errorf("terminate: %+v", tr)
+	}
+	if !it.ShutdownReturned || !it.Server.Shutdown.Completed() || !it.AllEnded {
+		t.Errorf("shutdown returned %v, completed %v, all ended %v: %+v", it.ShutdownReturned,
+			it.Server.Shutdown.Completed(), it.AllEnded, it.Server.Shutdown.Steps)
+	}
+	for _, p := range it.Admission {
+		if p.Outcome == AdmissionServed || p.Outcome == AdmissionError {
+			t.Errorf("admission probe %s: %s %s", p.When, p.Outcome, p.Detail)
+		}
+	}
+	if it.FDs.Available && (it.FDs.After != 0 || it.FDs.AtHold != it.FDs.ExpectedAtHold) {
+		t.Errorf("fd cross-check: %+v", it.FDs)
+	}
+	if l := it.Server.Left; l.OpenSockets != 0 || l.SocketData != 0 || len(l.Handles) != 0 {
+		t.Errorf("left behind: %+v", l)
+	}
+}
+
+func TestLegacyClosesTerminateUnderLiveThreads(t *testing.T) {
+	res, err := Run(context.Background(), small(target.PolicyLegacy), Observer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := res.Iterations[0]
+	tr := it.Server.Terminate
+	if !tr.Closed {
+		t.Fatalf("legacy did not close terminate: %+v", tr)
+	}
+	// The two in-flight requests are held 50ms after the trigger; legacy
+	// closes the handle as soon as the listener is joined.
+	if len(tr.AliveAtClose) < 2 {
+		t.Errorf("alive at close %v, want at least the 2 in-flight threads", tr.AliveAtClose)
+	}
+	if len(tr.WaitsAfterClose) == 0 {
+		t.Errorf("no wait after close recorded; in-flight threads linger after answering")
+	}
+	if o := outcomes(it)[RoleInflight]; len(o) != 2 || o[0] != OutcomeCompleted || o[1] != OutcomeCompleted {
+		t.Errorf("in-flight outcomes %v: legacy still answers them", o)
+	}
+}
+
+func TestNotReadyNamesTheClient(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Mix = Mix{RESTInflight: 1}
+	cfg.ReadyTimeout = time.Nanosecond
+	_, err := Run(context.Background(), cfg, Observer{})
+	nr, ok := err.(*NotReadyError)
+	if !ok {
+		t.Fatalf("err = %v, want NotReadyError", err)
+	}
+	if len(nr.Missing) != 1 {
+		t.Errorf("missing %v", nr.Missing)
+	}
+}
+
+func TestRoutesMatchGolden(t *testing.T) {
+	srv, err := target.New(target.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	defer srv.Shutdown()
+	probes, session, err := probeRoutes(srv.Addr(), creds{target.DefaultPassword, target.DefaultAPIKey}, srv.Since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if session != target.DefaultSession {
+		t.Errorf("session %q", session)
+	}
+	if *update {
+		cases, _ := loadGolden()
+		for i := range cases {
+			cases[i].Expected = probes[i].Observed
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(cases)
+		if err := os.WriteFile("routes.golden.json", b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	for _, p := range probes {
+		if p.Err != "" || p.Observed != p.Expected {
+			t.Errorf("%s: observed %+v (%s), golden %+v", p.Name, p.Observed, p.Err, p.Expected)
+		}
+	}
+}

@@ -1,0 +1,221 @@
+// Package load is the load generator and the run engine: it starts the
+// target, opens idle and in-flight HTTP (Web UI), REST, WebSocket and raw
+// TCP clients, waits until each is in its intended state on the server,
+// triggers shutdown, and records how every client and every server thread
+// ended. Clients speak to the target only over the network; the engine
+// reads the embedded target's records only to say what a client cannot see
+// (which server thread served it, and when that thread let go).
+package load
+
+import (
+	"fmt"
+	"time"
+
+	"shutdowntest/target"
+)
+
+// Kind is the protocol a client speaks.
+type Kind string
+
+// Client kinds.
+const (
+	KindHTTP Kind = "http" // a legacy Web UI page
+	KindREST Kind = "rest" // /api/v1
+	KindWS   Kind = "ws"   // RFC 6455 on /api/v1/events
+	KindTCP  Kind = "tcp"  // a raw connection
+)
+
+// Role is what a client does while the server shuts down.
+type Role string
+
+// Client roles.
+const (
+	// RoleIdle sends one request, reads the whole response and keeps the
+	// connection open: its server thread sits in linger.
+	RoleIdle Role = "idle"
+	// RoleInflight's request is in process at the trigger.
+	RoleInflight Role = "inflight"
+	// RoleStream is upgraded and receives the live stream.
+	RoleStream Role = "stream"
+	// RoleSilent connects and sends nothing: its thread sits in wait.
+	RoleSilent Role = "silent"
+)
+
+// Outcome is how a client ended, observed after the trigger.
+type Outcome string
+
+// Outcomes. A WebSocket close is "ws-close-<code>" (see WSClose).
+const (
+	OutcomePending   Outcome = "pending"
+	OutcomeCompleted Outcome = "completed" // whole response, status and body checked
+	OutcomeClosed    Outcome = "closed"    // the server ended the connection cleanly
+	OutcomeReset     Outcome = "reset"
+	OutcomeRefused   Outcome = "refused"
+	OutcomeTimeout   Outcome = "timeout" // not ended by the deadline
+	OutcomeError     Outcome = "error"
+)
+
+// WSClose is the outcome of a WebSocket client that got close code code
+// (1006 when no close frame came).
+func WSClose(code int) Outcome { return Outcome(fmt.Sprintf("ws-close-%d", code)) }
+
+// Mix is how many clients of each kind and role to open.
+type Mix struct {
+	HTTPIdle     int
+	HTTPInflight int
+	RESTIdle     int
+	RESTInflight int
+	WS           int
+	Silent       int
+}
+
+// Total is the number of clients.
+func (m Mix) Total() int {
+	return m.HTTPIdle + m.HTTPInflight + m.RESTIdle + m.RESTInflight + m.WS + m.Silent
+}
+
+// Specs lists the clients in id order: http idle, http inflight, rest
+// idle, rest inflight, ws, tcp.
+func (m Mix) Specs() []Spec {
+	var out []Spec
+	add := func(n int, k Kind, r Role) {
+		for i := 0; i < n; i++ {
+			out = append(out, Spec{ID: len(out) + 1, Kind: k, Role: r})
+		}
+	}
+	add(m.HTTPIdle, KindHTTP, RoleIdle)
+	add(m.HTTPInflight, KindHTTP, RoleInflight)
+	add(m.RESTIdle, KindREST, RoleIdle)
+	add(m.RESTInflight, KindREST, RoleInflight)
+	add(m.WS, KindWS, RoleStream)
+	add(m.Silent, KindTCP, RoleSilent)
+	return out
+}
+
+// Spec names one client.
+type Spec struct {
+	ID   int
+	Kind Kind
+	Role Role
+}
+
+// Config is one run.
+type Config struct {
+	Policy       target.Policy
+	Mix          Mix
+	InflightFor  time.Duration
+	DrainTimeout time.Duration
+	ReadyTimeout time.Duration
+	Iterations   int
+	// Target tunes the embedded server beyond the fields above (tests use
+	// it for short stream periods); Policy, DrainTimeout and InflightFor
+	// override it.
+	Target target.Config
+}
+
+// Result is a whole run.
+type Result struct {
+	Config      Config
+	Iterations  []Iteration
+	Interrupted bool
+	Started     time.Time
+	Wall        time.Duration
+}
+
+// Iteration is one cycle on a fresh server. Times are on the server's
+// clock; Trigger is the instant shutdown was called.
+type Iteration struct {
+	N       int
+	Addr    string
+	Server  target.Record
+	Trigger time.Duration
+	// Deadline is trigger + drain timeout + 1s: observation stops there.
+	Deadline time.Duration
+	// ObservedUntil is when observation stopped; AllEnded whether every
+	// client and client thread had ended by then.
+	ObservedUntil time.Duration
+	AllEnded      bool
+	// ShutdownReturned: the first Shutdown call returned before Close.
+	ShutdownReturned bool
+	// SecondShutdown is how long a second Shutdown call took (it must
+	// return at once).
+	SecondShutdown time.Duration
+	Clients        []ClientResult
+	Routes         []RouteProbe
+	Admission      []AdmissionProbe
+	FDs            FDCheck
+	Interrupted    bool
+}
+
+// ClientState is one step of a client's own life.
+type ClientState struct {
+	State string
+	At    time.Duration
+}
+
+// ClientResult is one configured client.
+type ClientResult struct {
+	Spec
+	// Local is the client's socket address; Thread the server thread
+	// that served it (0: none seen).
+	Local   string
+	Thread  int
+	States  []ClientState
+	Outcome Outcome
+	Detail  string
+	// EndedAt is when the outcome was observed (0 if it never was).
+	EndedAt  time.Duration
+	Messages int // WebSocket messages received
+}
+
+// RouteProbe is one request of the routing table, sent before the trigger.
+type RouteProbe struct {
+	Name     string
+	Local    string // the probe's socket address, to name its server thread
+	Expected RouteShape
+	Observed RouteShape
+	Err      string
+}
+
+// RouteShape is what routing-unchanged compares: status, content type and
+// the shape of the body (JSON key paths, or the HTML title).
+type RouteShape struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type"`
+	Shape       string `json:"shape"`
+}
+
+// AdmissionProbe is a connection attempted after the trigger.
+type AdmissionProbe struct {
+	// When: "at-trigger" or "after-return".
+	When  string
+	At    time.Duration
+	Local string // empty when the connection was refused
+	// Outcome: refused, closed (closed unserved), unavailable (503), or
+	// served (a normal answer: the server admitted it).
+	Outcome string
+	Detail  string
+}
+
+// Admission probe outcomes that count as not admitted.
+const (
+	AdmissionRefused     = "refused"
+	AdmissionClosed      = "closed"
+	AdmissionUnavailable = "unavailable"
+	AdmissionServed      = "served"
+	AdmissionError       = "error"
+)
+
+// FDCheck cross-checks the server's socket accounting against the
+// process's own open file descriptors (Linux only).
+type FDCheck struct {
+	Available bool
+	Why       string // why not available
+	Base      int    // socket fds before the server started
+	// AtHold: socket fds above Base while every client held, and what the
+	// server and the clients said they had open.
+	AtHold         int
+	ExpectedAtHold int
+	// After: socket fds above Base once the run ended (expected 0).
+	After int
+}

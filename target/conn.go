@@ -1,0 +1,221 @@
+package target
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"shutdowntest/target/kernel"
+)
+
+// maxBuffered bounds what a pump holds for its thread: the largest request
+// the server accepts (64 KiB of header, 16 MiB of body) and a little more.
+const maxBuffered = 64<<10 + 16<<20 + 4<<10
+
+var errOverflow = errors.New("peer sent more than the server buffers")
+
+// socketData is eMule's SocketData: one accepted socket and its peer, owned
+// by one client thread. Its pump goroutine owns the socket's reads and plays
+// the part of WSAEventSelect: it buffers what arrives and sets the
+// connection's auto-reset event while unread bytes or EOF are pending, so
+// the thread's view of readiness is exact.
+//
+// socketData is also the net.Conn handed to gorilla/websocket on upgrade:
+// its Read serves the pump's buffer, so no bytes hide in a reader the
+// thread's event does not know about.
+type socketData struct {
+	s    *Server
+	conn net.Conn
+	peer string
+
+	ev       kernel.Handle // the connection event; set once in attach
+	pumpDone chan struct{}
+
+	mu        sync.Mutex
+	buf       []byte
+	eof       bool
+	rerr      error
+	rdeadline time.Time
+
+	avail     chan struct{} // poked (never closed) when bytes or EOF arrive
+	closed    chan struct{}
+	closeOnce sync.Once
+	freeOnce  sync.Once
+}
+
+func (s *Server) newSocketData(c net.Conn) *socketData {
+	sd := &socketData{s: s, conn: c, peer: c.RemoteAddr().String(),
+		pumpDone: make(chan struct{}), avail: make(chan struct{}, 1), closed: make(chan struct{})}
+	s.mu.Lock()
+	s.socks[sd] = struct{}{}
+	s.mu.Unlock()
+	return sd
+}
+
+// attach binds the connection event and starts the pump.
+func (sd *socketData) attach(ev kernel.Handle) {
+	sd.ev = ev
+	sd.s.wg.Add(1)
+	// The pump ends when a read fails, which close guarantees.
+	go func() {
+		defer sd.s.wg.Done()
+		defer close(sd.pumpDone)
+		sd.pump()
+	}()
+}
+
+func (sd *socketData) pump() {
+	b := make([]byte, 32<<10)
+	for {
+		n, err := sd.conn.Read(b)
+		sd.mu.Lock()
+		sd.buf = append(sd.buf, b[:n]...)
+		if err == nil && len(sd.buf) > maxBuffered {
+			err = errOverflow
+		}
+		if err != nil {
+			sd.eof, sd.rerr = true, err
+		}
+		sd.mu.Unlock()
+		sd.signal()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// signal raises readiness for the thread (its event) and for a blocked Read.
+func (sd *socketData) signal() {
+	_ = sd.s.k.SetEvent(sd.ev) // fails only once the thread closed it, after the pump ended
+	select {
+	case sd.avail <- struct{}{}:
+	default:
+	}
+}
+
+// take hands the thread everything buffered, and whether the peer is done.
+func (sd *socketData) take() (data []byte, eof bool, err error) {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	data, sd.buf = sd.buf, nil
+	return data, sd.eof, sd.rerr
+}
+
+// pending reports whether unread bytes or EOF wait in the buffer.
+func (sd *socketData) pending() bool {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return len(sd.buf) > 0 || sd.eof
+}
+
+// Read serves the pump's buffer. It blocks until data, EOF, the read
+// deadline or close; every caller sets a deadline first.
+func (sd *socketData) Read(p []byte) (int, error) {
+	for {
+		sd.mu.Lock()
+		if len(sd.buf) > 0 {
+			n := copy(p, sd.buf)
+			sd.buf = sd.buf[n:]
+			more := len(sd.buf) > 0 || sd.eof
+			sd.mu.Unlock()
+			if more {
+				sd.signal() // bytes are still pending: keep the event set
+			}
+			return n, nil
+		}
+		if sd.eof {
+			err := sd.rerr
+			sd.mu.Unlock()
+			if err == nil || errors.Is(err, net.ErrClosed) {
+				err = io.EOF
+			}
+			return 0, err
+		}
+		dl := sd.rdeadline
+		sd.mu.Unlock()
+		if err := sd.await(dl); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// await blocks until the pump pokes, the socket closes or dl passes.
+func (sd *socketData) await(dl time.Time) error {
+	var timeout <-chan time.Time
+	if !dl.IsZero() {
+		d := time.Until(dl)
+		if d <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-sd.avail:
+		return nil
+	case <-sd.closed:
+		return net.ErrClosed
+	case <-timeout:
+		return os.ErrDeadlineExceeded
+	}
+}
+
+func (sd *socketData) Write(p []byte) (int, error) { return sd.conn.Write(p) }
+
+// Close closes the socket once and waits for the pump to end, so the
+// connection event can be closed after it without a late SetEvent landing
+// on a recycled handle value.
+func (sd *socketData) Close() error {
+	sd.closeOnce.Do(func() {
+		close(sd.closed)
+		_ = sd.conn.Close()
+		sd.s.openSockets.Add(-1)
+	})
+	if sd.ev.IsZero() {
+		return nil
+	}
+	select {
+	case <-sd.pumpDone:
+	case <-time.After(5 * time.Second):
+		// A read that does not return after close would be a runtime bug;
+		// the bound keeps the thread from hanging on it.
+	}
+	return nil
+}
+
+// closeWrite half-closes the socket: shutdown(SD_SEND).
+func (sd *socketData) closeWrite() {
+	if tc, ok := sd.conn.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+}
+
+// free releases the SocketData record; the socket must be closed.
+func (sd *socketData) free() {
+	sd.freeOnce.Do(func() {
+		sd.s.mu.Lock()
+		delete(sd.s.socks, sd)
+		sd.s.mu.Unlock()
+	})
+}
+
+func (sd *socketData) LocalAddr() net.Addr  { return sd.conn.LocalAddr() }
+func (sd *socketData) RemoteAddr() net.Addr { return sd.conn.RemoteAddr() }
+
+func (sd *socketData) SetDeadline(t time.Time) error {
+	_ = sd.SetReadDeadline(t)
+	return sd.conn.SetWriteDeadline(t)
+}
+
+func (sd *socketData) SetReadDeadline(t time.Time) error {
+	sd.mu.Lock()
+	sd.rdeadline = t
+	sd.mu.Unlock()
+	return nil
+}
+
+func (sd *socketData) SetWriteDeadline(t time.Time) error { return sd.conn.SetWriteDeadline(t) }

@@ -1,0 +1,306 @@
+package target
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// router holds the modelled routes: the legacy Web UI on "/", the native
+// REST API under /api/v1 and the one WebSocket route this model adds,
+// /api/v1/events.
+type router struct {
+	s   *Server
+	mux *http.ServeMux
+	up  websocket.Upgrader
+}
+
+func newRouter(s *Server) *router {
+	r := &router{s: s, mux: http.NewServeMux()}
+	// ReadBufferSize 0 makes gorilla reuse the hijacked reader; see Hijack.
+	r.up = websocket.Upgrader{HandshakeTimeout: s.cfg.IOTimeout,
+		CheckOrigin: func(*http.Request) bool { return true }}
+	r.mux.HandleFunc("/", r.webUI)
+	r.mux.HandleFunc("/api/v1/", r.rest)
+	return r
+}
+
+func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
+
+// webPages are the legacy Web UI pages a session can open.
+var webPages = map[string]string{
+	"server": "Servers", "shared": "Shared Files", "transfer": "Transfers", "search": "Search",
+	"graphs": "Statistics Graphs", "log": "Log", "sinfo": "Server Info", "debuglog": "Debug Log",
+	"myinfo": "My Info", "stats": "Statistics", "kad": "Kad", "options": "Preferences",
+}
+
+func (r *router) webUI(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set("Content-Type", "text/html")
+	if req.URL.Path != "/" {
+		writePage(w, http.StatusNotFound, "Not Found", "<p>No such page.</p>")
+		return
+	}
+	if req.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writePage(w, http.StatusMethodNotAllowed, "Method Not Allowed", "")
+		return
+	}
+	if r.s.Lifecycle() >= ShuttingDown {
+		writePage(w, http.StatusServiceUnavailable, "eMule is shutting down", "<p>eMule is shutting down.</p>")
+		return
+	}
+	q := req.URL.Query()
+	var title, content string
+	ok := r.s.ui.send(req.Header.Get(HoldHeader) != "", func() {
+		switch {
+		case q.Get("w") == "password" && q.Get("p") == r.s.cfg.Password:
+			title = "Welcome"
+			content = fmt.Sprintf(`<p>Logged in.</p><a id="session" href="/?ses=%s&amp;w=transfer">%s</a>`,
+				DefaultSession, DefaultSession)
+		case q.Get("ses") == DefaultSession && webPages[q.Get("w")] != "":
+			title = webPages[q.Get("w")]
+			content = r.s.stats.page(q.Get("w"))
+		default:
+			title = "Login"
+			content = `<form action="/" method="get"><input type="hidden" name="w" value="password"><input type="password" name="p"></form>`
+		}
+	})
+	if !ok {
+		writePage(w, http.StatusServiceUnavailable, "eMule is shutting down", "")
+		return
+	}
+	writePage(w, http.StatusOK, title, content)
+}
+
+func writePage(w http.ResponseWriter, status int, title, content string) {
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><title>eMule Web Control Panel - %s</title></head><body><h1>%s</h1>%s</body></html>\n",
+		html.EscapeString(title), html.EscapeString(title), content)
+}
+
+// restRoute is one REST path: the methods it takes and what it does.
+type restRoute struct {
+	pattern *regexp.Regexp
+	methods map[string]restHandler
+}
+
+var restRoutes = []restRoute{
+	{regexp.MustCompile(`^/app$`), map[string]restHandler{http.MethodGet: getApp}},
+	{regexp.MustCompile(`^/status$`), map[string]restHandler{http.MethodGet: getStatus}},
+	{regexp.MustCompile(`^/stats$`), map[string]restHandler{http.MethodGet: getStats}},
+	{regexp.MustCompile(`^/transfers$`), map[string]restHandler{http.MethodGet: listOf("transfers"), http.MethodPost: postTransfer}},
+	{regexp.MustCompile(`^/transfers/([0-9A-Fa-f]{32})$`), map[string]restHandler{http.MethodGet: getTransfer}},
+	{regexp.MustCompile(`^/shared-files$`), map[string]restHandler{http.MethodGet: listOf("shared")}},
+	{regexp.MustCompile(`^/servers$`), map[string]restHandler{http.MethodGet: listOf("servers")}},
+	{regexp.MustCompile(`^/kad$`), map[string]restHandler{http.MethodGet: getKad}},
+	{regexp.MustCompile(`^/searches$`), map[string]restHandler{http.MethodPost: postSearch}},
+	{regexp.MustCompile(`^/app/shutdown$`), map[string]restHandler{http.MethodPost: postShutdown}},
+}
+
+type restHandler = func(r *router, req *http.Request, body map[string]any, m []string) (int, any)
+
+// apiError is the REST error envelope's inner object.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (r *router) rest(w http.ResponseWriter, req *http.Request) {
+	// The key is checked before routing, as in eMule's REST layer.
+	if req.Header.Get("X-API-Key") != r.s.cfg.APIKey {
+		writeError(w, apiError{http.StatusUnauthorized, "UNAUTHORIZED", "missing or invalid X-API-Key"})
+		return
+	}
+	path := strings.TrimPrefix(req.URL.Path, "/api/v1")
+	if path == "/events" {
+		r.events(w, req)
+		return
+	}
+	var route *restRoute
+	var match []string
+	for i := range restRoutes {
+		if m := restRoutes[i].pattern.FindStringSubmatch(path); m != nil {
+			route, match = &restRoutes[i], m
+			break
+		}
+	}
+	if route == nil {
+		writeError(w, apiError{http.StatusNotFound, "NOT_FOUND", "no route " + path})
+		return
+	}
+	h := route.methods[req.Method]
+	if h == nil {
+		allow := make([]string, 0, len(route.methods))
+		for m := range route.methods {
+			allow = append(allow, m)
+		}
+		sort.Strings(allow)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", req.Method + " not allowed on " + path})
+		return
+	}
+	if req.URL.RawQuery != "" {
+		writeError(w, apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "unknown query parameters"})
+		return
+	}
+	body, aerr := decodeBody(req)
+	if aerr != nil {
+		writeError(w, *aerr)
+		return
+	}
+	if r.s.Lifecycle() >= ShuttingDown {
+		writeError(w, apiError{http.StatusServiceUnavailable, "EMULE_UNAVAILABLE", "shutting down"})
+		return
+	}
+	var status int
+	var data any
+	if !r.s.ui.send(req.Header.Get(HoldHeader) != "", func() { status, data = h(r, req, body, match) }) {
+		writeError(w, apiError{http.StatusServiceUnavailable, "EMULE_UNAVAILABLE", "shutting down"})
+		return
+	}
+	if e, ok := data.(apiError); ok {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, status, map[string]any{"data": data,
+		"meta": map[string]any{"apiVersion": "v1", "generatedAt": time.Now().UTC().Format(time.RFC3339Nano)}})
+}
+
+// decodeBody enforces the contract: POST and PATCH bodies are one JSON
+// object of valid UTF-8; other methods take none.
+func decodeBody(req *http.Request) (map[string]any, *apiError) {
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(req.Body)
+	raw := buf.Bytes()
+	if req.Method != http.MethodPost && req.Method != http.MethodPatch {
+		if len(raw) > 0 {
+			return nil, &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", req.Method + " takes no body"}
+		}
+		return nil, nil
+	}
+	if !utf8.Valid(raw) {
+		return nil, &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "body is not valid UTF-8"}
+	}
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+		return nil, &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "body must be a JSON object"}
+	}
+	return body, nil
+}
+
+func writeError(w http.ResponseWriter, e apiError) {
+	writeJSON(w, e.status, map[string]any{"error": map[string]any{"code": e.code, "message": e.message, "details": map[string]any{}}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// onlyFields rejects unknown fields in a request body.
+func onlyFields(body map[string]any, allowed ...string) *apiError {
+	for k := range body {
+		found := false
+		for _, a := range allowed {
+			found = found || k == a
+		}
+		if !found {
+			return &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "unknown field " + k}
+		}
+	}
+	return nil
+}
+
+func getApp(r *router, _ *http.Request, _ map[string]any, _ []string) (int, any) {
+	return http.StatusOK, map[string]any{"name": "eMuleBB", "version": "0.7.3", "lifecycle": r.s.Lifecycle().String()}
+}
+
+func getStatus(r *router, _ *http.Request, _ map[string]any, _ []string) (int, any) {
+	return http.StatusOK, map[string]any{"lifecycle": r.s.Lifecycle().String(), "connected": true,
+		"uptimeMs": r.s.Now().Milliseconds()}
+}
+
+func getStats(r *router, _ *http.Request, _ map[string]any, _ []string) (int, any) {
+	return http.StatusOK, r.s.counters()
+}
+
+func getKad(r *router, _ *http.Request, _ map[string]any, _ []string) (int, any) {
+	return http.StatusOK, map[string]any{"connected": true, "firewalled": false, "users": 4211337, "files": 120045622}
+}
+
+func listOf(name string) restHandler {
+	return func(r *router, _ *http.Request, _ map[string]any, _ []string) (int, any) {
+		return http.StatusOK, map[string]any{"items": r.s.stats.list(name)}
+	}
+}
+
+func getTransfer(r *router, _ *http.Request, _ map[string]any, m []string) (int, any) {
+	for _, t := range r.s.stats.list("transfers") {
+		if strings.EqualFold(t["hash"].(string), m[1]) {
+			return http.StatusOK, t
+		}
+	}
+	return 0, apiError{http.StatusNotFound, "NOT_FOUND", "no transfer " + m[1]}
+}
+
+func postTransfer(r *router, _ *http.Request, body map[string]any, _ []string) (int, any) {
+	if e := onlyFields(body, "link"); e != nil {
+		return 0, *e
+	}
+	link, _ := body["link"].(string)
+	if !strings.HasPrefix(link, "ed2k://|file|") {
+		return 0, apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "link must be an ed2k file link"}
+	}
+	return http.StatusCreated, map[string]any{"accepted": true}
+}
+
+func postSearch(r *router, _ *http.Request, body map[string]any, _ []string) (int, any) {
+	if e := onlyFields(body, "query", "type"); e != nil {
+		return 0, *e
+	}
+	if q, _ := body["query"].(string); q == "" {
+		return 0, apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "query is required"}
+	}
+	return http.StatusCreated, map[string]any{"searchId": 1}
+}
+
+func postShutdown(r *router, _ *http.Request, body map[string]any, _ []string) (int, any) {
+	if e := onlyFields(body, "confirmShutdown"); e != nil {
+		return 0, *e
+	}
+	if c, _ := body["confirmShutdown"].(bool); !c {
+		return 0, apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "confirmShutdown must be true"}
+	}
+	// The embedded model's shutdown belongs to the test harness.
+	return 0, apiError{http.StatusConflict, "INVALID_STATE", "remote shutdown is disabled in the embedded model"}
+}
+
+// events is the WebSocket route: the upgrade happens here, in process; the
+// stream itself runs on the thread after the handler returns.
+func (r *router) events(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", req.Method + " not allowed on /events"})
+		return
+	}
+	if r.s.Lifecycle() >= ShuttingDown {
+		writeError(w, apiError{http.StatusServiceUnavailable, "EMULE_UNAVAILABLE", "shutting down"})
+		return
+	}
+	ws, err := r.up.Upgrade(w, req, nil)
+	if err != nil {
+		return // gorilla has answered (400) or the socket failed
+	}
+	w.(*responseBuffer).ws = ws
+}

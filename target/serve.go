@@ -1,0 +1,244 @@
+package target
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"shutdowntest/target/kernel"
+)
+
+// Request limits of the real server: over either, the connection is
+// dropped with no reply.
+const (
+	maxHeader = 64 << 10
+	maxBody   = 16 << 20
+)
+
+// serve is the accepted-client thread: one request per connection.
+//
+//	spawning → init → wait ⇄ {read → process → send} → linger → cleanup → exited
+func (s *Server) serve(t *kernel.Thread, sd *socketData) {
+	t.Enter(StateInit)
+	// The thread copies the terminate handle's value once, as eMule does;
+	// if the handle is closed later, this copy is what goes stale.
+	term := s.term
+	// A thread started during shutdown still does one pass: its connection
+	// event starts signalled.
+	ev := s.k.CreateEvent("conn event", false, s.Lifecycle() >= ShuttingDown)
+	sd.attach(ev)
+	defer func() {
+		t.Enter(StateCleanup)
+		_ = sd.Close()
+		_ = s.k.CloseHandle(ev)
+		sd.free()
+	}()
+
+	req, body, ok := s.readRequest(t, sd, ev, term)
+	if !ok {
+		return
+	}
+	t.Enter(StateProcess)
+	rw := newResponseBuffer(sd)
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	s.routes.ServeHTTP(rw, req)
+	s.served.Add(1)
+	if rw.ws != nil {
+		s.stream(t, sd, rw.ws, rw.br, ev, term)
+		return
+	}
+	t.Enter(StateSend)
+	if err := s.writeResponse(sd, req, rw); err != nil {
+		return
+	}
+	s.linger(t, sd, ev, term)
+}
+
+// readRequest waits for a whole request. It returns ok false when the
+// thread should clean up: terminate, a failed or released wait, EOF before
+// a whole request, or a request over the limits (dropped with no reply).
+func (s *Server) readRequest(t *kernel.Thread, sd *socketData, ev, term kernel.Handle) (*http.Request, []byte, bool) {
+	var acc []byte
+	for {
+		t.Enter(StateWait)
+		if s.k.WaitAny(t, kernel.Infinite, ev, term) != 0 {
+			return nil, nil, false
+		}
+		t.Enter(StateRead)
+		data, eof, _ := sd.take()
+		acc = append(acc, data...)
+		end := bytes.Index(acc, []byte("\r\n\r\n"))
+		if end < 0 {
+			if eof || len(acc) > maxHeader {
+				return nil, nil, false
+			}
+			continue
+		}
+		if end > maxHeader {
+			return nil, nil, false
+		}
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(acc)))
+		if err != nil {
+			// A malformed request (for example two conflicting
+			// Content-Length headers) gets a plain 400.
+			s.badRequest(t, sd, ev, term, err)
+			return nil, nil, false
+		}
+		if req.ContentLength > maxBody {
+			return nil, nil, false
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			if eof {
+				return nil, nil, false
+			}
+			continue // the body is still arriving
+		case err != nil:
+			s.badRequest(t, sd, ev, term, err)
+			return nil, nil, false
+		case len(body) > maxBody:
+			return nil, nil, false
+		}
+		return req, body, true
+	}
+}
+
+func (s *Server) badRequest(t *kernel.Thread, sd *socketData, ev, term kernel.Handle, err error) {
+	t.Enter(StateSend)
+	rw := newResponseBuffer(sd)
+	http.Error(rw, "400 Bad Request: "+err.Error(), http.StatusBadRequest)
+	if s.writeResponse(sd, nil, rw) == nil {
+		s.linger(t, sd, ev, term)
+	}
+}
+
+// writeResponse writes rw as one HTTP/1.1 response with Connection: close,
+// through the standard library.
+func (s *Server) writeResponse(sd *socketData, req *http.Request, rw *responseBuffer) error {
+	h := rw.header.Clone()
+	h.Set("Server", "eMule")
+	body := rw.body.Bytes()
+	resp := &http.Response{
+		StatusCode: rw.status, ProtoMajor: 1, ProtoMinor: 1, Request: req,
+		Header: h, ContentLength: int64(len(body)), Body: io.NopCloser(bytes.NewReader(body)),
+		Close: true,
+	}
+	if req != nil && req.Method == http.MethodHead {
+		resp.Body = nil
+	}
+	_ = sd.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
+	bw := bufio.NewWriter(sd)
+	if err := resp.Write(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// linger half-closes and waits for the peer's FIN or terminate, as eMule
+// does after answering. A client that never closes parks the thread here.
+func (s *Server) linger(t *kernel.Thread, sd *socketData, ev, term kernel.Handle) {
+	sd.closeWrite()
+	t.Enter(StateLinger)
+	for {
+		if s.k.WaitAny(t, kernel.Infinite, ev, term) != 0 {
+			return
+		}
+		if _, eof, _ := sd.take(); eof {
+			return
+		}
+	}
+}
+
+// stream is the WebSocket route's loop: it sends live stats every
+// StreamEvery and, when it sees terminate, sends close 1001 (going away)
+// and waits a bounded time for the client's close.
+func (s *Server) stream(t *kernel.Thread, sd *socketData, ws *websocket.Conn, br *bufio.Reader, ev, term kernel.Handle) {
+	seq := 0
+	for {
+		t.Enter(StateWait)
+		switch r := s.k.WaitAny(t, s.cfg.StreamEvery, ev, term); r {
+		case kernel.WaitTimeout:
+			t.Enter(StateSend)
+			seq++
+			_ = ws.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
+			if err := ws.WriteJSON(s.stats.event(s, seq)); err != nil {
+				return
+			}
+		case 0:
+			t.Enter(StateRead)
+			if s.readFrames(sd, ws, br) {
+				return // the client closed or the socket failed
+			}
+		case 1:
+			t.Enter(StateSend)
+			msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
+			if err := ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.cfg.IOTimeout)); err != nil {
+				return
+			}
+			t.Enter(StateLinger)
+			deadline := time.Now().Add(s.cfg.CloseWait)
+			for {
+				rem := time.Until(deadline)
+				if rem <= 0 || s.k.WaitAny(t, rem, ev) != 0 {
+					return
+				}
+				if s.readFrames(sd, ws, br) {
+					return
+				}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// readFrames reads the frames that are pending, in the pump's buffer or in
+// the reader gorilla uses, and reports whether the connection is finished.
+// It never reads when nothing is pending, so it cannot block on an idle
+// socket.
+func (s *Server) readFrames(sd *socketData, ws *websocket.Conn, br *bufio.Reader) (done bool) {
+	for sd.pending() || br.Buffered() > 0 {
+		_ = ws.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout))
+		if _, _, err := ws.ReadMessage(); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// responseBuffer is the http.ResponseWriter handed to handlers: it keeps
+// the response for the thread to write, and hijacks the connection for the
+// WebSocket upgrade.
+type responseBuffer struct {
+	sd     *socketData
+	header http.Header
+	status int
+	body   bytes.Buffer
+	ws     *websocket.Conn
+	br     *bufio.Reader
+}
+
+func newResponseBuffer(sd *socketData) *responseBuffer {
+	return &responseBuffer{sd: sd, header: make(http.Header), status: http.StatusOK}
+}
+
+func (rw *responseBuffer) Header() http.Header { return rw.header }
+
+func (rw *responseBuffer) WriteHeader(code int) { rw.status = code }
+
+func (rw *responseBuffer) Write(p []byte) (int, error) { return rw.body.Write(p) }
+
+// Hijack hands gorilla the pump-aware connection. The reader returned is
+// the one gorilla reuses for frames (its ReadBufferSize is left 0), so
+// readFrames can see what it holds.
+func (rw *responseBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	rw.br = bufio.NewReaderSize(rw.sd, 4096)
+	return rw.sd, bufio.NewReadWriter(rw.br, bufio.NewWriter(rw.sd)), nil
+}

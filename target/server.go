@@ -1,0 +1,575 @@
+// Package target is the embedded system under test: a model of eMule's Web
+// UI server (WebSocket.cpp) over real loopback sockets, built on the Win32
+// semantics of package kernel. One listener thread accepts connections and
+// starts one accepted-client thread per socket; every thread waits on a
+// shared manual-reset terminate event; a shutdown policy decides in which
+// order terminate is signalled, threads are joined and the event is closed.
+// The buggy pre-fix order (legacy) and the fix (fixed) are both here so the
+// tool can show that it catches the one and passes the other.
+package target
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"shutdowntest/target/kernel"
+)
+
+// Thread states of an accepted-client thread, in the model's words.
+const (
+	StateSpawning = kernel.StateSpawning
+	StateInit     = "init"
+	StateWait     = "wait"
+	StateRead     = "read"
+	StateProcess  = "process"
+	StateSend     = "send"
+	StateLinger   = "linger"
+	StateCleanup  = "cleanup"
+	StateExited   = kernel.StateExited
+)
+
+// States lists the client thread states in their usual order.
+var States = []string{StateSpawning, StateInit, StateWait, StateRead, StateProcess,
+	StateSend, StateLinger, StateCleanup, StateExited}
+
+// Lifecycle is the server's phase as its REST API reports it.
+type Lifecycle int32
+
+// The lifecycle phases.
+const (
+	Starting Lifecycle = iota
+	Running
+	ShuttingDown
+	Done
+)
+
+func (l Lifecycle) String() string {
+	return [...]string{"starting", "running", "shuttingdown", "done"}[l]
+}
+
+// HoldHeader marks a request that the UI thread keeps in process until
+// InflightFor after the shutdown trigger: it is how a test puts any number
+// of requests in flight at the trigger.
+const HoldHeader = "X-Shutdowntest-Hold"
+
+// Config configures a Server. The zero value of a field means its default.
+type Config struct {
+	// Addr to listen on; default 127.0.0.1:0 (a free loopback port).
+	Addr string
+	// Policy is the shutdown discipline; default fixed.
+	Policy Policy
+	// DrainTimeout is fixed's shared budget for joining client threads;
+	// default 10s, as in the fix.
+	DrainTimeout time.Duration
+	// InflightFor is how long after the trigger held requests are answered;
+	// default 300ms.
+	InflightFor time.Duration
+	// StreamEvery is the period of the WebSocket stats stream; default 50ms.
+	StreamEvery time.Duration
+	// CloseWait bounds the wait for a WebSocket client's close frame after
+	// the server sent close 1001; default 2s.
+	CloseWait time.Duration
+	// IOTimeout bounds every socket write; default 5s.
+	IOTimeout time.Duration
+	// APIKey is the REST key; empty means the default key. Password is the
+	// Web UI password; empty means the default.
+	APIKey   string
+	Password string
+	// Kernel options: handle reuse and what a wait does when its handle is
+	// closed under it.
+	Kernel kernel.Options
+}
+
+// Defaults for Config.
+const (
+	DefaultAPIKey       = "shutdowntest-key"
+	DefaultPassword     = "shutdowntest"
+	DefaultSession      = "5eb63bbbe01eeed0"
+	defaultDrainTimeout = 10 * time.Second
+	legacyListenerJoin  = 1300 * time.Millisecond
+	fixedListenerJoin   = 10 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	if c.Policy == "" {
+		c.Policy = PolicyFixed
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = defaultDrainTimeout
+	}
+	if c.InflightFor <= 0 {
+		c.InflightFor = 300 * time.Millisecond
+	}
+	if c.StreamEvery <= 0 {
+		c.StreamEvery = 50 * time.Millisecond
+	}
+	if c.CloseWait <= 0 {
+		c.CloseWait = 2 * time.Second
+	}
+	if c.IOTimeout <= 0 {
+		c.IOTimeout = 5 * time.Second
+	}
+	if c.APIKey == "" {
+		c.APIKey = DefaultAPIKey
+	}
+	if c.Password == "" {
+		c.Password = DefaultPassword
+	}
+	return c
+}
+
+// Server is one generation of the modelled Web UI server. Use it once:
+// Start, Shutdown, Close.
+type Server struct {
+	cfg    Config
+	k      *kernel.Kernel
+	ln     net.Listener
+	term   kernel.Handle
+	accept kernel.Handle
+	lt     *kernel.Thread
+	ui     *uiThread
+	routes *router
+	stats  *uiState
+
+	lifecycle   atomic.Int32
+	openSockets atomic.Int64
+	accepted    atomic.Int64
+	served      atomic.Int64
+
+	mu        sync.Mutex
+	queue     []net.Conn // accepted by the accept pump, not yet taken by the listener
+	tracked   []*kernel.Thread
+	socks     map[*socketData]struct{}
+	shutdown  ShutdownRecord
+	termState terminateState
+	wg        sync.WaitGroup // accept pump, socket pumps, UI thread
+	acceptEnd chan struct{}  // closed when the accept pump returns
+
+	started   atomic.Bool
+	stopping  atomic.Bool
+	stopDone  chan struct{}
+	closeOnce sync.Once
+	record    Record
+}
+
+// terminateState is what the server itself did with the terminate event.
+type terminateState struct {
+	signaled   bool
+	signaledAt time.Duration
+	closed     bool
+	closedAt   time.Duration
+	keptOpen   bool
+}
+
+// New returns a server that is not yet listening.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if _, err := ParsePolicy(string(cfg.Policy)); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, k: kernel.New(cfg.Kernel), socks: make(map[*socketData]struct{}),
+		stopDone: make(chan struct{}), stats: newUIState()}
+	s.routes = newRouter(s)
+	return s, nil
+}
+
+// Start binds the listening socket and starts the UI and listener threads.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("server already started")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.openSockets.Add(1)
+	s.term = s.k.CreateEvent("terminate", true, false)
+	s.accept = s.k.CreateEvent("accept event", false, false)
+	s.ui = startUI(s, s.cfg.InflightFor)
+	s.wg.Add(1)
+	s.acceptEnd = make(chan struct{})
+	// The accept pump plays WSAEventSelect(FD_ACCEPT) for the listener
+	// thread; it ends when the listening socket is closed.
+	go func() {
+		defer s.wg.Done()
+		defer close(s.acceptEnd)
+		s.acceptPump()
+	}()
+	s.lt = s.k.CreateThread(kernel.ThreadOptions{Name: "listener"}, s.listen)
+	s.lifecycle.Store(int32(Running))
+	return nil
+}
+
+// Addr is the listening address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Policy is the shutdown policy in force.
+func (s *Server) Policy() Policy { return s.cfg.Policy }
+
+// Now is the server's clock (the kernel's): the time since New.
+func (s *Server) Now() time.Duration { return s.k.Now() }
+
+// Since converts a wall-clock instant to the server's clock.
+func (s *Server) Since(t time.Time) time.Duration { return t.Sub(s.k.Start()) }
+
+// Terminate is the terminate event's handle.
+func (s *Server) Terminate() kernel.Handle { return s.term }
+
+func (s *Server) acceptPump() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.openSockets.Add(1)
+		s.accepted.Add(1)
+		s.mu.Lock()
+		s.queue = append(s.queue, c)
+		s.mu.Unlock()
+		if s.k.SetEvent(s.accept) != nil {
+			// The listener thread has gone and closed its event: nobody
+			// will take this connection. Close it unserved.
+			s.dropQueued()
+		}
+	}
+}
+
+func (s *Server) dropQueued() {
+	s.mu.Lock()
+	q := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	for _, c := range q {
+		_ = c.Close()
+		s.openSockets.Add(-1)
+	}
+}
+
+// listen is the listener thread. Accept activity is index 0 of its wait, so
+// an accept storm keeps it accepting even after terminate is signalled, as
+// in eMule.
+func (s *Server) listen(t *kernel.Thread) {
+	defer func() {
+		t.Enter(StateCleanup)
+		_ = s.ln.Close()
+		s.openSockets.Add(-1)
+		// The pump must be gone before its event is closed: a late
+		// SetEvent on a recycled handle value would signal a stranger.
+		select {
+		case <-s.acceptEnd:
+		case <-time.After(5 * time.Second):
+		}
+		_ = s.k.CloseHandle(s.accept)
+		s.dropQueued()
+	}()
+	for {
+		t.Enter(StateWait)
+		if s.k.WaitAny(t, kernel.Infinite, s.accept, s.term) != 0 {
+			return
+		}
+		t.Enter("accept")
+		s.mu.Lock()
+		q := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		for _, c := range q {
+			s.spawn(c)
+		}
+		s.reap()
+	}
+}
+
+// spawn starts one accepted-client thread. The fix tracks it so shutdown
+// can join it; before the fix it auto-deletes and nobody can.
+func (s *Server) spawn(c net.Conn) {
+	sd := s.newSocketData(c)
+	tracked := s.cfg.Policy.tracksThreads()
+	th := s.k.CreateThread(kernel.ThreadOptions{Name: "client", Client: true, AutoDelete: !tracked, Peer: sd.peer},
+		func(t *kernel.Thread) { s.serve(t, sd) })
+	if tracked {
+		s.mu.Lock()
+		s.tracked = append(s.tracked, th)
+		s.mu.Unlock()
+	}
+}
+
+// reap closes the handles of tracked threads that have exited, as the fix
+// does on every listener wake.
+func (s *Server) reap() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := s.tracked[:0]
+	for _, th := range s.tracked {
+		if s.k.WaitAny(nil, 0, th.Handle()) == 0 {
+			_ = s.k.CloseHandle(th.Handle())
+			continue
+		}
+		live = append(live, th)
+	}
+	s.tracked = live
+}
+
+// Lifecycle is the server's phase.
+func (s *Server) Lifecycle() Lifecycle { return Lifecycle(s.lifecycle.Load()) }
+
+// Shutdown runs the policy's StopSockets once and returns its record. A
+// second call returns at once with ok false, whether or not the first has
+// finished.
+func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
+	if !s.stopping.CompareAndSwap(false, true) {
+		return ShutdownRecord{}, false
+	}
+	defer close(s.stopDone)
+	s.lifecycle.Store(int32(ShuttingDown))
+	trigger := s.k.Now()
+	s.ui.trigger(trigger)
+	p := &shutdownRun{s: s, rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
+	switch s.cfg.Policy {
+	case PolicyLegacy:
+		p.legacy()
+	default:
+		p.fixed()
+	}
+	p.rec.Returned = s.k.Now()
+	s.lifecycle.Store(int32(Done))
+	s.mu.Lock()
+	s.shutdown = p.rec
+	s.mu.Unlock()
+	return p.rec, true
+}
+
+// ShutdownDone is closed when the first Shutdown call returns.
+func (s *Server) ShutdownDone() <-chan struct{} { return s.stopDone }
+
+// Resources counts what the server holds right now.
+func (s *Server) Resources() Resources {
+	s.mu.Lock()
+	sd := len(s.socks)
+	s.mu.Unlock()
+	var v kernel.View
+	s.k.View(&v)
+	return Resources{OpenSockets: int(s.openSockets.Load()), SocketData: sd, OpenHandles: v.OpenHandles}
+}
+
+// Close ends the run: it takes the resource count the server left behind,
+// then releases every pending wait in the kernel (threads still alive are
+// recorded as forced), stops the UI thread, closes every socket and waits,
+// bounded, for every goroutine the server started. It returns the full
+// record. Close is idempotent.
+func (s *Server) Close() Record {
+	s.closeOnce.Do(func() {
+		left := s.Resources()
+		var openNames []string
+		s.k.Release()
+		if s.ui != nil {
+			s.ui.stop()
+		}
+		if s.ln != nil {
+			_ = s.ln.Close()
+		}
+		s.mu.Lock()
+		socks := make([]*socketData, 0, len(s.socks))
+		for sd := range s.socks {
+			socks = append(socks, sd)
+		}
+		s.mu.Unlock()
+		for _, sd := range socks {
+			_ = sd.Close()
+		}
+		threadsEnded := s.k.WaitThreads(5 * time.Second)
+		goroutinesEnded := waitGroup(&s.wg, 5*time.Second)
+		kr := s.k.Record()
+		openNames = kr.OpenHandles
+		left.Handles = openNames
+		s.mu.Lock()
+		s.record = Record{
+			Policy:          s.cfg.Policy,
+			Addr:            s.addrOrEmpty(),
+			Shutdown:        s.shutdown,
+			Kernel:          kr,
+			Left:            left,
+			Terminate:       s.terminateRecord(kr),
+			ThreadsEnded:    threadsEnded,
+			GoroutinesEnded: goroutinesEnded,
+			Accepted:        s.accepted.Load(),
+		}
+		s.mu.Unlock()
+	})
+	return s.record
+}
+
+func (s *Server) addrOrEmpty() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	// Ends when the group does; see kernel.WaitThreads for the bound.
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// terminateRecord derives the terminate event's story from the kernel's
+// own records, so the verdict follows from the timeline alone. Called with
+// s.mu held.
+func (s *Server) terminateRecord(kr kernel.Record) TerminateRecord {
+	ts := s.termState
+	tr := TerminateRecord{Handle: s.term.Value(), Signaled: ts.signaled, SignaledAt: ts.signaledAt, KeptOpen: ts.keptOpen}
+	for _, c := range kr.Closes {
+		if c.Handle == s.term.Value() && c.Name == "terminate" {
+			tr.Closed, tr.ClosedAt = true, c.At
+			tr.AliveAtClose = c.AliveClients
+			tr.BlockedAtClose = c.Blocked
+			break
+		}
+	}
+	if tr.Closed {
+		for _, f := range kr.WaitFailures {
+			if f.Handle == tr.Handle && f.At >= tr.ClosedAt {
+				tr.WaitsAfterClose = append(tr.WaitsAfterClose, f)
+			}
+		}
+	}
+	return tr
+}
+
+// Snapshot is a cheap copy of the server's live state, for a view that
+// polls it many times a second.
+type Snapshot struct {
+	At        time.Duration
+	Lifecycle Lifecycle
+	Addr      string
+	Threads   []ThreadState
+	Terminate TerminateState
+	Resources Resources
+	Accepted  int64
+	Served    int64
+}
+
+// ThreadState is one client thread's live state.
+type ThreadState struct {
+	ID     int
+	Peer   string
+	State  string
+	Since  time.Duration
+	OnTerm bool // blocked right now in a wait that includes terminate
+}
+
+// TerminateState is the terminate event's live state.
+type TerminateState struct {
+	Handle       uint32
+	Signaled     bool
+	SignaledAt   time.Duration
+	Closed       bool
+	ClosedAt     time.Duration
+	KeptOpen     bool
+	Waiters      int // threads blocked on it now
+	AliveClients int // client threads not yet exited
+}
+
+// Snapshot copies the live state; buf may be reused between calls.
+func (s *Server) Snapshot(buf *Snapshot) {
+	var v kernel.View
+	s.k.View(&v)
+	buf.At = v.Now
+	buf.Lifecycle = s.Lifecycle()
+	buf.Addr = s.addrOrEmpty()
+	buf.Threads = buf.Threads[:0]
+	t := TerminateState{Handle: s.term.Value()}
+	for _, th := range v.Threads {
+		if !th.Client {
+			continue
+		}
+		on := th.BlockedOn(s.term)
+		if on {
+			t.Waiters++
+		}
+		if !th.Exited {
+			t.AliveClients++
+		}
+		buf.Threads = append(buf.Threads, ThreadState{ID: th.ID, Peer: th.Peer, State: th.State, Since: th.Since, OnTerm: on})
+	}
+	s.mu.Lock()
+	ts := s.termState
+	s.mu.Unlock()
+	t.Signaled, t.SignaledAt, t.Closed, t.ClosedAt, t.KeptOpen = ts.signaled, ts.signaledAt, ts.closed, ts.closedAt, ts.keptOpen
+	buf.Terminate = t
+	buf.Resources = Resources{OpenSockets: int(s.openSockets.Load()), OpenHandles: v.OpenHandles}
+	s.mu.Lock()
+	buf.Resources.SocketData = len(s.socks)
+	s.mu.Unlock()
+	buf.Accepted = s.accepted.Load()
+	buf.Served = s.served.Load()
+}
+
+// Resources are what the server holds.
+type Resources struct {
+	OpenSockets int
+	SocketData  int
+	OpenHandles int
+	// Handles names the open handles (only in Record.Left).
+	Handles []string
+}
+
+// TerminateRecord is the terminate event's whole story.
+type TerminateRecord struct {
+	Handle     uint32
+	Signaled   bool
+	SignaledAt time.Duration
+	Closed     bool
+	ClosedAt   time.Duration
+	KeptOpen   bool
+	// AliveAtClose are the client threads not yet exited when it closed;
+	// BlockedAtClose those blocked in a wait on it.
+	AliveAtClose   []int
+	BlockedAtClose []int
+	// WaitsAfterClose are the waits that named its value after the close.
+	WaitsAfterClose []kernel.WaitFailure
+}
+
+// Record is everything one server generation recorded.
+type Record struct {
+	Policy    Policy
+	Addr      string
+	Shutdown  ShutdownRecord
+	Terminate TerminateRecord
+	Kernel    kernel.Record
+	// Left is what the server still held when the run ended, before Close
+	// forced anything.
+	Left Resources
+	// ThreadsEnded and GoroutinesEnded say whether Close saw every kernel
+	// thread and every helper goroutine end within its bound.
+	ThreadsEnded    bool
+	GoroutinesEnded bool
+	Accepted        int64
+}
+
+// ClientThreads returns the kernel records of the accepted-client threads,
+// by id.
+func (r Record) ClientThreads() []kernel.ThreadRecord {
+	var out []kernel.ThreadRecord
+	for _, t := range r.Kernel.Threads {
+		if t.Client {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
