@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"shutdowntest/load"
+	"shutdowntest/reports"
+	"shutdowntest/target"
+)
+
+// version is the tool's version; the commit comes from the build info.
+const version = "0.1.0"
+
+var errHelp = errors.New("help shown")
+
+type options struct {
+	cfg      load.Config
+	headless bool
+	jsonPath string
+	version  bool
+}
+
+const usageHead = `shutdowntest: does this server shut down cleanly while clients are connected, idle and busy?
+
+It starts an embedded model of eMule's Web UI server on 127.0.0.1, opens the
+clients below, triggers shutdown and checks how every client and every server
+thread ended.
+
+Usage:
+  shutdowntest [flags]
+
+Examples:
+  shutdowntest --headless                       # the default run: every check should pass
+  shutdowntest --headless --policy legacy       # the pre-fix server: the tool must catch it (exit 1)
+  shutdowntest --iterations 100 --drain-timeout 2s --json report.json
+  shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
+
+Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
+3 the run could not be carried out, 130 interrupted.
+
+Flags:
+`
+
+// parseFlags parses the command line. Every error is one line that names
+// the flag.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := pflag.NewFlagSet("shutdowntest", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy of the embedded server: fixed or legacy")
+	counts := []struct {
+		name, help string
+		dst        *int
+	}{
+		{"http-idle", "Web UI clients that get a page and then hold the connection open", &o.cfg.Mix.HTTPIdle},
+		{"http-inflight", "Web UI clients whose request is being processed at the trigger", &o.cfg.Mix.HTTPInflight},
+		{"rest-idle", "REST clients that get an answer and then hold the connection open", &o.cfg.Mix.RESTIdle},
+		{"rest-inflight", "REST clients whose request is being processed at the trigger", &o.cfg.Mix.RESTInflight},
+		{"ws", "WebSocket clients receiving the live stats stream", &o.cfg.Mix.WS},
+		{"silent", "raw TCP connections that never send anything", &o.cfg.Mix.Silent},
+	}
+	for _, c := range counts {
+		fs.IntVar(c.dst, c.name, 1, c.help)
+	}
+	fs.DurationVar(&o.cfg.InflightFor, "inflight-for", 300*time.Millisecond, "how long in-flight requests keep processing after the trigger")
+	fs.DurationVar(&o.cfg.DrainTimeout, "drain-timeout", 10*time.Second, "fixed's shared budget for joining client threads; observation ends 1s after it")
+	fs.DurationVar(&o.cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "how long clients may take to reach their intended states")
+	fs.IntVar(&o.cfg.Iterations, "iterations", 1, "how many start-hold-shutdown cycles, each on a fresh server")
+	fs.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file (- for stdout; the summary then goes to stderr)")
+	fs.BoolVar(&o.headless, "headless", false, "run without the interactive view (implied when stdout is not a terminal)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	help := fs.BoolP("help", "h", false, "show this help")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if *help {
+		fmt.Fprint(stderr, usageHead+fs.FlagUsages())
+		return o, errHelp
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
+	}
+	p, err := target.ParsePolicy(*policy)
+	if err != nil {
+		return o, fmt.Errorf("--policy: %v", err)
+	}
+	o.cfg.Policy = p
+	for _, c := range counts {
+		if *c.dst < 0 {
+			return o, fmt.Errorf("--%s: must be 0 or more, got %d", c.name, *c.dst)
+		}
+	}
+	if o.cfg.Mix.Total() == 0 {
+		return o, errors.New("--http-idle, --http-inflight, --rest-idle, --rest-inflight, --ws, --silent: at least one client is needed")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"inflight-for", o.cfg.InflightFor}, {"drain-timeout", o.cfg.DrainTimeout}, {"ready-timeout", o.cfg.ReadyTimeout}} {
+		if d.v <= 0 {
+			return o, fmt.Errorf("--%s: must be more than 0, got %v", d.name, d.v)
+		}
+	}
+	if o.cfg.Iterations < 1 {
+		return o, fmt.Errorf("--iterations: must be 1 or more, got %d", o.cfg.Iterations)
+	}
+	if o.jsonPath != "" && o.jsonPath != "-" {
+		if err := checkWritable(o.jsonPath); err != nil {
+			return o, fmt.Errorf("--json: %v", err)
+		}
+	}
+	return o, nil
+}
+
+// checkWritable fails before the run, not after it, on a report path that
+// cannot be written: it creates and removes a temporary file beside it.
+func checkWritable(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".shutdowntest-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func toolInfo(args []string) reports.ToolInfo {
+	info := reports.ToolInfo{Version: version, Commit: "unknown", GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, GOMAXPROCS: runtime.GOMAXPROCS(0), CommandLine: args}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				info.Commit = s.Value
+			}
+		}
+	}
+	return info
+}
+
+// progressLine is the one line headless prints per iteration on stderr.
+func progressLine(it *load.Iteration) string {
+	checks := reports.Evaluate(it)
+	var failed []string
+	for _, c := range checks {
+		if c.Status == "fail" {
+			failed = append(failed, c.ID)
+		}
+	}
+	tr := it.Server.Terminate
+	term := "terminate not closed"
+	switch {
+	case tr.KeptOpen:
+		term = "terminate kept open"
+	case tr.Closed:
+		term = fmt.Sprintf("terminate closed t%+.3fs with %d client threads alive", (tr.ClosedAt - it.Trigger).Seconds(), len(tr.AliveAtClose))
+	}
+	verdict := "pass"
+	if len(failed) > 0 {
+		verdict = "FAIL " + strings.Join(failed, ", ")
+	}
+	if it.Interrupted {
+		verdict += " (interrupted)"
+	}
+	return fmt.Sprintf("%s; %s; %d clients", verdict, term, len(it.Clients))
+}

@@ -1,0 +1,543 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"shutdowntest/load"
+	"shutdowntest/target"
+	"shutdowntest/target/kernel"
+)
+
+// The fixtures are hand-built records on a server clock whose trigger is
+// at 1s: after(310) is t+0.310s.
+const trig = time.Second
+
+func after(msec float64) time.Duration {
+	return trig + time.Duration(msec*float64(time.Millisecond))
+}
+
+// mix is the six-client mix of the fixtures: client ids 1..6 are http
+// idle, http inflight, rest idle, rest inflight, ws, tcp silent, served by
+// client threads 2..7 (thread 1 is the listener).
+var mix = load.Mix{HTTPIdle: 1, HTTPInflight: 1, RESTIdle: 1, RESTInflight: 1, WS: 1, Silent: 1}
+
+func peerOf(tid int) string { return fmt.Sprintf("127.0.0.1:%d", 40000+tid) }
+
+// doneThread is a client thread that went through a request and exited
+// at exit, parked in park before cleanup.
+func doneThread(id int, park string, exit time.Duration) kernel.ThreadRecord {
+	return kernel.ThreadRecord{
+		ID: id, Name: "client", Client: true, Peer: peerOf(id), Handle: uint32(0x100 + 4*id),
+		States: []kernel.StateRecord{
+			{State: target.StateSpawning, At: after(-200)},
+			{State: target.StateInit, At: after(-199)},
+			{State: target.StateWait, At: after(-198)},
+			{State: target.StateRead, At: after(-197)},
+			{State: park, At: after(-196)},
+			{State: target.StateCleanup, At: exit},
+			{State: target.StateExited, At: exit},
+		},
+		Exited: true, ExitedAt: exit,
+	}
+}
+
+// cleanIteration is a fixed-policy run that passes everything: every
+// client thread exits by t+0.305s, terminate is closed at t+0.310s.
+func cleanIteration() load.Iteration {
+	listener := kernel.ThreadRecord{ID: 1, Name: "listener", Handle: 0x48,
+		States: []kernel.StateRecord{{State: "spawning"}, {State: "wait", At: 1}, {State: "exited", At: after(1)}},
+		Exited: true, ExitedAt: after(1)}
+	threads := []kernel.ThreadRecord{listener}
+	parks := []string{target.StateLinger, target.StateProcess, target.StateLinger, target.StateProcess, target.StateSend, target.StateWait}
+	for i, park := range parks {
+		threads = append(threads, doneThread(i+2, park, after(300+float64(i))))
+	}
+	var clients []load.ClientResult
+	outcomes := map[load.Role]load.Outcome{load.RoleIdle: load.OutcomeClosed, load.RoleInflight: load.OutcomeCompleted,
+		load.RoleStream: load.WSClose(1001), load.RoleSilent: load.OutcomeClosed}
+	for _, sp := range mix.Specs() {
+		c := load.ClientResult{Spec: sp, Local: peerOf(sp.ID + 1), Thread: sp.ID + 1,
+			Outcome: outcomes[sp.Role], EndedAt: after(300 + float64(sp.ID))}
+		if sp.Kind == load.KindWS {
+			c.Messages = 12
+		}
+		clients = append(clients, c)
+	}
+	return load.Iteration{
+		N: 1, Addr: "127.0.0.1:41000", Trigger: trig, Deadline: after(11000),
+		ObservedUntil: after(320), AllEnded: true, ShutdownReturned: true,
+		Server: target.Record{
+			Policy: target.PolicyFixed, Addr: "127.0.0.1:41000",
+			Shutdown: target.ShutdownRecord{Policy: target.PolicyFixed, Trigger: trig, Returned: after(311),
+				Steps: []target.Step{
+					{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
+					{Name: "join-listener", Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
+					{Name: "join-clients", Start: after(1), End: after(310), Budget: 10 * time.Second, Outcome: target.StepOK, Detail: "6 client threads joined"},
+					{Name: "close-terminate", Start: after(310), End: after(310), Outcome: target.StepOK},
+				}},
+			Terminate: target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(310)},
+			Kernel: kernel.Record{Threads: threads,
+				Closes: []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(310)}}},
+			ThreadsEnded: true, GoroutinesEnded: true, Accepted: 6,
+		},
+		Clients: clients,
+		Routes: []load.RouteProbe{
+			{Name: "GET /api/v1/app", Expected: load.RouteShape{Status: 200, ContentType: "application/json; charset=utf-8", Shape: "data.name"},
+				Observed: load.RouteShape{Status: 200, ContentType: "application/json; charset=utf-8", Shape: "data.name"}},
+			{Name: "GET /?w=transfer", Expected: load.RouteShape{Status: 200, ContentType: "text/html", Shape: "Transfers"},
+				Observed: load.RouteShape{Status: 200, ContentType: "text/html", Shape: "Transfers"}},
+		},
+		Admission: []load.AdmissionProbe{
+			{When: "at-trigger", At: after(0.5), Outcome: load.AdmissionUnavailable, Detail: "503"},
+			{When: "after-return", At: after(312), Outcome: load.AdmissionRefused},
+		},
+		FDs: load.FDCheck{Available: true, Base: 4, AtHold: 13, ExpectedAtHold: 13, After: 0},
+	}
+}
+
+// legacyIteration is the pre-fix bug: terminate closed at t+0.004s while
+// client threads 2 and 4 are still alive (busy in process), and both later
+// wait on the closed value and get WAIT_FAILED.
+func legacyIteration() load.Iteration {
+	it := cleanIteration()
+	s := &it.Server
+	s.Policy = target.PolicyLegacy
+	for i := range s.Kernel.Threads {
+		th := &s.Kernel.Threads[i]
+		if !th.Client {
+			continue
+		}
+		exit := after(2)
+		if th.ID == 2 || th.ID == 4 {
+			exit = after(310)
+		}
+		*th = doneThread(th.ID, target.StateProcess, exit)
+	}
+	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
+		Steps: []target.Step{
+			{Name: "free-tls", Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: "join-listener", Start: trig, End: after(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
+			{Name: "close-terminate", Start: after(4), End: after(4), Outcome: target.StepOK},
+		}}
+	fails := []kernel.WaitFailure{
+		{At: after(305), Thread: 2, Handle: 0x40},
+		{At: after(306), Thread: 4, Handle: 0x40},
+	}
+	s.Terminate = target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4),
+		AliveAtClose: []int{2, 4}, WaitsAfterClose: fails}
+	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveClients: []int{2, 4}}}
+	s.Kernel.WaitFailures = fails
+	s.Kernel.Violations = []kernel.Violation{{At: after(305), Kind: kernel.ViolationStaleHandle, Detail: "thread 2 waited on closed handle 0x40"}}
+	return it
+}
+
+// keptOpenIteration is the fix with in-flight requests held longer than
+// the 100ms join budget: threads 3 and 5 (the in-flight clients) are still
+// in process at the timeout, terminate is kept open, and they exit at
+// t+0.500s, after shutdown returned at t+0.101s.
+func keptOpenIteration() load.Iteration {
+	it := cleanIteration()
+	s := &it.Server
+	for i := range s.Kernel.Threads {
+		th := &s.Kernel.Threads[i]
+		if th.ID == 3 || th.ID == 5 {
+			*th = doneThread(th.ID, target.StateProcess, after(500))
+		} else if th.Client {
+			*th = doneThread(th.ID, th.States[4].State, after(50))
+		}
+	}
+	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyFixed, Trigger: trig, Returned: after(101),
+		Stragglers: []int{3, 5},
+		Steps: []target.Step{
+			{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: "join-listener", Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
+			{Name: "join-clients", Start: after(1), End: after(101), Budget: 100 * time.Millisecond, Outcome: target.StepTimeout,
+				Detail: "2 of 6 client threads still alive after 100ms: [3 5]"},
+			{Name: "close-terminate", Start: after(101), End: after(101), Outcome: target.StepKeptOpen,
+				Detail: "termination handle kept open: 2 client thread(s) alive"},
+		}}
+	s.Terminate = target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, KeptOpen: true}
+	s.Kernel.Closes = nil
+	s.Left = target.Resources{OpenHandles: 1, Handles: []string{"terminate"}}
+	return it
+}
+
+func find(t *testing.T, checks []Check, id string) Check {
+	t.Helper()
+	for _, c := range checks {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no check %s in %v", id, checks)
+	return Check{}
+}
+
+func assertCheck(t *testing.T, c Check, status string, observed int, want, notWant []string) {
+	t.Helper()
+	if c.Status != status {
+		t.Errorf("%s: status %q, want %q (detail %q)", c.ID, c.Status, status, c.Detail)
+	}
+	if c.Pass != (status != StatusFail) {
+		t.Errorf("%s: pass %v with status %q", c.ID, c.Pass, status)
+	}
+	if c.Observed != observed {
+		t.Errorf("%s: observed %d, want %d", c.ID, c.Observed, observed)
+	}
+	for _, w := range want {
+		if !strings.Contains(c.Detail, w) {
+			t.Errorf("%s: detail %q lacks %q", c.ID, c.Detail, w)
+		}
+	}
+	for _, w := range notWant {
+		if strings.Contains(c.Detail, w) {
+			t.Errorf("%s: detail %q must not contain %q", c.ID, c.Detail, w)
+		}
+	}
+	if strings.ContainsAny(c.Detail, "\n\r") {
+		t.Errorf("%s: detail is not one line: %q", c.ID, c.Detail)
+	}
+}
+
+func TestEvaluateOrder(t *testing.T) {
+	it := cleanIteration()
+	got := Evaluate(&it)
+	if len(got) != len(checkIDs) {
+		t.Fatalf("%d checks, want %d", len(got), len(checkIDs))
+	}
+	for i, c := range got {
+		if c.ID != checkIDs[i] {
+			t.Errorf("check %d is %s, want %s", i, c.ID, checkIDs[i])
+		}
+		if c.Status != StatusPass {
+			t.Errorf("clean run: %s is %s: %s", c.ID, c.Status, c.Detail)
+		}
+	}
+	if v := Verdict(got); v != StatusPass {
+		t.Errorf("clean run verdict %s", v)
+	}
+}
+
+func TestChecks(t *testing.T) {
+	type tc struct {
+		name     string
+		base     func() load.Iteration
+		mutate   func(*load.Iteration)
+		status   string
+		observed int
+		want     []string
+		notWant  []string
+	}
+	setClient := func(id int, o load.Outcome, detail string) func(*load.Iteration) {
+		return func(it *load.Iteration) {
+			it.Clients[id-1].Outcome, it.Clients[id-1].Detail = o, detail
+		}
+	}
+	dropRole := func(roles ...load.Role) func(*load.Iteration) {
+		return func(it *load.Iteration) {
+			var keep []load.ClientResult
+		next:
+			for _, c := range it.Clients {
+				for _, r := range roles {
+					if c.Role == r {
+						continue next
+					}
+				}
+				keep = append(keep, c)
+			}
+			it.Clients = keep
+		}
+	}
+	cases := map[string][]tc{
+		CheckTerminateOutlivedWaiters: {
+			{name: "closed after every thread exited", status: StatusPass, observed: 6,
+				want: []string{"closed at t+0.310s after every client thread exited"}},
+			{name: "legacy closed under live threads", base: legacyIteration, status: StatusFail, observed: 6,
+				want: []string{"closed at t+0.004s while 2 client threads were alive (2, 4)", "2 waits after close (WAIT_FAILED)", "threads 2, 4"}},
+			{name: "timeline alone shows a live thread at close", status: StatusFail, observed: 6,
+				mutate: func(it *load.Iteration) {
+					// The kernel's list says nobody, but thread 7 exited
+					// after the close: the timeline wins.
+					it.Server.Kernel.Threads[6] = doneThread(7, target.StateWait, after(311))
+				},
+				want: []string{"while 1 client thread was alive (7)"}},
+			{name: "a thread started after the close waits on a recycled value", status: StatusFail, observed: 6,
+				mutate: func(it *load.Iteration) {
+					it.Server.Terminate.WaitsAfterClose = []kernel.WaitFailure{{At: after(400), Thread: 9, Handle: 0x40, Recycled: true}}
+				},
+				want: []string{"closed at t+0.310s", "1 wait after close (on a recycled handle) by thread 9"}},
+			{name: "blocked waiters are counted", base: legacyIteration, status: StatusFail, observed: 6,
+				mutate: func(it *load.Iteration) { it.Server.Terminate.BlockedAtClose = []int{4} },
+				want:   []string{"1 blocked in a wait on it"}},
+			{name: "kept open", base: keptOpenIteration, status: StatusPass, observed: 6,
+				want: []string{"kept open (2 client threads alive), never closed under a waiter"}},
+			{name: "signalled, shutdown hung", status: StatusPass, observed: 6,
+				mutate: func(it *load.Iteration) {
+					it.ShutdownReturned = false
+					it.Server.Terminate.Closed, it.Server.Terminate.ClosedAt = false, 0
+				},
+				want: []string{"not closed by t+0.320s", "shutdown did not return"}},
+			{name: "shutdown never ran", status: StatusSkip, observed: 6,
+				mutate: func(it *load.Iteration) {
+					it.ShutdownReturned, it.Interrupted = false, true
+					it.Server.Terminate = target.TerminateRecord{Handle: 0x40}
+				},
+				want: []string{"never signalled"}},
+		},
+		CheckShutdownCompleted: {
+			{name: "all steps ok", status: StatusPass, observed: 4, want: []string{"4 steps in 311ms"}},
+			{name: "kept open after a join timeout", base: keptOpenIteration, status: StatusFail, observed: 4,
+				want: []string{"2 of 4 steps not ok", "join-clients: timeout (2 of 6 client threads still alive after 100ms: [3 5])",
+					"close-terminate: kept-open"}},
+			{name: "did not return", status: StatusFail, observed: 0,
+				mutate: func(it *load.Iteration) { it.ShutdownReturned = false; it.Server.Shutdown = target.ShutdownRecord{} },
+				want:   []string{"shutdown did not return by the deadline", "observed until t+0.320s"}},
+			{name: "interrupted", status: StatusFail, observed: 0,
+				mutate: func(it *load.Iteration) {
+					it.ShutdownReturned, it.Interrupted = false, true
+					it.Server.Shutdown = target.ShutdownRecord{}
+				},
+				want: []string{"interrupted"}},
+			{name: "returned without steps", status: StatusFail, observed: 0,
+				mutate: func(it *load.Iteration) { it.Server.Shutdown.Steps = nil },
+				want:   []string{"no step recorded"}},
+		},
+		CheckNoThreadLeak: {
+			{name: "all exited before return", status: StatusPass, observed: 6,
+				want: []string{"all 6 client threads exited by t+0.305s", "returned t+0.311s"}},
+			{name: "kept open: stragglers named", base: keptOpenIteration, status: StatusFail, observed: 6,
+				want: []string{"2 of 6 client threads outlived shutdown (returned t+0.101s)",
+					"thread 3 in process (exited t+0.500s)", "thread 5 in process (exited t+0.500s)"},
+				notWant: []string{"thread 2 ", "thread 4 "}},
+			{name: "legacy: threads outlive shutdown", base: legacyIteration, status: StatusFail, observed: 6,
+				want: []string{"2 of 6 client threads outlived shutdown", "thread 2 in process", "thread 4 in process"}},
+			{name: "never exited, forced", status: StatusFail, observed: 6,
+				mutate: func(it *load.Iteration) {
+					th := &it.Server.Kernel.Threads[6]
+					th.States = th.States[:5]
+					th.Exited, th.ExitedAt = false, 0
+					it.Server.Kernel.Threads[5] = doneThread(6, target.StateSend, after(900))
+					it.Server.Kernel.Threads[5].Forced = true
+				},
+				want: []string{"thread 6 in send (forced at close)", "thread 7 in wait (never exited)"}},
+			{name: "cycling state at return", status: StatusFail, observed: 6,
+				mutate: func(it *load.Iteration) {
+					th := &it.Server.Kernel.Threads[5]
+					th.States = append(th.States[:4:4],
+						kernel.StateRecord{State: target.StateWait, At: after(-196)},
+						kernel.StateRecord{State: target.StateSend, At: after(-195), Repeats: 40},
+						kernel.StateRecord{State: target.StateCleanup, At: after(600)},
+						kernel.StateRecord{State: target.StateExited, At: after(600)})
+					th.ExitedAt = after(600)
+				},
+				want: []string{"thread 6 in wait⇄send (exited t+0.600s)"}},
+			{name: "did not return", status: StatusFail, observed: 6,
+				mutate: func(it *load.Iteration) {
+					it.ShutdownReturned = false
+					it.Server.Kernel.Threads[2] = doneThread(3, target.StateProcess, after(900))
+				},
+				want: []string{"shutdown did not return by the deadline", "1 client thread alive at t+0.320s: thread 3 in process"}},
+			{name: "no client threads", status: StatusSkip, observed: 0,
+				mutate: func(it *load.Iteration) { it.Server.Kernel.Threads = it.Server.Kernel.Threads[:1] },
+				want:   []string{"no client thread"}},
+		},
+		CheckInflightCompleted: {
+			{name: "all whole", status: StatusPass, observed: 2, want: []string{"2/2 whole responses"}},
+			{name: "one timed out", status: StatusFail, observed: 2,
+				mutate: setClient(4, load.OutcomeTimeout, "no response by the deadline"),
+				want:   []string{"1/2 whole responses; client 4: timeout (no response by the deadline)"}},
+			{name: "interrupted: pending is not completed", status: StatusFail, observed: 2,
+				mutate: func(it *load.Iteration) {
+					it.Interrupted = true
+					setClient(2, load.OutcomePending, "")(it)
+				},
+				want: []string{"1/2", "client 2: pending"}, notWant: []string{"pending ("}},
+			{name: "none", status: StatusSkip, observed: 0, mutate: dropRole(load.RoleInflight),
+				want: []string{"no in-flight clients"}},
+		},
+		CheckIdleClosed: {
+			{name: "all closed", status: StatusPass, observed: 3, want: []string{"3/3 idle and silent clients closed"}},
+			{name: "a reset and a timeout", status: StatusFail, observed: 3,
+				mutate: func(it *load.Iteration) {
+					setClient(1, load.OutcomeReset, "connection reset by peer")(it)
+					setClient(6, load.OutcomeTimeout, "line1\nline2")(it)
+				},
+				want: []string{"1/3", "client 1: reset (connection reset by peer)", "client 6: timeout (line1 line2)"}},
+			{name: "none", status: StatusSkip, observed: 0, mutate: dropRole(load.RoleIdle, load.RoleSilent),
+				want: []string{"no idle or silent clients"}},
+		},
+		CheckWSCloseGoingAway: {
+			{name: "1001", status: StatusPass, observed: 1, want: []string{"1/1 streams got close 1001 (going away) after 12 messages"}},
+			{name: "bare close", status: StatusFail, observed: 1,
+				mutate: setClient(5, load.WSClose(1006), "no close frame"),
+				want:   []string{"0/1", "client 5: ws-close-1006 (no close frame)"}},
+			{name: "none", status: StatusSkip, observed: 0, mutate: dropRole(load.RoleStream),
+				want: []string{"no WebSocket clients"}},
+		},
+		CheckNoAdmissionAfterTrigger: {
+			{name: "not admitted", status: StatusPass, observed: 2,
+				want: []string{"2/2 probes not admitted", "at-trigger at t+0.001s: unavailable", "after-return at t+0.312s: refused"}},
+			{name: "served after return", status: StatusFail, observed: 2,
+				mutate: func(it *load.Iteration) {
+					it.Admission[1].Outcome, it.Admission[1].Detail = load.AdmissionServed, "200 OK"
+				},
+				want: []string{"1/2 probes admitted or failed", "after-return at t+0.312s: served (200 OK)"}},
+			{name: "probe error", status: StatusFail, observed: 2,
+				mutate: func(it *load.Iteration) { it.Admission[0].Outcome = load.AdmissionError },
+				want:   []string{"at-trigger at t+0.001s: error"}},
+			{name: "none", status: StatusSkip, observed: 0,
+				mutate: func(it *load.Iteration) { it.Admission = nil }, want: []string{"no admission probes"}},
+		},
+		CheckRoutingUnchanged: {
+			{name: "unchanged", status: StatusPass, observed: 2, want: []string{"2/2 routes unchanged"}},
+			{name: "status and shape changed", status: StatusFail, observed: 2,
+				mutate: func(it *load.Iteration) {
+					it.Routes[0].Observed.Status = 404
+					it.Routes[0].Observed.Shape = "error.code"
+				},
+				want: []string{"1 of 2 routes changed", "GET /api/v1/app: status 200→404", `shape "data.name"→"error.code"`}},
+			{name: "probe error", status: StatusFail, observed: 2,
+				mutate: func(it *load.Iteration) { it.Routes[1].Err = "read: EOF" },
+				want:   []string{"GET /?w=transfer: error: read: EOF"}},
+			{name: "none", status: StatusSkip, observed: 0,
+				mutate: func(it *load.Iteration) { it.Routes = nil }, want: []string{"no route probes"}},
+		},
+		CheckResourcesReleased: {
+			{name: "all released, fds agree", status: StatusPass, observed: 7,
+				want: []string{"0 sockets", "fds: 13 at hold as accounted, 0 after"}, notWant: []string{"unavailable"}},
+			{name: "kept-open terminate is allowed", base: keptOpenIteration, status: StatusPass, observed: 7,
+				want: []string{"terminate handle kept open on purpose"}},
+			{name: "terminate left open without keeping it", status: StatusFail, observed: 7,
+				mutate: func(it *load.Iteration) {
+					it.Server.Left = target.Resources{OpenHandles: 1, Handles: []string{"terminate"}}
+				},
+				want: []string{"1 handle left open: terminate"}},
+			{name: "kept open plus a thread handle", base: keptOpenIteration, status: StatusFail, observed: 7,
+				mutate: func(it *load.Iteration) {
+					it.Server.Left = target.Resources{OpenHandles: 3, Handles: []string{"terminate", "thread 3", "thread 5"}}
+				},
+				want: []string{"2 handles left open: thread 3, thread 5", "terminate handle kept open on purpose"}},
+			{name: "handles held until the forced close", status: StatusFail, observed: 7,
+				mutate: func(it *load.Iteration) { it.Server.Left.OpenHandles = 2 },
+				want:   []string{"2 handles open at the end of the run"}},
+			{name: "sockets and SocketData", status: StatusFail, observed: 7,
+				mutate: func(it *load.Iteration) { it.Server.Left.OpenSockets, it.Server.Left.SocketData = 2, 1 },
+				want:   []string{"2 sockets open", "1 SocketData not freed"}},
+			{name: "fds after and at hold disagree", status: StatusFail, observed: 7,
+				mutate:  func(it *load.Iteration) { it.FDs.After, it.FDs.AtHold = 1, 14 },
+				want:    []string{"1 socket fds still open", "14 socket fds at hold, server and clients accounted for 13"},
+				notWant: []string{"as accounted"}},
+			{name: "fd check unavailable is said, not claimed", status: StatusPass, observed: 5,
+				mutate: func(it *load.Iteration) { it.FDs = load.FDCheck{Why: "not linux"} },
+				want:   []string{"fd cross-check unavailable: not linux"}, notWant: []string{"fds:"}},
+			{name: "threads and goroutines did not end", status: StatusFail, observed: 7,
+				mutate: func(it *load.Iteration) { it.Server.ThreadsEnded, it.Server.GoroutinesEnded = false, false },
+				want:   []string{"kernel threads still running", "helper goroutines still running"}},
+		},
+	}
+	for _, id := range checkIDs {
+		for _, c := range cases[id] {
+			t.Run(id+"/"+c.name, func(t *testing.T) {
+				base := c.base
+				if base == nil {
+					base = cleanIteration
+				}
+				it := base()
+				if c.mutate != nil {
+					c.mutate(&it)
+				}
+				assertCheck(t, find(t, Evaluate(&it), id), c.status, c.observed, c.want, c.notWant)
+			})
+		}
+	}
+	for id, cs := range cases {
+		hasPass, hasFail := false, false
+		for _, c := range cs {
+			hasPass = hasPass || c.status == StatusPass
+			hasFail = hasFail || c.status == StatusFail
+		}
+		if !hasPass || !hasFail {
+			t.Errorf("%s: the table needs a passing and a failing case", id)
+		}
+	}
+}
+
+// The legacy record must be caught by the signal check, with the count of
+// live threads in its detail; the kept-open one must pass it but fail the
+// leak check, naming the stragglers.
+func TestLegacyAndKeptOpen(t *testing.T) {
+	leg := legacyIteration()
+	c := find(t, Evaluate(&leg), CheckTerminateOutlivedWaiters)
+	if c.Pass || !strings.Contains(c.Detail, "2 client threads") {
+		t.Errorf("legacy: %+v", c)
+	}
+	kept := keptOpenIteration()
+	checks := Evaluate(&kept)
+	if c := find(t, checks, CheckTerminateOutlivedWaiters); !c.Pass || c.Status != StatusPass {
+		t.Errorf("kept open must pass the signal check: %+v", c)
+	}
+	c = find(t, checks, CheckNoThreadLeak)
+	if c.Pass || !strings.Contains(c.Detail, "thread 3") || !strings.Contains(c.Detail, "thread 5") {
+		t.Errorf("kept open must fail the leak check naming 3 and 5: %+v", c)
+	}
+	if Verdict(checks) != StatusFail {
+		t.Error("kept-open verdict must be fail")
+	}
+}
+
+func TestStateAt(t *testing.T) {
+	h := []kernel.StateRecord{{State: "spawning", At: 0}, {State: "wait", At: 10}, {State: "send", At: 20, Repeats: 3}, {State: "linger", At: 30}}
+	for _, tc := range []struct {
+		at   time.Duration
+		want string
+	}{{-1, "not yet created"}, {0, "spawning"}, {15, "wait"}, {20, "wait⇄send"}, {29, "wait⇄send"}, {30, "linger"}, {99, "linger"}} {
+		if got := stateAt(h, tc.at); got != tc.want {
+			t.Errorf("stateAt(%d) = %q, want %q", tc.at, got, tc.want)
+		}
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	mk := func(id, status string, obs int, detail string) Check {
+		return Check{ID: id, Status: status, Pass: status != StatusFail, Observed: obs, Detail: detail}
+	}
+	per := [][]Check{
+		{mk("a", StatusPass, 2, "a1"), mk("b", StatusSkip, 0, "none"), mk("c", StatusPass, 1, "c1"), mk("d", StatusSkip, 0, "d1")},
+		{mk("a", StatusFail, 2, "a2 bad"), mk("b", StatusSkip, 0, "none"), mk("c", StatusSkip, 0, "c2"), mk("d", StatusSkip, 0, "d2")},
+		{mk("a", StatusFail, 3, "a3 bad"), mk("b", StatusSkip, 0, "none"), mk("c", StatusPass, 4, "c3"), mk("d", StatusSkip, 0, "d3")},
+	}
+	got := Aggregate(per)
+	want := []struct {
+		id, status string
+		obs        int
+		detail     string
+	}{
+		{"a", StatusFail, 7, "failed in 2 of 3 iterations; first (iteration 2): a2 bad"},
+		{"b", StatusSkip, 0, "skipped in 3 of 3 iterations; last: none"},
+		{"c", StatusPass, 5, "passed in 2 of 3 iterations (skipped in 1); last: c3"},
+		{"d", StatusSkip, 0, "skipped in 3 of 3 iterations; last: d3"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d checks: %+v", len(got), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.ID != w.id || g.Status != w.status || g.Observed != w.obs || g.Detail != w.detail || g.Pass != (w.status != StatusFail) {
+			t.Errorf("check %d = %+v, want %+v", i, g, w)
+		}
+	}
+	all := Aggregate([][]Check{{mk("a", StatusPass, 1, "x")}, {mk("a", StatusPass, 1, "y")}})
+	if all[0].Detail != "passed in 2 of 2 iterations; last: y" || all[0].Observed != 2 {
+		t.Errorf("all pass: %+v", all[0])
+	}
+	if Verdict(got) != StatusFail || Verdict(all) != StatusPass || Verdict(nil) != StatusPass {
+		t.Error("verdicts")
+	}
+	if Verdict([]Check{mk("s", StatusSkip, 0, "")}) != StatusPass {
+		t.Error("a skip is not a failure")
+	}
+}

@@ -1,0 +1,428 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"shutdowntest/load"
+	"shutdowntest/target"
+)
+
+func testResult(its ...load.Iteration) *load.Result {
+	for i := range its {
+		its[i].N = i + 1
+	}
+	return &load.Result{
+		Config: load.Config{Policy: target.PolicyFixed, Mix: mix, InflightFor: 500 * time.Millisecond,
+			DrainTimeout: 100 * time.Millisecond, ReadyTimeout: 5 * time.Second, Iterations: len(its)},
+		Iterations: its,
+		Wall:       1210 * time.Millisecond,
+	}
+}
+
+var testTool = ToolInfo{Version: "v0.1.0", Commit: "abc123", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64",
+	GOMAXPROCS: 8, OpenFileLimit: 1048576, CommandLine: []string{"shutdowntest", "--headless"}}
+
+// roundTrip encodes the report and decodes it generically, keeping numbers
+// as json.Number so that "an integer" can be asserted.
+func roundTrip(t *testing.T, r Report) (map[string]any, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	text := buf.String()
+	if !strings.HasSuffix(text, "}\n") || !strings.HasPrefix(text, "{\n  \"") {
+		t.Fatalf("not indented JSON with a trailing newline: %q…", text[:min(40, len(text))])
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m, text
+}
+
+// get walks a decoded document: get(m, "iterations", 0, "terminate").
+func get(t *testing.T, v any, path ...any) any {
+	t.Helper()
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			obj, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("%v: not an object at %q", path, k)
+			}
+			if v, ok = obj[k]; !ok {
+				t.Fatalf("%v: no key %q (have %v)", path, k, keys(obj))
+			}
+		case int:
+			arr, ok := v.([]any)
+			if !ok || k >= len(arr) {
+				t.Fatalf("%v: no index %d in %v", path, k, v)
+			}
+			v = arr[k]
+		}
+	}
+	return v
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func num(t *testing.T, v any, path ...any) float64 {
+	t.Helper()
+	n, ok := get(t, v, path...).(json.Number)
+	if !ok {
+		t.Fatalf("%v: %v is not a number", path, get(t, v, path...))
+	}
+	f, err := n.Float64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func integer(t *testing.T, v any, path ...any) int64 {
+	t.Helper()
+	n, ok := get(t, v, path...).(json.Number)
+	if !ok {
+		t.Fatalf("%v: not a number", path)
+	}
+	i, err := n.Int64()
+	if err != nil {
+		t.Fatalf("%v: %q is not an integer", path, n)
+	}
+	return i
+}
+
+func TestBuildJSON(t *testing.T) {
+	clean := cleanIteration()
+	// Client 2's thread was not recorded by the engine: its local address
+	// still names the thread. Thread 8 served something that is not a
+	// configured client (a probe).
+	clean.Clients[1].Thread = 0
+	extra := doneThread(8, target.StateLinger, after(200))
+	extra.Peer = "127.0.0.1:1"
+	extra.States[2].Repeats = 2
+	clean.Server.Kernel.Threads = append(clean.Server.Kernel.Threads, extra)
+	// Client 6 never got a thread and never ended.
+	clean.Clients[5].Thread, clean.Clients[5].Local, clean.Clients[5].EndedAt = 0, "", 0
+
+	kept := keptOpenIteration()
+	res := testResult(clean, kept)
+	r := Build(res, testTool)
+	m, text := roundTrip(t, r)
+
+	for _, k := range []string{"verdict", "interrupted", "tool", "config", "checks", "wall_ms", "iterations"} {
+		get(t, m, k)
+	}
+	if v := get(t, m, "verdict"); v != "fail" {
+		t.Errorf("verdict %v: the kept-open iteration fails", v)
+	}
+	if got := num(t, m, "wall_ms"); got != 1210 {
+		t.Errorf("wall_ms %v", got)
+	}
+	for k, want := range map[string]any{"version": "v0.1.0", "commit": "abc123", "go_version": "go1.26.8", "os": "linux", "arch": "amd64"} {
+		if got := get(t, m, "tool", k); got != want {
+			t.Errorf("tool.%s = %v", k, got)
+		}
+	}
+	if integer(t, m, "tool", "gomaxprocs") != 8 || integer(t, m, "tool", "open_file_limit") != 1048576 ||
+		get(t, m, "tool", "command_line", 1) != "--headless" {
+		t.Error("tool numbers or command line")
+	}
+	if get(t, m, "config", "policy") != "fixed" || num(t, m, "config", "inflight_for_ms") != 500 ||
+		num(t, m, "config", "drain_timeout_ms") != 100 || num(t, m, "config", "ready_timeout_ms") != 5000 ||
+		integer(t, m, "config", "iterations") != 2 {
+		t.Errorf("config %v", get(t, m, "config"))
+	}
+	for _, k := range []string{"http_idle", "http_inflight", "rest_idle", "rest_inflight", "ws", "silent"} {
+		if integer(t, m, "config", "clients", k) != 1 {
+			t.Errorf("config.clients.%s", k)
+		}
+	}
+	if n := len(get(t, m, "checks").([]any)); n != 9 {
+		t.Errorf("%d aggregated checks", n)
+	}
+	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
+		t.Errorf("aggregated no-thread-leak: %s", d)
+	}
+
+	its := get(t, m, "iterations").([]any)
+	if len(its) != 2 {
+		t.Fatalf("%d iterations", len(its))
+	}
+	for i := range its {
+		if n := len(get(t, m, "iterations", i, "clients").([]any)); n != mix.Total() {
+			t.Errorf("iteration %d: %d clients, configured %d", i+1, n, mix.Total())
+		}
+		if n := len(get(t, m, "iterations", i, "checks").([]any)); n != 9 {
+			t.Errorf("iteration %d: %d checks", i+1, n)
+		}
+		for _, k := range []string{"n", "addr", "verdict", "terminate", "shutdown", "threads", "routes", "admission",
+			"resources", "violations", "observed_until_ms", "all_ended", "interrupted"} {
+			get(t, m, "iterations", i, k)
+		}
+	}
+
+	it0 := get(t, m, "iterations", 0)
+	if get(t, it0, "verdict") != "pass" || integer(t, it0, "n") != 1 {
+		t.Errorf("iteration 1 verdict %v", get(t, it0, "verdict"))
+	}
+	term := get(t, it0, "terminate")
+	if integer(t, term, "handle") != 0x40 || num(t, term, "signaled_ms") != 0 || num(t, term, "closed_ms") != 310 ||
+		integer(t, term, "live_threads_at_close") != 0 || integer(t, term, "waiters_at_close") != 0 ||
+		integer(t, term, "waits_after_close") != 0 || get(t, term, "kept_open") != false {
+		t.Errorf("clean terminate %v", term)
+	}
+	if num(t, it0, "shutdown", "returned_ms") != 311 || len(get(t, it0, "shutdown", "stragglers").([]any)) != 0 {
+		t.Errorf("clean shutdown %v", get(t, it0, "shutdown"))
+	}
+	step := get(t, it0, "shutdown", "steps", 2)
+	if get(t, step, "name") != "join-clients" || num(t, step, "start_ms") != 1 || num(t, step, "end_ms") != 310 ||
+		num(t, step, "budget_ms") != 10000 || get(t, step, "outcome") != "ok" || get(t, step, "detail") != "6 client threads joined" {
+		t.Errorf("step %v", step)
+	}
+
+	threads := get(t, it0, "threads").([]any)
+	if len(threads) != 7 {
+		t.Fatalf("%d threads: only the 7 client threads belong here", len(threads))
+	}
+	for i, th := range threads {
+		tid := integer(t, th, "id")
+		if tid == 7 || tid == 8 {
+			// 7 served client 6, but nothing recorded that; 8 no client.
+			if get(t, th, "client") != nil || get(t, th, "probe") != "other" {
+				t.Errorf("thread %d: %v", tid, th)
+			}
+			if tid == 8 && integer(t, th, "states", 2, "repeats") != 2 {
+				t.Errorf("thread 8 repeats: %v", get(t, th, "states"))
+			}
+			continue
+		}
+		if integer(t, th, "client") != tid-1 {
+			t.Errorf("thread %d: client %v", tid, get(t, th, "client"))
+		}
+		if _, has := th.(map[string]any)["probe"]; has {
+			t.Errorf("thread %d served a client: no probe label", tid)
+		}
+		if _, has := get(t, th, "states", 0).(map[string]any)["repeats"]; has {
+			t.Errorf("thread %d: repeats 0 must be omitted", tid)
+		}
+		if get(t, th, "states", 0, "state") != "spawning" || num(t, th, "states", 0, "at_ms") != -200 {
+			t.Errorf("thread %d states %v", tid, get(t, th, "states", 0))
+		}
+		if num(t, th, "exited_ms") != float64(300+i) || get(t, th, "forced") != false {
+			t.Errorf("thread %d exit %v", tid, get(t, th, "exited_ms"))
+		}
+	}
+
+	clients := get(t, it0, "clients").([]any)
+	for i, c := range clients {
+		id := integer(t, c, "id")
+		_, hasMsgs := c.(map[string]any)["messages"]
+		if ws := get(t, c, "kind") == "ws"; ws != hasMsgs {
+			t.Errorf("client %d: messages present %v, ws %v", id, hasMsgs, ws)
+		}
+		if id == 6 {
+			if get(t, c, "thread") != nil || get(t, c, "ended_ms") != nil {
+				t.Errorf("client 6: thread and ended_ms must be null: %v", c)
+			}
+			continue
+		}
+		if integer(t, c, "thread") != id+1 || num(t, c, "ended_ms") != float64(300+id) {
+			t.Errorf("client %d (index %d): %v", id, i, c)
+		}
+	}
+	if get(t, clients, 4, "role") != "stream" || integer(t, clients, 4, "messages") != 12 ||
+		get(t, clients, 4, "outcome") != "ws-close-1001" {
+		t.Errorf("ws client %v", get(t, clients, 4))
+	}
+	if get(t, it0, "routes", 0, "expected", "content_type") != "application/json; charset=utf-8" ||
+		integer(t, it0, "routes", 0, "observed", "status") != 200 || get(t, it0, "routes", 0, "error") != "" {
+		t.Errorf("route %v", get(t, it0, "routes", 0))
+	}
+	if get(t, it0, "admission", 1, "when") != "after-return" || num(t, it0, "admission", 0, "at_ms") != 0.5 {
+		t.Errorf("admission %v", get(t, it0, "admission"))
+	}
+	fd := get(t, it0, "resources", "fd_check")
+	if get(t, fd, "available") != true || integer(t, fd, "at_hold") != 13 || integer(t, fd, "expected_at_hold") != 13 ||
+		integer(t, fd, "after") != 0 || integer(t, fd, "base") != 4 {
+		t.Errorf("fd_check %v", fd)
+	}
+	if h := get(t, it0, "resources", "handles").([]any); len(h) != 0 {
+		t.Errorf("handles %v", h)
+	}
+
+	it1 := get(t, m, "iterations", 1)
+	term = get(t, it1, "terminate")
+	if v, ok := term.(map[string]any)["closed_ms"]; !ok || v != nil {
+		t.Errorf("kept open: closed_ms must be present and null, got %v", v)
+	}
+	if get(t, term, "kept_open") != true || integer(t, term, "live_threads_at_close") != 0 {
+		t.Errorf("kept-open terminate %v", term)
+	}
+	st := get(t, it1, "shutdown", "stragglers").([]any)
+	if len(st) != 2 || st[0] != json.Number("3") || st[1] != json.Number("5") {
+		t.Errorf("stragglers %v", st)
+	}
+	if get(t, it1, "verdict") != "fail" || integer(t, it1, "resources", "open_handles") != 1 ||
+		get(t, it1, "resources", "handles", 0) != "terminate" {
+		t.Errorf("kept-open iteration %v", it1)
+	}
+	if strings.Contains(text, `\u2192`) || strings.Contains(text, `\u003c`) {
+		t.Error("JSON must not escape → or <")
+	}
+}
+
+func TestBuildLegacyTimeline(t *testing.T) {
+	r := Build(testResult(legacyIteration()), testTool)
+	m, _ := roundTrip(t, r)
+	term := get(t, m, "iterations", 0, "terminate")
+	if num(t, term, "closed_ms") != 4 || integer(t, term, "live_threads_at_close") != 2 || integer(t, term, "waits_after_close") != 2 {
+		t.Errorf("legacy terminate %v", term)
+	}
+	// The verdict follows from the report's own timeline: the threads
+	// that exited after closed_ms are exactly the live count.
+	closed := num(t, term, "closed_ms")
+	live := 0
+	for _, th := range get(t, m, "iterations", 0, "threads").([]any) {
+		if e := get(t, th, "exited_ms"); e == nil || num(t, th, "exited_ms") > closed {
+			live++
+		}
+	}
+	if live != 2 {
+		t.Errorf("timeline shows %d live at close", live)
+	}
+	if get(t, m, "iterations", 0, "violations", 0, "kind") != "stale-handle" || num(t, m, "iterations", 0, "violations", 0, "at_ms") != 305 {
+		t.Errorf("violations %v", get(t, m, "iterations", 0, "violations"))
+	}
+	if get(t, m, "verdict") != "fail" || get(t, m, "checks", 0, "status") != "fail" {
+		t.Error("legacy must fail")
+	}
+}
+
+func TestBuildNoIteration(t *testing.T) {
+	res := testResult()
+	res.Config.Iterations = 3
+	res.Interrupted = true
+	r := Build(res, ToolInfo{})
+	m, _ := roundTrip(t, r)
+	if get(t, m, "verdict") != "fail" || get(t, m, "interrupted") != true {
+		t.Errorf("a run with no iteration cannot pass: %v", get(t, m, "verdict"))
+	}
+	if its := get(t, m, "iterations").([]any); len(its) != 0 {
+		t.Error("iterations must be an empty array")
+	}
+	checks := get(t, m, "checks").([]any)
+	if len(checks) != 9 || get(t, checks, 0, "status") != "skip" {
+		t.Errorf("checks %v", checks)
+	}
+	if get(t, m, "tool", "command_line") == nil {
+		t.Error("command_line must be an array")
+	}
+}
+
+func TestBuildNil(t *testing.T) {
+	r := Build(nil, testTool)
+	if r.Verdict != StatusFail || len(r.Checks) != 9 || r.Iterations == nil {
+		t.Errorf("nil result: %+v", r)
+	}
+}
+
+func TestBuildPendingThread(t *testing.T) {
+	it := cleanIteration()
+	it.Interrupted, it.ShutdownReturned = true, false
+	th := &it.Server.Kernel.Threads[3]
+	th.States, th.Exited, th.ExitedAt = th.States[:5], false, 0
+	m, _ := roundTrip(t, Build(testResult(it), testTool))
+	if get(t, m, "iterations", 0, "threads", 2, "exited_ms") != nil {
+		t.Error("a thread that never exited has exited_ms null")
+	}
+	if get(t, m, "iterations", 0, "shutdown", "returned_ms") != nil {
+		t.Error("returned_ms must be null when shutdown did not return")
+	}
+	if get(t, m, "iterations", 0, "interrupted") != true || get(t, m, "iterations", 0, "verdict") != "fail" {
+		t.Error("interrupted iteration")
+	}
+}
+
+func TestMS(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want float64
+	}{{0, 0}, {1234567, 1.235}, {-1234567, -1.235}, {-400, 0}, {time.Second, 1000}, {1500, 0.002}} {
+		got := ms(tc.d)
+		if got != tc.want {
+			t.Errorf("ms(%d) = %v, want %v", tc.d, got, tc.want)
+		}
+		if b, _ := json.Marshal(got); strings.HasPrefix(string(b), "-0") && tc.want == 0 {
+			t.Errorf("ms(%d) encodes as %s", tc.d, b)
+		}
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.json")
+	for _, content := range []string{"first\n", "second, longer\n"} {
+		if err := WriteFileAtomic(path, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != content {
+			t.Fatalf("read %q, %v; want %q", got, err, content)
+		}
+		assertOnly(t, dir, "report.json")
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, %v", fi.Mode(), err)
+	}
+}
+
+func TestWriteFileAtomicErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteFileAtomic(filepath.Join(dir, "missing", "r.json"), []byte("x")); err == nil {
+		t.Error("writing into a missing directory must fail")
+	}
+	// A directory in the way makes the rename fail after the temporary
+	// file was written: it must be cleaned up.
+	target := filepath.Join(dir, "taken")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "keep"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(target, []byte("x")); err == nil {
+		t.Error("replacing a directory must fail")
+	}
+	assertOnly(t, dir, "taken")
+}
+
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("%s holds %v, want only %v", dir, got, names)
+	}
+}

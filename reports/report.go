@@ -1,0 +1,407 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"time"
+
+	"shutdowntest/load"
+)
+
+// Report is the whole JSON document of a run. Times named *_ms are float64
+// milliseconds rounded to the microsecond; inside an iteration they are
+// relative to that iteration's shutdown trigger (negative: before it), on
+// the server's clock. Nullable instants are pointers and encode as null.
+type Report struct {
+	Verdict     string      `json:"verdict"`
+	Interrupted bool        `json:"interrupted"`
+	Tool        ToolInfo    `json:"tool"`
+	Config      Config      `json:"config"`
+	Checks      []Check     `json:"checks"`
+	WallMS      float64     `json:"wall_ms"`
+	Iterations  []Iteration `json:"iterations"`
+}
+
+// ToolInfo says which build ran where, so a report can be reproduced.
+type ToolInfo struct {
+	Version       string   `json:"version"`
+	Commit        string   `json:"commit"`
+	GoVersion     string   `json:"go_version"`
+	OS            string   `json:"os"`
+	Arch          string   `json:"arch"`
+	GOMAXPROCS    int      `json:"gomaxprocs"`
+	OpenFileLimit uint64   `json:"open_file_limit"`
+	CommandLine   []string `json:"command_line"`
+}
+
+// Config is the run's configuration as given (a zero duration means the
+// target's default).
+type Config struct {
+	Policy         string  `json:"policy"`
+	Clients        Mix     `json:"clients"`
+	InflightForMS  float64 `json:"inflight_for_ms"`
+	DrainTimeoutMS float64 `json:"drain_timeout_ms"`
+	ReadyTimeoutMS float64 `json:"ready_timeout_ms"`
+	Iterations     int     `json:"iterations"`
+}
+
+// Mix is how many clients of each kind and role were configured.
+type Mix struct {
+	HTTPIdle     int `json:"http_idle"`
+	HTTPInflight int `json:"http_inflight"`
+	RESTIdle     int `json:"rest_idle"`
+	RESTInflight int `json:"rest_inflight"`
+	WS           int `json:"ws"`
+	Silent       int `json:"silent"`
+}
+
+// Iteration is one cycle on a fresh server.
+type Iteration struct {
+	N          int         `json:"n"`
+	Addr       string      `json:"addr"`
+	Verdict    string      `json:"verdict"`
+	Checks     []Check     `json:"checks"`
+	Terminate  Terminate   `json:"terminate"`
+	Shutdown   Shutdown    `json:"shutdown"`
+	Threads    []Thread    `json:"threads"`
+	Clients    []Client    `json:"clients"`
+	Routes     []Route     `json:"routes"`
+	Admission  []Admission `json:"admission"`
+	Resources  Resources   `json:"resources"`
+	Violations []Violation `json:"violations"`
+	// ObservedUntilMS is when observation stopped; AllEnded whether every
+	// client and client thread had ended by then.
+	ObservedUntilMS float64 `json:"observed_until_ms"`
+	AllEnded        bool    `json:"all_ended"`
+	Interrupted     bool    `json:"interrupted"`
+}
+
+// Terminate is the terminate event's story. LiveThreadsAtClose is the
+// number of client threads alive at the close (0 when never closed); it
+// agrees with the threads' exited_ms against closed_ms.
+type Terminate struct {
+	Handle             uint32   `json:"handle"`
+	SignaledMS         *float64 `json:"signaled_ms"`
+	ClosedMS           *float64 `json:"closed_ms"`
+	KeptOpen           bool     `json:"kept_open"`
+	LiveThreadsAtClose int      `json:"live_threads_at_close"`
+	WaitersAtClose     int      `json:"waiters_at_close"`
+	WaitsAfterClose    int      `json:"waits_after_close"`
+}
+
+// Shutdown is what StopSockets did. Stragglers are the client threads
+// still alive when it returned, from the thread timeline (so legacy, which
+// never looks, gets them too); without a return, those alive when
+// observation stopped.
+type Shutdown struct {
+	ReturnedMS *float64 `json:"returned_ms"`
+	Steps      []Step   `json:"steps"`
+	Stragglers []int    `json:"stragglers"`
+}
+
+// Step is one step of the policy; BudgetMS is a span (0: no budget).
+type Step struct {
+	Name     string  `json:"name"`
+	StartMS  float64 `json:"start_ms"`
+	EndMS    float64 `json:"end_ms"`
+	BudgetMS float64 `json:"budget_ms"`
+	Outcome  string  `json:"outcome"`
+	Detail   string  `json:"detail"`
+}
+
+// Thread is one accepted-client thread (the listener and the UI thread are
+// not listed: the checks are about client threads). Client is the
+// configured client it served; otherwise Probe says what it served.
+type Thread struct {
+	ID       int      `json:"id"`
+	Client   *int     `json:"client"`
+	Probe    string   `json:"probe,omitempty"`
+	States   []State  `json:"states"`
+	ExitedMS *float64 `json:"exited_ms"`
+	Forced   bool     `json:"forced"`
+}
+
+// State is one entry of a thread's folded history: Repeats more turns of
+// the cycle with the entry before it.
+type State struct {
+	State   string  `json:"state"`
+	AtMS    float64 `json:"at_ms"`
+	Repeats int     `json:"repeats,omitempty"`
+}
+
+// Client is one configured client and how it ended.
+type Client struct {
+	ID       int      `json:"id"`
+	Kind     string   `json:"kind"`
+	Role     string   `json:"role"`
+	Outcome  string   `json:"outcome"`
+	Detail   string   `json:"detail"`
+	Thread   *int     `json:"thread"`
+	EndedMS  *float64 `json:"ended_ms"`
+	Messages *int     `json:"messages,omitempty"`
+}
+
+// Route is one routing probe sent before the trigger.
+type Route struct {
+	Name     string          `json:"name"`
+	Expected load.RouteShape `json:"expected"`
+	Observed load.RouteShape `json:"observed"`
+	Error    string          `json:"error"`
+}
+
+// Admission is one connection attempted after the trigger.
+type Admission struct {
+	When    string  `json:"when"`
+	AtMS    float64 `json:"at_ms"`
+	Outcome string  `json:"outcome"`
+	Detail  string  `json:"detail"`
+}
+
+// Resources is what the server still held when the run ended, before
+// Close forced anything (Handles are named after it).
+type Resources struct {
+	OpenSockets int      `json:"open_sockets"`
+	SocketData  int      `json:"socket_data"`
+	OpenHandles int      `json:"open_handles"`
+	Handles     []string `json:"handles"`
+	FDCheck     FDCheck  `json:"fd_check"`
+}
+
+// FDCheck is the cross-check against the process's socket fds.
+type FDCheck struct {
+	Available      bool   `json:"available"`
+	Why            string `json:"why"`
+	Base           int    `json:"base"`
+	AtHold         int    `json:"at_hold"`
+	ExpectedAtHold int    `json:"expected_at_hold"`
+	After          int    `json:"after"`
+}
+
+// Violation is an undefined or harmful Win32 act the kernel saw.
+type Violation struct {
+	AtMS   float64 `json:"at_ms"`
+	Kind   string  `json:"kind"`
+	Detail string  `json:"detail"`
+}
+
+// Build assembles the report of a run: it evaluates every iteration,
+// aggregates the checks and converts the records to the report's units.
+// A run in which no iteration was recorded has nothing to pass on: its
+// checks are skipped and its verdict is fail. A nil result (a run that
+// could not start) is such a run, so a caller can still write its report.
+func Build(res *load.Result, tool ToolInfo) Report {
+	if res == nil {
+		res = &load.Result{}
+	}
+	cfg := res.Config
+	r := Report{
+		Interrupted: res.Interrupted,
+		Tool:        tool,
+		Config: Config{
+			Policy: string(cfg.Policy),
+			Clients: Mix{HTTPIdle: cfg.Mix.HTTPIdle, HTTPInflight: cfg.Mix.HTTPInflight,
+				RESTIdle: cfg.Mix.RESTIdle, RESTInflight: cfg.Mix.RESTInflight, WS: cfg.Mix.WS, Silent: cfg.Mix.Silent},
+			InflightForMS:  ms(cfg.InflightFor),
+			DrainTimeoutMS: ms(cfg.DrainTimeout),
+			ReadyTimeoutMS: ms(cfg.ReadyTimeout),
+			Iterations:     cfg.Iterations,
+		},
+		WallMS:     ms(res.Wall),
+		Iterations: []Iteration{},
+	}
+	if r.Tool.CommandLine == nil {
+		r.Tool.CommandLine = []string{}
+	}
+	per := make([][]Check, 0, len(res.Iterations))
+	for i := range res.Iterations {
+		it := &res.Iterations[i]
+		checks := Evaluate(it)
+		per = append(per, checks)
+		r.Iterations = append(r.Iterations, buildIteration(it, checks))
+	}
+	if len(per) == 0 {
+		r.Checks = make([]Check, 0, len(checkIDs))
+		for _, id := range checkIDs {
+			r.Checks = append(r.Checks, newCheck(id, StatusSkip, 0, "no iteration was recorded"))
+		}
+		r.Verdict = StatusFail
+		return r
+	}
+	r.Checks = Aggregate(per)
+	r.Verdict = Verdict(r.Checks)
+	return r
+}
+
+func buildIteration(it *load.Iteration, checks []Check) Iteration {
+	rel := func(d time.Duration) float64 { return ms(d - it.Trigger) }
+	relPtr := func(d time.Duration) *float64 { v := rel(d); return &v }
+	srv := &it.Server
+	out := Iteration{
+		N: it.N, Addr: it.Addr, Verdict: Verdict(checks), Checks: checks,
+		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Interrupted: it.Interrupted,
+		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
+		Violations: []Violation{},
+	}
+
+	tr := srv.Terminate
+	t := Terminate{Handle: tr.Handle, KeptOpen: tr.KeptOpen, WaitsAfterClose: len(tr.WaitsAfterClose)}
+	if tr.Signaled {
+		t.SignaledMS = relPtr(tr.SignaledAt)
+	}
+	if tr.Closed {
+		t.ClosedMS = relPtr(tr.ClosedAt)
+		t.LiveThreadsAtClose = len(aliveAtClose(it))
+		t.WaitersAtClose = len(tr.BlockedAtClose)
+	}
+	out.Terminate = t
+
+	sh := Shutdown{Steps: []Step{}, Stragglers: []int{}}
+	if it.ShutdownReturned {
+		sh.ReturnedMS = relPtr(srv.Shutdown.Returned)
+	}
+	for _, st := range srv.Shutdown.Steps {
+		sh.Steps = append(sh.Steps, Step{Name: st.Name, StartMS: rel(st.Start), EndMS: rel(st.End),
+			BudgetMS: ms(st.Budget), Outcome: st.Outcome, Detail: st.Detail})
+	}
+	sh.Stragglers = append(sh.Stragglers, stragglers(it)...)
+	out.Shutdown = sh
+
+	owner := threadOwners(it)
+	probes := probeLabels(it)
+	for _, th := range srv.ClientThreads() {
+		rt := Thread{ID: th.ID, States: make([]State, 0, len(th.States)), Forced: th.Forced}
+		if id, ok := owner[th.ID]; ok {
+			rt.Client = &id
+		} else if label, ok := probes[th.Peer]; ok {
+			rt.Probe = label
+		} else {
+			rt.Probe = "other"
+		}
+		for _, s := range th.States {
+			rt.States = append(rt.States, State{State: s.State, AtMS: rel(s.At), Repeats: s.Repeats})
+		}
+		if th.Exited {
+			rt.ExitedMS = relPtr(th.ExitedAt)
+		}
+		out.Threads = append(out.Threads, rt)
+	}
+
+	for _, c := range it.Clients {
+		rc := Client{ID: c.ID, Kind: string(c.Kind), Role: string(c.Role), Outcome: string(c.Outcome), Detail: c.Detail}
+		if tid := clientThread(c, owner); tid != 0 {
+			rc.Thread = &tid
+		}
+		if c.EndedAt != 0 {
+			rc.EndedMS = relPtr(c.EndedAt)
+		}
+		if c.Kind == load.KindWS {
+			n := c.Messages
+			rc.Messages = &n
+		}
+		out.Clients = append(out.Clients, rc)
+	}
+	for _, p := range it.Routes {
+		out.Routes = append(out.Routes, Route{Name: p.Name, Expected: p.Expected, Observed: p.Observed, Error: p.Err})
+	}
+	for _, p := range it.Admission {
+		out.Admission = append(out.Admission, Admission{When: p.When, AtMS: rel(p.At), Outcome: p.Outcome, Detail: p.Detail})
+	}
+
+	left := srv.Left
+	handles := append([]string{}, left.Handles...)
+	out.Resources = Resources{OpenSockets: left.OpenSockets, SocketData: left.SocketData,
+		OpenHandles: left.OpenHandles, Handles: handles,
+		FDCheck: FDCheck{Available: it.FDs.Available, Why: it.FDs.Why, Base: it.FDs.Base,
+			AtHold: it.FDs.AtHold, ExpectedAtHold: it.FDs.ExpectedAtHold, After: it.FDs.After}}
+	for _, v := range srv.Kernel.Violations {
+		out.Violations = append(out.Violations, Violation{AtMS: rel(v.At), Kind: v.Kind, Detail: v.Detail})
+	}
+	return out
+}
+
+// threadOwners maps client thread ids to the configured client each
+// served: the engine's ClientResult.Thread first, else the client's local
+// address matched against the thread's peer (the same socket seen from the
+// two ends).
+func threadOwners(it *load.Iteration) map[int]int {
+	owner := map[int]int{}
+	byPeer := map[string]int{}
+	for _, th := range it.Server.ClientThreads() {
+		if th.Peer != "" {
+			byPeer[th.Peer] = th.ID
+		}
+	}
+	for _, c := range it.Clients {
+		tid := c.Thread
+		if tid == 0 && c.Local != "" {
+			tid = byPeer[c.Local]
+		}
+		if tid != 0 {
+			if _, taken := owner[tid]; !taken {
+				owner[tid] = c.ID
+			}
+		}
+	}
+	return owner
+}
+
+// clientThread is the thread a client maps to under threadOwners.
+func clientThread(c load.ClientResult, owner map[int]int) int {
+	if c.Thread != 0 {
+		return c.Thread
+	}
+	ids := make([]int, 0, len(owner))
+	for tid, cid := range owner {
+		if cid == c.ID {
+			ids = append(ids, tid)
+		}
+	}
+	if len(ids) == 0 {
+		return 0
+	}
+	sort.Ints(ids)
+	return ids[0]
+}
+
+// ms converts a duration to float milliseconds rounded to the
+// microsecond, the unit of every *_ms field.
+func ms(d time.Duration) float64 {
+	v := math.Round(float64(d)/float64(time.Microsecond)) / 1000
+	if v == 0 {
+		return 0 // never -0 in the JSON
+	}
+	return v
+}
+
+// WriteJSON writes the report as indented JSON with a trailing newline.
+// HTML escaping is off: details carry "→" and "<", and nobody embeds this
+// document in a web page.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write json report: %w", err)
+	}
+	return nil
+}
+
+// probeLabels names the probes by their socket address, which is the peer
+// address of the server thread that served them.
+func probeLabels(it *load.Iteration) map[string]string {
+	m := map[string]string{}
+	for _, r := range it.Routes {
+		if r.Local != "" {
+			m[r.Local] = "route " + r.Name
+		}
+	}
+	for _, a := range it.Admission {
+		if a.Local != "" {
+			m[a.Local] = "admission " + a.When
+		}
+	}
+	return m
+}
