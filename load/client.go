@@ -235,10 +235,11 @@ func (c *client) runHTTP() {
 	if c.Role == RoleInflight {
 		c.setReady() // ready once its thread is in process
 	}
-	br := bufio.NewReader(conn)
+	cr := &countReader{r: conn}
+	br := bufio.NewReader(cr)
 	resp, body, err := readResponse(br, req)
 	if err != nil {
-		if c.Role == RoleInflight && errors.Is(err, io.EOF) {
+		if cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 			c.end(OutcomeClosed, "closed without a response")
 			return
 		}

@@ -194,13 +194,14 @@ func probeAdmission(addr, apiKey, when string, clock func(time.Time) time.Durati
 		p.Outcome, p.Detail = AdmissionClosed, "closed before the request was sent: "+err.Error()
 		return p
 	}
-	resp, _, err := readResponse(bufio.NewReader(conn), req)
+	cr := &countReader{r: conn}
+	resp, _, err := readResponse(bufio.NewReader(cr), req)
 	switch {
 	case err == nil && resp.StatusCode == http.StatusServiceUnavailable:
 		p.Outcome, p.Detail = AdmissionUnavailable, "503 "+resp.Header.Get("Content-Type")
 	case err == nil:
 		p.Outcome, p.Detail = AdmissionServed, fmt.Sprintf("answered %d", resp.StatusCode)
-	case errors.Is(err, io.EOF) || isReset(err):
+	case cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)):
 		p.Outcome, p.Detail = AdmissionClosed, "closed unserved"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		p.Outcome, p.Detail = AdmissionError, "accepted but no answer or close in 3s"
@@ -208,4 +209,18 @@ func probeAdmission(addr, apiKey, when string, clock func(time.Time) time.Durati
 		p.Outcome, p.Detail = AdmissionError, err.Error()
 	}
 	return p
+}
+
+// countReader counts the bytes read through it, to tell a connection
+// closed with no answer from a truncated one: net/http reports both as
+// io.ErrUnexpectedEOF.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

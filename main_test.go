@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// quick keeps end-to-end runs short: millisecond holds, small budgets.
+var quick = []string{"--headless", "--inflight-for", "30ms", "--drain-timeout", "2s", "--ready-timeout", "5s"}
+
+func runArgs(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"shutdowntest"}, args...), &out, &errb, false)
+	return code, out.String(), errb.String()
+}
+
+func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--ws", "-1"}, "--ws"},
+		{[]string{"--silent=-3"}, "--silent"},
+		{[]string{"--policy", "nope"}, "--policy"},
+		{[]string{"--drain-timeout", "10"}, "drain-timeout"},
+		{[]string{"--inflight-for", "soon"}, "inflight-for"},
+		{[]string{"--ready-timeout", "0s"}, "--ready-timeout"},
+		{[]string{"--iterations", "0"}, "--iterations"},
+		{[]string{"--frobnicate"}, "--frobnicate"},
+		{[]string{"--json", filepath.Join(dir, "missing", "r.json")}, "--json"},
+		{[]string{"--json", dir}, "--json"},
+		{[]string{"--http-idle", "0", "--http-inflight", "0", "--rest-idle", "0", "--rest-inflight", "0", "--ws", "0", "--silent", "0"}, "at least one client"},
+		{[]string{"--silent", "100000"}, "open-file limit"},
+		{[]string{"extra"}, "unexpected argument"},
+	}
+	for _, c := range cases {
+		code, out, errs := runArgs(t, c.args...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", c.args, code)
+		}
+		if out != "" {
+			t.Errorf("%v: wrote to stdout: %q", c.args, out)
+		}
+		if strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.flag) {
+			t.Errorf("%v: stderr %q, want one line naming %s", c.args, errs, c.flag)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	if code, _, errs := runArgs(t, "--help"); code != 0 || !strings.Contains(errs, "--drain-timeout") || !strings.Contains(errs, "Examples:") {
+		t.Errorf("--help: exit %d, %q", code, errs)
+	}
+	if code, out, _ := runArgs(t, "--version"); code != 0 || !strings.HasPrefix(out, "shutdowntest "+version) {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+}
+
+func TestFixedPassesAndWritesJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.json")
+	code, out, errs := runArgs(t, append(quick, "--json", path)...)
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "verdict: PASS") || !strings.Contains(errs, "iteration 1/1: pass") {
+		t.Errorf("summary %q, progress %q", out, errs)
+	}
+	var rep struct {
+		Verdict    string
+		Iterations []struct {
+			Terminate struct {
+				LiveThreadsAtClose *int `json:"live_threads_at_close"`
+			}
+			Clients []struct{ Kind string }
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != "pass" || len(rep.Iterations) != 1 {
+		t.Fatalf("verdict %q, %d iterations", rep.Verdict, len(rep.Iterations))
+	}
+	it := rep.Iterations[0]
+	if it.Terminate.LiveThreadsAtClose == nil || *it.Terminate.LiveThreadsAtClose != 0 {
+		t.Errorf("live_threads_at_close = %v, want 0", it.Terminate.LiveThreadsAtClose)
+	}
+	kinds := map[string]int{}
+	for _, c := range it.Clients {
+		kinds[c.Kind]++
+	}
+	if len(it.Clients) != 6 || kinds["http"] != 2 || kinds["rest"] != 2 || kinds["ws"] != 1 || kinds["tcp"] != 1 {
+		t.Errorf("clients by kind %v, want 6 of the default mix", kinds)
+	}
+}
+
+func TestLegacyIsCaught(t *testing.T) {
+	code, out, errs := runArgs(t, append(quick, "--policy", "legacy", "--json", "-")...)
+	if code != exitFail {
+		t.Fatalf("exit %d, want 1\n%s", code, errs)
+	}
+	// With --json -, stdout is the JSON alone and the summary is on stderr.
+	var rep struct {
+		Verdict string
+		Checks  []struct{ ID, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v", err)
+	}
+	var term string
+	for _, c := range rep.Checks {
+		if c.ID == "terminate-outlived-waiters" {
+			term = c.Status + " " + c.Detail
+		}
+	}
+	if rep.Verdict != "fail" || !strings.HasPrefix(term, "fail") || !strings.Contains(term, "client threads were alive") {
+		t.Errorf("verdict %q, terminate-outlived-waiters %q", rep.Verdict, term)
+	}
+	if !strings.Contains(errs, "FAIL terminate-outlived-waiters") {
+		t.Errorf("summary on stderr lacks the failure: %q", errs)
+	}
+}
+
+func TestKeptOpenFailsNoThreadLeak(t *testing.T) {
+	code, out, errs := runArgs(t, "--headless", "--http-idle", "0", "--rest-idle", "0", "--ws", "0", "--silent", "0",
+		"--inflight-for", "1500ms", "--drain-timeout", "100ms", "--json", "-")
+	if code != exitFail {
+		t.Fatalf("exit %d, want 1\n%s", code, errs)
+	}
+	var rep struct {
+		Checks     []struct{ ID, Status, Detail string }
+		Iterations []struct {
+			Terminate struct {
+				KeptOpen bool     `json:"kept_open"`
+				ClosedMS *float64 `json:"closed_ms"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, c := range rep.Checks {
+		status[c.ID] = c.Status
+	}
+	tr := rep.Iterations[0].Terminate
+	if !tr.KeptOpen || tr.ClosedMS != nil {
+		t.Errorf("terminate %+v, want kept open and never closed", tr)
+	}
+	if status["terminate-outlived-waiters"] != "pass" || status["no-thread-leak"] != "fail" {
+		t.Errorf("checks %v", status)
+	}
+}
+
+func TestInterruptedRunIsReportedAs130(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as if Ctrl-C came before the clients were ready
+	var out, errb bytes.Buffer
+	code := run(ctx, append([]string{"shutdowntest"}, append(quick, "--iterations", "3", "--json", "-")...), &out, &errb, false)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s", code, errb.String())
+	}
+	var rep struct {
+		Interrupted bool
+		Iterations  []struct{ Interrupted bool }
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Interrupted || len(rep.Iterations) != 1 || !rep.Iterations[0].Interrupted {
+		t.Errorf("report %+v: want interrupted, one iteration", rep)
+	}
+}
