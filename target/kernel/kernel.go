@@ -132,20 +132,22 @@ type Kernel struct {
 	opts  Options
 	start time.Time
 
-	mu       sync.Mutex
-	table    map[uint32]*object
-	free     []uint32 // closed values, reused last-in first-out
-	next     uint32
-	gen      uint64
-	seq      uint64
-	released bool
-	pending  map[*waiter]struct{}
-	threads  []*Thread
-	nextTID  int
-	closes   []CloseRecord
-	failures []WaitFailure
-	viol     []Violation
-	wg       sync.WaitGroup
+	mu           sync.Mutex
+	table        map[uint32]*object
+	free         []uint32 // closed values, reused last-in first-out
+	next         uint32
+	gen          uint64
+	seq          uint64
+	stamp        uint64 // orders creations, exits and closes
+	aliveClients int
+	released     bool
+	pending      map[*waiter]struct{}
+	threads      []*Thread
+	nextTID      int
+	closes       []CloseRecord
+	failures     []WaitFailure
+	viol         []Violation
+	wg           sync.WaitGroup
 }
 
 // New returns an empty kernel whose clock starts now.
@@ -299,12 +301,12 @@ func (k *Kernel) CloseHandle(h Handle) error {
 
 func (k *Kernel) closeLocked(o *object, by string) {
 	now := k.Now()
-	rec := CloseRecord{Handle: o.h.v, Name: o.name, Kind: o.kind.String(), At: now, By: by}
-	for _, t := range k.threads {
-		if t.client && !t.exited {
-			rec.AliveClients = append(rec.AliveClients, t.id)
-		}
-	}
+	k.stamp++
+	// Which client threads were alive is kept as a count and a stamp, not
+	// a list: a list per close costs O(threads) each, O(threads²) for a
+	// whole shutdown. Record.AliveAt derives the list from the stamps.
+	rec := CloseRecord{Handle: o.h.v, Name: o.name, Kind: o.kind.String(), At: now, By: by,
+		Stamp: k.stamp, AliveCount: k.aliveClients}
 	for w := range o.waiters {
 		if w.thread != nil {
 			rec.Blocked = append(rec.Blocked, w.thread.id)

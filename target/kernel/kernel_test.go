@@ -99,6 +99,26 @@ func joiner(k *Kernel, timeout time.Duration, out chan<- result, hs ...Handle) {
 	go func() { out <- result{0, k.WaitAny(nil, timeout, hs...)} }()
 }
 
+// bounded runs a wait by a caller that is not a modelled thread on its own
+// goroutine, so that a kernel that wrongly blocks fails the test instead of
+// hanging it (Release at cleanup then ends the goroutine).
+func bounded(t *testing.T, wait func() WaitResult) WaitResult {
+	t.Helper()
+	out := make(chan result, 1)
+	go func() { out <- result{0, wait()} }()
+	return recv(t, out).r
+}
+
+func waitNil(t *testing.T, k *Kernel, timeout time.Duration, hs ...Handle) WaitResult {
+	t.Helper()
+	return bounded(t, func() WaitResult { return k.WaitAny(nil, timeout, hs...) })
+}
+
+func join(t *testing.T, k *Kernel, h Handle, timeout time.Duration) WaitResult {
+	t.Helper()
+	return bounded(t, func() WaitResult { return k.Join(h, timeout) })
+}
+
 func recv(t *testing.T, ch <-chan result) result {
 	t.Helper()
 	select {
@@ -235,14 +255,14 @@ func TestManualResetEvent(t *testing.T) {
 		t.Errorf("woken threads %v, want all three", woke)
 	}
 	for i := range 3 {
-		if r := k.WaitAny(nil, 0, ev); r != 0 {
+		if r := waitNil(t, k, 0, ev); r != 0 {
 			t.Fatalf("wait %d after Set: got %v, want WAIT_OBJECT_0 (manual stays set)", i, r)
 		}
 	}
 	if err := k.ResetEvent(ev); err != nil {
 		t.Fatal(err)
 	}
-	if r := k.WaitAny(nil, 0, ev); r != WaitTimeout {
+	if r := waitNil(t, k, 0, ev); r != WaitTimeout {
 		t.Errorf("wait after Reset: got %v, want WAIT_TIMEOUT", r)
 	}
 }
@@ -299,10 +319,10 @@ func TestAutoResetEvent(t *testing.T) {
 			if !signaled(k, ev) {
 				t.Fatal("event not signalled")
 			}
-			if r := k.WaitAny(nil, 0, ev); r != 0 {
+			if r := waitNil(t, k, 0, ev); r != 0 {
 				t.Fatalf("first wait: got %v, want WAIT_OBJECT_0", r)
 			}
-			if r := k.WaitAny(nil, 0, ev); r != WaitTimeout {
+			if r := waitNil(t, k, 0, ev); r != WaitTimeout {
 				t.Errorf("second wait: got %v, want WAIT_TIMEOUT (consumed)", r)
 			}
 		})
@@ -330,7 +350,7 @@ func TestWaitAnyLowestIndexWins(t *testing.T) {
 			for _, e := range tc.evs {
 				hs = append(hs, k.CreateEvent("e", e.manual, e.set))
 			}
-			if r := k.WaitAny(nil, 0, hs...); r != tc.want {
+			if r := waitNil(t, k, 0, hs...); r != tc.want {
 				t.Fatalf("got %v, want %v", r, tc.want)
 			}
 			for i, h := range hs {
@@ -369,7 +389,7 @@ func TestWaitOnClosedHandleFails(t *testing.T) {
 	}
 	// The handles are resolved on entry: a closed one fails the whole wait,
 	// even if a lower index is signalled, and nothing is consumed.
-	if r := k.WaitAny(nil, Infinite, ready, gone); r != WaitFailed {
+	if r := waitNil(t, k, Infinite, ready, gone); r != WaitFailed {
 		t.Fatalf("got %v, want WAIT_FAILED", r)
 	}
 	if !signaled(k, ready) {
@@ -536,16 +556,19 @@ func TestRecycledValue(t *testing.T) {
 	}
 }
 
+// The clients alive at a close are kept as a count and an order stamp in the
+// CloseRecord; Record.AliveAt names them later, so the answer must not move
+// with threads created or exited after the close.
 func TestCloseRecordAliveClients(t *testing.T) {
 	k := newKernel(t, Options{})
 	block := k.CreateEvent("block", true, false)
 	unrelated := k.CreateEvent("unrelated", true, false)
-	out := make(chan result, 3)
+	out := make(chan result, 4)
 	done := startWaiter(k, ThreadOptions{Name: "client", Client: true}, 0, out, block)
 	if r := recv(t, out); r.r != WaitTimeout {
 		t.Fatalf("poll: got %v", r.r)
 	}
-	if k.Join(done.Handle(), deadline) != 0 {
+	if join(t, k, done.Handle(), deadline) != 0 {
 		t.Fatal("exited client not joined")
 	}
 	client := startWaiter(k, ThreadOptions{Name: "client", Client: true, Peer: "127.0.0.1:1"}, Infinite, out, block)
@@ -555,17 +578,38 @@ func TestCloseRecordAliveClients(t *testing.T) {
 	if err := k.CloseHandle(unrelated); err != nil {
 		t.Fatal(err)
 	}
-	rec := k.Record()
-	c := closeOf(t, rec, unrelated)
-	if !slices.Equal(c.AliveClients, []int{client.ID()}) {
-		t.Errorf("AliveClients = %v, want [%d]", c.AliveClients, client.ID())
+	check := func(when string) {
+		t.Helper()
+		rec := k.Record()
+		c := closeOf(t, rec, unrelated)
+		if got := rec.AliveAt(c); !slices.Equal(got, []int{client.ID()}) {
+			t.Errorf("%s: AliveAt = %v, want [%d]", when, got, client.ID())
+		}
+		if c.AliveCount != 1 {
+			t.Errorf("%s: AliveCount = %d, want 1", when, c.AliveCount)
+		}
+		if len(c.Blocked) != 0 || c.Name != "unrelated" || c.Kind != "event" || c.By != "" {
+			t.Errorf("%s: close record %+v", when, c)
+		}
+		if len(violations(rec, ViolationCloseWhileWaiting)) != 0 {
+			t.Errorf("%s: violations %+v, want none", when, rec.Violations)
+		}
 	}
-	if len(c.Blocked) != 0 || c.Name != "unrelated" || c.Kind != "event" || c.By != "" {
-		t.Errorf("close record %+v", c)
+	check("at once")
+	// A client born after the close, and the alive one exiting after it,
+	// change nothing.
+	late := startWaiter(k, ThreadOptions{Name: "client", Client: true}, Infinite, out, block)
+	waitFor(t, "late client blocked", blockedOn(k, late, block))
+	if err := k.SetEvent(block); err != nil {
+		t.Fatal(err)
 	}
-	if len(rec.Violations) != 0 {
-		t.Errorf("violations %+v, want none", rec.Violations)
+	for range 3 {
+		recv(t, out)
 	}
+	for _, th := range []*Thread{client, listener, late} {
+		waitFor(t, "thread exited", exited(k, th))
+	}
+	check("after later creations and exits")
 }
 
 func TestThreadObject(t *testing.T) {
@@ -575,10 +619,10 @@ func TestThreadObject(t *testing.T) {
 		out := make(chan result, 2)
 		th := startWaiter(k, ThreadOptions{Name: "w"}, Infinite, out, ev)
 		h := th.Handle()
-		if r := k.Join(h, 0); r != WaitTimeout {
+		if r := join(t, k, h, 0); r != WaitTimeout {
 			t.Errorf("poll join of a running thread: got %v", r)
 		}
-		if r := k.Join(h, 10*time.Millisecond); r != WaitTimeout {
+		if r := join(t, k, h, 10*time.Millisecond); r != WaitTimeout {
 			t.Errorf("timed join of a running thread: got %v", r)
 		}
 		joined := make(chan result, 1)
@@ -594,7 +638,7 @@ func TestThreadObject(t *testing.T) {
 			t.Errorf("pending join: got %v, want WAIT_OBJECT_0", r.r)
 		}
 		for i := range 2 {
-			if r := k.Join(h, 0); r != 0 {
+			if r := join(t, k, h, 0); r != 0 {
 				t.Errorf("join %d after exit: got %v, want WAIT_OBJECT_0", i, r)
 			}
 		}
@@ -630,7 +674,7 @@ func TestThreadObject(t *testing.T) {
 		if len(rec.Violations) != 0 {
 			t.Errorf("violations %+v, want none", rec.Violations)
 		}
-		if r := k.Join(h, 0); r != WaitFailed {
+		if r := join(t, k, h, 0); r != WaitFailed {
 			t.Errorf("join after auto-delete: got %v, want WAIT_FAILED", r)
 		}
 		if slices.Contains(k.Record().OpenHandles, c.Name) {
@@ -701,7 +745,7 @@ func TestRelease(t *testing.T) {
 	out := make(chan result, 3)
 	quick := startWaiter(k, ThreadOptions{Name: "quick"}, 0, out, ev)
 	recv(t, out)
-	if k.Join(quick.Handle(), deadline) != 0 {
+	if join(t, k, quick.Handle(), deadline) != 0 {
 		t.Fatal("quick thread not joined")
 	}
 	stuck := startWaiter(k, ThreadOptions{Name: "stuck", Client: true}, Infinite, out, ev)
@@ -718,7 +762,7 @@ func TestRelease(t *testing.T) {
 	if err := k.SetEvent(ev); err != nil {
 		t.Fatal(err)
 	}
-	if r := k.WaitAny(nil, Infinite, ev); r != WaitReleased {
+	if r := waitNil(t, k, Infinite, ev); r != WaitReleased {
 		t.Errorf("wait after Release: got %v, want RELEASED", r)
 	}
 	if !k.Released() {
@@ -834,7 +878,7 @@ func TestEnterCycleCompression(t *testing.T) {
 					}
 				}
 			})
-			if r := k.Join(th.Handle(), deadline); r != 0 {
+			if r := join(t, k, th.Handle(), deadline); r != 0 {
 				t.Fatalf("join: %v", r)
 			}
 			hist := threadRec(t, k.Record(), th).States
@@ -864,7 +908,7 @@ func TestExitStampedBeforeLaterClose(t *testing.T) {
 	t.Run("join then close", func(t *testing.T) {
 		k := newKernel(t, Options{})
 		th := k.CreateThread(ThreadOptions{Name: "w"}, func(t *Thread) { t.Enter("cleanup") })
-		if r := k.Join(th.Handle(), deadline); r != 0 {
+		if r := join(t, k, th.Handle(), deadline); r != 0 {
 			t.Fatalf("join: %v", r)
 		}
 		if err := k.CloseHandle(th.Handle()); err != nil {
@@ -927,5 +971,43 @@ func TestView(t *testing.T) {
 	waitFor(t, "thread exited", exited(k, th))
 	if v := view(k, th); v.State != StateExited {
 		t.Errorf("state after exit %q", v.State)
+	}
+}
+
+func TestStampedCalls(t *testing.T) {
+	k := newKernel(t, Options{})
+	ev := k.CreateEvent("auto", false, false)
+	out := make(chan result, 1)
+	th := startWaiter(k, ThreadOptions{Name: "w"}, Infinite, out, ev)
+	waitFor(t, "waiter blocked", blockedOn(k, th, ev))
+	before := k.Now()
+	at, err := k.SetEventAt(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at < before || at > k.Now() {
+		t.Errorf("SetEventAt instant %v outside [%v, now]", at, before)
+	}
+	if r := recv(t, out); r.r != 0 {
+		t.Errorf("got %v, want WAIT_OBJECT_0", r.r)
+	}
+	if signaled(k, ev) {
+		t.Error("auto-reset event still set after releasing its waiter")
+	}
+	if _, err := k.SetEventAt(th.Handle()); err == nil {
+		t.Error("SetEventAt on a thread handle succeeded")
+	}
+	closedAt, err := k.CloseHandleAt(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := closeOf(t, k.Record(), ev); c.At != closedAt {
+		t.Errorf("CloseHandleAt returned %v, record says %v", closedAt, c.At)
+	}
+	if _, err := k.CloseHandleAt(ev); err == nil {
+		t.Error("second CloseHandleAt succeeded")
+	}
+	if _, err := k.SetEventAt(ev); err == nil {
+		t.Error("SetEventAt on a closed handle succeeded")
 	}
 }

@@ -36,6 +36,10 @@ type ThreadRecord struct {
 	ExitedAt time.Duration
 	Forced   bool
 	Killed   bool
+	// Created and ExitStamp are the kernel's order stamps of the
+	// thread's creation and exit (0: not exited).
+	Created   uint64
+	ExitStamp uint64
 }
 
 // CloseRecord is one CloseHandle, with who could still wait at that instant.
@@ -46,8 +50,11 @@ type CloseRecord struct {
 	At     time.Duration
 	// By is "auto-delete" for a thread handle closed at its exit.
 	By string
-	// AliveClients are the client threads not yet exited at the close.
-	AliveClients []int
+	// AliveCount is how many client threads had not exited at the close;
+	// Record.AliveAt names them.
+	AliveCount int
+	// Stamp orders the close against thread creations and exits.
+	Stamp uint64
 	// Blocked are the threads blocked in a wait on the handle (0: a caller
 	// that is not a modelled thread).
 	Blocked []int
@@ -98,6 +105,7 @@ func (k *Kernel) Record() Record {
 			ID: t.id, Name: t.name, Client: t.client, Peer: t.peer, Handle: t.obj.h.v,
 			States: append([]StateRecord(nil), t.hist...),
 			Exited: t.exited, ExitedAt: t.exitedAt, Forced: t.forced, Killed: t.killed,
+			Created: t.created, ExitStamp: t.exitStamp,
 		})
 	}
 	for _, o := range k.table {
@@ -105,6 +113,19 @@ func (k *Kernel) Record() Record {
 	}
 	sort.Strings(r.OpenHandles)
 	return r
+}
+
+// AliveAt names the client threads that had not exited when c happened:
+// created before it and not exited before it, by the kernel's own order.
+func (r Record) AliveAt(c CloseRecord) []int {
+	var ids []int
+	for _, t := range r.Threads {
+		if t.Client && t.Created < c.Stamp && (t.ExitStamp == 0 || t.ExitStamp > c.Stamp) {
+			ids = append(ids, t.ID)
+		}
+	}
+	sort.Ints(ids)
+	return ids
 }
 
 // ThreadView is the live state of one thread.

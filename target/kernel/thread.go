@@ -40,6 +40,10 @@ type Thread struct {
 	killed   bool
 	blocked  []Handle
 	wait     *waiter
+	// created and exitStamp order this thread's birth and death against
+	// every close (see Record.AliveAt).
+	created   uint64
+	exitStamp uint64
 }
 
 // ID is the thread's number in this kernel, from 1.
@@ -69,6 +73,11 @@ func (k *Kernel) CreateThread(opts ThreadOptions, fn func(t *Thread)) *Thread {
 	t.state, t.since = StateSpawning, now
 	t.hist = []StateRecord{{State: StateSpawning, At: now}}
 	k.threads = append(k.threads, t)
+	k.stamp++
+	t.created = k.stamp
+	if t.client {
+		k.aliveClients++
+	}
 	k.wg.Add(1)
 	k.mu.Unlock()
 	// The thread's goroutine: it ends when fn returns, which every fn in
@@ -89,6 +98,11 @@ func (t *Thread) exit() {
 	defer k.mu.Unlock()
 	t.enterLocked(StateExited)
 	t.exited, t.exitedAt = true, t.since
+	k.stamp++
+	t.exitStamp = k.stamp
+	if t.client {
+		k.aliveClients--
+	}
 	t.obj.signaled = true
 	k.satisfy(t.obj)
 	if t.autoDelete {
