@@ -31,10 +31,11 @@ type socketData struct {
 	conn net.Conn
 	peer string
 
-	ev       kernel.Handle // the connection event; set once in attach
 	pumpDone chan struct{}
 
 	mu        sync.Mutex
+	ev        kernel.Handle // the connection event; set once in attach
+	pumping   bool          // attach started the pump
 	buf       []byte
 	eof       bool
 	rerr      error
@@ -57,7 +58,9 @@ func (s *Server) newSocketData(c net.Conn) *socketData {
 
 // attach binds the connection event and starts the pump.
 func (sd *socketData) attach(ev kernel.Handle) {
-	sd.ev = ev
+	sd.mu.Lock()
+	sd.ev, sd.pumping = ev, true
+	sd.mu.Unlock()
 	sd.s.wg.Add(1)
 	// The pump ends when a read fails, which close guarantees.
 	go func() {
@@ -68,7 +71,7 @@ func (sd *socketData) attach(ev kernel.Handle) {
 }
 
 func (sd *socketData) pump() {
-	b := make([]byte, 32<<10)
+	b := make([]byte, 4<<10)
 	for {
 		n, err := sd.conn.Read(b)
 		sd.mu.Lock()
@@ -89,7 +92,10 @@ func (sd *socketData) pump() {
 
 // signal raises readiness for the thread (its event) and for a blocked Read.
 func (sd *socketData) signal() {
-	_ = sd.s.k.SetEvent(sd.ev) // fails only once the thread closed it, after the pump ended
+	sd.mu.Lock()
+	ev := sd.ev
+	sd.mu.Unlock()
+	_ = sd.s.k.SetEvent(ev) // the thread closes ev only after the pump ended
 	select {
 	case sd.avail <- struct{}{}:
 	default:
@@ -175,8 +181,11 @@ func (sd *socketData) Close() error {
 		_ = sd.conn.Close()
 		sd.s.openSockets.Add(-1)
 	})
-	if sd.ev.IsZero() {
-		return nil
+	sd.mu.Lock()
+	pumping := sd.pumping
+	sd.mu.Unlock()
+	if !pumping {
+		return nil // the thread's own cleanup waits for a pump started later
 	}
 	select {
 	case <-sd.pumpDone:

@@ -60,7 +60,7 @@ func (r *router) webUI(w http.ResponseWriter, req *http.Request) {
 	}
 	q := req.URL.Query()
 	var title, content string
-	ok := r.s.ui.send(req.Header.Get(HoldHeader) != "", func() {
+	ok := r.s.ui.send(req, func() {
 		switch {
 		case q.Get("w") == "password" && q.Get("p") == r.s.cfg.Password:
 			title = "Welcome"
@@ -164,7 +164,7 @@ func (r *router) rest(w http.ResponseWriter, req *http.Request) {
 	}
 	var status int
 	var data any
-	if !r.s.ui.send(req.Header.Get(HoldHeader) != "", func() { status, data = h(r, req, body, match) }) {
+	if !r.s.ui.send(req, func() { status, data = h(r, req, body, match) }) {
 		writeError(w, apiError{http.StatusServiceUnavailable, "EMULE_UNAVAILABLE", "shutting down"})
 		return
 	}

@@ -3,6 +3,7 @@ package target
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -47,6 +48,7 @@ func (s *Server) serve(t *kernel.Thread, sd *socketData) {
 	t.Enter(StateProcess)
 	rw := newResponseBuffer(sd)
 	req.Body = io.NopCloser(bytes.NewReader(body))
+	req = req.WithContext(context.WithValue(req.Context(), threadKey{}, t.ID()))
 	s.routes.ServeHTTP(rw, req)
 	s.served.Add(1)
 	if rw.ws != nil {

@@ -148,6 +148,7 @@ type Server struct {
 	queue     []net.Conn // accepted by the accept pump, not yet taken by the listener
 	tracked   []*kernel.Thread
 	socks     map[*socketData]struct{}
+	held      map[int]bool // threads whose request the UI thread holds
 	shutdown  ShutdownRecord
 	termState terminateState
 	wg        sync.WaitGroup // accept pump, socket pumps, UI thread
@@ -175,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 	if _, err := ParsePolicy(string(cfg.Policy)); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, k: kernel.New(cfg.Kernel), socks: make(map[*socketData]struct{}),
+	s := &Server{cfg: cfg, k: kernel.New(cfg.Kernel), socks: make(map[*socketData]struct{}), held: make(map[int]bool),
 		stopDone: make(chan struct{}), stats: newUIState()}
 	s.routes = newRouter(s)
 	return s, nil
@@ -329,6 +330,11 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 		return ShutdownRecord{}, false
 	}
 	defer close(s.stopDone)
+	if s.ui == nil {
+		// Never started (or the bind failed): nothing to stop. No steps
+		// ran, so the record does not count as a completed shutdown.
+		return ShutdownRecord{Policy: s.cfg.Policy}, true
+	}
 	s.lifecycle.Store(int32(ShuttingDown))
 	trigger := s.k.Now()
 	s.ui.trigger(trigger)
@@ -345,6 +351,17 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 	s.shutdown = p.rec
 	s.mu.Unlock()
 	return p.rec, true
+}
+
+// setHeld marks a thread's request as parked in the UI thread or not.
+func (s *Server) setHeld(tid int, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on {
+		s.held[tid] = true
+	} else {
+		delete(s.held, tid)
+	}
 }
 
 // ShutdownDone is closed when the first Shutdown call returns.
@@ -435,7 +452,7 @@ func (s *Server) terminateRecord(kr kernel.Record) TerminateRecord {
 	for _, c := range kr.Closes {
 		if c.Handle == s.term.Value() && c.Name == "terminate" {
 			tr.Closed, tr.ClosedAt = true, c.At
-			tr.AliveAtClose = c.AliveClients
+			tr.AliveAtClose = kr.AliveAt(c)
 			tr.BlockedAtClose = c.Blocked
 			break
 		}
@@ -461,6 +478,8 @@ type Snapshot struct {
 	Resources Resources
 	Accepted  int64
 	Served    int64
+
+	view kernel.View // reused between calls
 }
 
 // ThreadState is one client thread's live state.
@@ -470,6 +489,9 @@ type ThreadState struct {
 	State  string
 	Since  time.Duration
 	OnTerm bool // blocked right now in a wait that includes terminate
+	// Held: the thread's request is parked in the UI thread until
+	// trigger + InflightFor (in process, and past the shutdown check).
+	Held bool
 }
 
 // TerminateState is the terminate event's live state.
@@ -486,8 +508,8 @@ type TerminateState struct {
 
 // Snapshot copies the live state; buf may be reused between calls.
 func (s *Server) Snapshot(buf *Snapshot) {
-	var v kernel.View
-	s.k.View(&v)
+	s.k.View(&buf.view)
+	v := &buf.view
 	buf.At = v.Now
 	buf.Lifecycle = s.Lifecycle()
 	buf.Addr = s.addrOrEmpty()
@@ -514,6 +536,9 @@ func (s *Server) Snapshot(buf *Snapshot) {
 	buf.Resources = Resources{OpenSockets: int(s.openSockets.Load()), OpenHandles: v.OpenHandles}
 	s.mu.Lock()
 	buf.Resources.SocketData = len(s.socks)
+	for i := range buf.Threads {
+		buf.Threads[i].Held = s.held[buf.Threads[i].ID]
+	}
 	s.mu.Unlock()
 	buf.Accepted = s.accepted.Load()
 	buf.Served = s.served.Load()

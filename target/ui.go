@@ -1,14 +1,20 @@
 package target
 
 import (
+	"net/http"
 	"time"
 )
+
+// threadKey carries the serving thread's id in a request's context, so the
+// UI thread can say whose request it holds.
+type threadKey struct{}
 
 // uiThread is eMule's UI thread: Web UI and REST handlers marshal their
 // work to it with a blocking SendMessage and wait for the answer. A request
 // marked with HoldHeader is parked and answered at trigger + InflightFor,
 // so any number of requests are in process together at the trigger.
 type uiThread struct {
+	s           *Server
 	inflightFor time.Duration
 	msgs        chan *uiMsg
 	trig        chan time.Time
@@ -17,6 +23,7 @@ type uiThread struct {
 }
 
 type uiMsg struct {
+	tid  int // the client thread waiting in SendMessage
 	fn   func()
 	hold bool
 	done chan struct{}
@@ -24,7 +31,7 @@ type uiMsg struct {
 }
 
 func startUI(s *Server, inflightFor time.Duration) *uiThread {
-	u := &uiThread{inflightFor: inflightFor, msgs: make(chan *uiMsg),
+	u := &uiThread{s: s, inflightFor: inflightFor, msgs: make(chan *uiMsg),
 		trig: make(chan time.Time, 1), quit: make(chan struct{}), stopped: make(chan struct{})}
 	s.wg.Add(1)
 	// The UI goroutine ends when the server's Close calls stop.
@@ -40,12 +47,20 @@ func (u *uiThread) loop() {
 	var parked []*uiMsg
 	var release <-chan time.Time
 	released := false
-	answer := func(m *uiMsg) { m.fn(); m.ran = true; close(m.done) }
+	answer := func(m *uiMsg) {
+		m.fn()
+		m.ran = true
+		if m.hold {
+			u.s.setHeld(m.tid, false)
+		}
+		close(m.done)
+	}
 	for {
 		select {
 		case m := <-u.msgs:
 			if m.hold && !released {
 				parked = append(parked, m)
+				u.s.setHeld(m.tid, true)
 				continue
 			}
 			answer(m)
@@ -61,6 +76,7 @@ func (u *uiThread) loop() {
 			parked = nil
 		case <-u.quit:
 			for _, m := range parked {
+				u.s.setHeld(m.tid, false)
 				close(m.done) // not ran: the handler answers 503
 			}
 			return
@@ -76,10 +92,12 @@ func (u *uiThread) trigger(_ time.Duration) {
 	}
 }
 
-// send is SendMessage: it runs fn on the UI goroutine and waits for it. It
+// send is SendMessage: it runs fn on the UI goroutine and waits for it;
+// a request carrying HoldHeader is held until trigger + InflightFor. It
 // reports false if the UI thread stopped first.
-func (u *uiThread) send(hold bool, fn func()) bool {
-	m := &uiMsg{fn: fn, hold: hold, done: make(chan struct{})}
+func (u *uiThread) send(req *http.Request, fn func()) bool {
+	tid, _ := req.Context().Value(threadKey{}).(int)
+	m := &uiMsg{tid: tid, fn: fn, hold: req.Header.Get(HoldHeader) != "", done: make(chan struct{})}
 	select {
 	case u.msgs <- m:
 	case <-u.stopped:
