@@ -255,6 +255,10 @@ func (r *iteration) notReady() []string {
 			missing = append(missing, name+" has no server thread")
 		case !contains(want, th.State):
 			missing = append(missing, fmt.Sprintf("%s: thread %d in %s, want %s", name, th.ID, th.State, strings.Join(want, "|")))
+		case c.Role == RoleInflight && !th.Held:
+			// In process is not enough: the handler must be past its
+			// shutting-down check, with the request held by the UI thread.
+			missing = append(missing, fmt.Sprintf("%s: thread %d in process, request not yet held", name, th.ID))
 		}
 	}
 	return missing

@@ -129,7 +129,7 @@ func legacyIteration() load.Iteration {
 	}
 	s.Terminate = target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4),
 		AliveAtClose: []int{2, 4}, WaitsAfterClose: fails}
-	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveClients: []int{2, 4}}}
+	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveCount: 2}}
 	s.Kernel.WaitFailures = fails
 	s.Kernel.Violations = []kernel.Violation{{At: after(305), Kind: kernel.ViolationStaleHandle, Detail: "thread 2 waited on closed handle 0x40"}}
 	return it

@@ -100,6 +100,9 @@ type Shutdown struct {
 	ReturnedMS *float64 `json:"returned_ms"`
 	Steps      []Step   `json:"steps"`
 	Stragglers []int    `json:"stragglers"`
+	// SecondCallMS is how long a second Shutdown call took (it must return
+	// at once); null when the first never returned.
+	SecondCallMS *float64 `json:"second_call_ms"`
 }
 
 // Step is one step of the policy; BudgetMS is a span (0: no budget).
@@ -261,6 +264,8 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	sh := Shutdown{Steps: []Step{}, Stragglers: []int{}}
 	if it.ShutdownReturned {
 		sh.ReturnedMS = relPtr(srv.Shutdown.Returned)
+		second := ms(it.SecondShutdown)
+		sh.SecondCallMS = &second
 	}
 	for _, st := range srv.Shutdown.Steps {
 		sh.Steps = append(sh.Steps, Step{Name: st.Name, StartMS: rel(st.Start), EndMS: rel(st.End),
