@@ -48,6 +48,7 @@ type client struct {
 	states  []ClientState
 	ready   bool // the client side of readiness
 	ended   bool
+	frozen  bool // observation is over: later endings are not outcomes
 	outcome Outcome
 	detail  string
 	endedAt time.Duration
@@ -99,7 +100,7 @@ func (c *client) setReady() {
 func (c *client) end(o Outcome, detail string) {
 	now := c.env.clock(time.Now())
 	c.mu.Lock()
-	if c.ended {
+	if c.ended || c.frozen {
 		c.mu.Unlock()
 		return
 	}
@@ -114,6 +115,21 @@ func (c *client) end(o Outcome, detail string) {
 	c.ended, c.outcome, c.detail, c.endedAt = true, o, detail, now
 	c.states = append(c.states, ClientState{State: csEnded, At: now})
 	c.mu.Unlock()
+}
+
+// freeze ends observation of the client: one that has not ended by now
+// ends as timeout, and what happens to its connection later is not an
+// outcome. An idle client stays pending: its outcome is its server
+// thread's, read from the record.
+func (c *client) freeze() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frozen = true
+	if c.ended || (c.Role == RoleIdle && c.ready) {
+		return
+	}
+	c.ended, c.outcome, c.endedAt = true, OutcomeTimeout, 0
+	c.detail = fmt.Sprintf("not ended by the deadline (last: %s)", c.states[len(c.states)-1].State)
 }
 
 // halt stops the client at the deadline: a blocked read returns and the

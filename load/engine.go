@@ -94,18 +94,19 @@ func Run(ctx context.Context, cfg Config, obs Observer) (*Result, error) {
 }
 
 type iteration struct {
-	cfg     Config
-	n       int
-	obs     Observer
-	srv     *target.Server
-	clients []*client
-	env     *env
-	wg      sync.WaitGroup // client and probe goroutines
-	it      *Iteration
-	snap    target.Snapshot
-	phase   string
-	trigger time.Duration
-	lastObs time.Time
+	cfg       Config
+	n         int
+	obs       Observer
+	srv       *target.Server
+	clients   []*client
+	env       *env
+	wg        sync.WaitGroup // client and probe goroutines
+	it        *Iteration
+	snap      target.Snapshot
+	phase     string
+	trigger   time.Duration
+	lastObs   time.Time
+	lastPhase string
 }
 
 func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iteration, error) {
@@ -377,11 +378,20 @@ func (r *iteration) allEnded() bool {
 }
 
 // finish halts the clients, closes the server and assembles the record.
+//
+// The order matters. Outcomes are frozen first, at the deadline, so that
+// nothing Close does later (releasing threads, closing sockets) can turn a
+// client that was still waiting into a clean close. Then the server's
+// Close counts what it still held before forcing anything. Only then are
+// the clients' connections closed.
 func (r *iteration) finish() {
+	for _, c := range r.clients {
+		c.freeze()
+	}
+	rec := r.srv.Close()
 	for _, c := range r.clients {
 		c.halt()
 	}
-	rec := r.srv.Close()
 	waitGroupFor(&r.wg, 10*time.Second)
 	it := r.it
 	it.Server = rec
@@ -452,12 +462,12 @@ func idleOutcome(t kernel.ThreadRecord, trigger time.Duration) (Outcome, string,
 }
 
 // publish sends a snapshot to the live view at most every snapshotEvery,
-// dropping it if the view is busy.
+// and at once when the phase changes, dropping it if the view is busy.
 func (r *iteration) publish() {
-	if r.obs.Snapshots == nil || time.Since(r.lastObs) < snapshotEvery {
+	if r.obs.Snapshots == nil || (time.Since(r.lastObs) < snapshotEvery && r.phase == r.lastPhase) {
 		return
 	}
-	r.lastObs = time.Now()
+	r.lastObs, r.lastPhase = time.Now(), r.phase
 	s := Snapshot{Iteration: r.n, Of: r.cfg.Iterations, Phase: r.phase, Trigger: r.trigger}
 	s.Server = r.snap
 	s.Server.Threads = append([]target.ThreadState(nil), r.snap.Threads...)

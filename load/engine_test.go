@@ -152,3 +152,61 @@ func TestRoutesMatchGolden(t *testing.T) {
 		}
 	}
 }
+
+// A request still held at the deadline is a timeout, even though Close
+// later releases its thread and closes its socket: outcomes are frozen at
+// the deadline.
+func TestStragglerAtDeadlineIsTimeout(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Mix = Mix{RESTInflight: 1, Silent: 1}
+	cfg.InflightFor = 1500 * time.Millisecond
+	cfg.DrainTimeout = 100 * time.Millisecond
+	res, err := Run(context.Background(), cfg, Observer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := res.Iterations[0]
+	got := outcomes(it)
+	if o := got[RoleInflight]; len(o) != 1 || o[0] != OutcomeTimeout {
+		t.Errorf("in-flight outcome %v, want timeout", o)
+	}
+	if o := got[RoleSilent]; len(o) != 1 || o[0] != OutcomeClosed {
+		t.Errorf("silent outcome %v, want closed", o)
+	}
+	if !it.Server.Terminate.KeptOpen || len(it.Server.Shutdown.Stragglers) != 1 {
+		t.Errorf("terminate %+v, stragglers %v", it.Server.Terminate, it.Server.Shutdown.Stragglers)
+	}
+	forced := 0
+	for _, th := range it.Server.ClientThreads() {
+		if th.Forced {
+			forced++
+		}
+	}
+	if forced != 1 || it.AllEnded {
+		t.Errorf("%d forced threads, all ended %v; want the straggler forced", forced, it.AllEnded)
+	}
+	// The straggler still holds its socket, SocketData, connection event
+	// and thread handle, and terminate is kept open for it.
+	if l := it.Server.Left; l.OpenSockets != 1 || l.SocketData != 1 || l.OpenHandles != 3 || len(l.Handles) != 3 {
+		t.Errorf("left %+v: want the straggler's socket, SocketData and three handles", l)
+	}
+}
+
+func TestSnapshotsReachTheObserver(t *testing.T) {
+	ch := make(chan Snapshot, 64)
+	if _, err := Run(context.Background(), small(target.PolicyFixed), Observer{Snapshots: ch}); err != nil {
+		t.Fatal(err)
+	}
+	close(ch)
+	phases := map[string]bool{}
+	clients := 0
+	for s := range ch {
+		phases[s.Phase] = true
+		if len(s.Clients) > clients {
+			clients = len(s.Clients)
+		}
+	}
+	if !phases[PhaseHolding] || clients != 6 {
+		t.Errorf("phases seen %v, up to %d clients per snapshot", phases, clients)
+	}
+}

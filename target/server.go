@@ -385,7 +385,8 @@ func (s *Server) Resources() Resources {
 func (s *Server) Close() Record {
 	s.closeOnce.Do(func() {
 		left := s.Resources()
-		var openNames []string
+		left.Handles = s.k.OpenHandles()
+		left.OpenHandles = len(left.Handles) // one reading, so count and names agree
 		s.k.Release()
 		if s.ui != nil {
 			s.ui.stop()
@@ -405,8 +406,6 @@ func (s *Server) Close() Record {
 		threadsEnded := s.k.WaitThreads(5 * time.Second)
 		goroutinesEnded := waitGroup(&s.wg, 5*time.Second)
 		kr := s.k.Record()
-		openNames = kr.OpenHandles
-		left.Handles = openNames
 		s.mu.Lock()
 		s.record = Record{
 			Policy:          s.cfg.Policy,

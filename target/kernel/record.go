@@ -128,6 +128,18 @@ func (r Record) AliveAt(c CloseRecord) []int {
 	return ids
 }
 
+// OpenHandles names the objects open now, sorted.
+func (k *Kernel) OpenHandles() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	names := make([]string, 0, len(k.table))
+	for _, o := range k.table {
+		names = append(names, o.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // ThreadView is the live state of one thread.
 type ThreadView struct {
 	ID     int
