@@ -126,6 +126,11 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 	r.it.Addr = srv.Addr()
 	runErr := r.run(ctx)
 	r.finish()
+	// A Ctrl-C at any moment of the iteration marks it: observation went
+	// on to the end, but the run stops here.
+	if ctx.Err() != nil {
+		r.it.Interrupted = true
+	}
 	return r.it, runErr
 }
 
@@ -156,6 +161,7 @@ func (r *iteration) run(ctx context.Context) error {
 	if ready {
 		r.fdAtHold()
 	}
+	r.it.Ready = ready
 	r.triggerAndObserve(ctx)
 	if !ready && ctx.Err() == nil {
 		return &NotReadyError{Iteration: r.n, Waited: r.cfg.ReadyTimeout, Missing: missing}

@@ -135,6 +135,8 @@ type Iteration struct {
 	// client and client thread had ended by then.
 	ObservedUntil time.Duration
 	AllEnded      bool
+	// Ready: every client was in its intended state at the trigger.
+	Ready bool
 	// ShutdownReturned: the first Shutdown call returned before Close.
 	ShutdownReturned bool
 	// SecondShutdown is how long a second Shutdown call took (it must

@@ -68,7 +68,7 @@ func cleanIteration() load.Iteration {
 	}
 	return load.Iteration{
 		N: 1, Addr: "127.0.0.1:41000", Trigger: trig, Deadline: after(11000),
-		ObservedUntil: after(320), AllEnded: true, ShutdownReturned: true,
+		ObservedUntil: after(320), AllEnded: true, ShutdownReturned: true, Ready: true,
 		Server: target.Record{
 			Policy: target.PolicyFixed, Addr: "127.0.0.1:41000",
 			Shutdown: target.ShutdownRecord{Policy: target.PolicyFixed, Trigger: trig, Returned: after(311),
@@ -539,5 +539,32 @@ func TestAggregate(t *testing.T) {
 	}
 	if Verdict([]Check{mk("s", StatusSkip, 0, "")}) != StatusPass {
 		t.Error("a skip is not a failure")
+	}
+}
+
+// Clients that never all got in place were not observed through the
+// shutdown: their checks skip rather than fail or pass.
+func TestClientChecksSkipWhenNotReady(t *testing.T) {
+	it := cleanIteration()
+	it.Ready = false
+	for _, c := range Evaluate(&it) {
+		switch c.ID {
+		case CheckInflightCompleted, CheckIdleClosed, CheckWSCloseGoingAway:
+			if c.Status != StatusSkip || !strings.Contains(c.Detail, "not observed") {
+				t.Errorf("%s: %s %q, want skip, not observed", c.ID, c.Status, c.Detail)
+			}
+		}
+	}
+}
+
+// An interrupted run is never a pass, even when every check it saw passed.
+func TestInterruptedRunIsNoPass(t *testing.T) {
+	res := &load.Result{Iterations: []load.Iteration{cleanIteration()}, Interrupted: true}
+	if v := Build(res, ToolInfo{}).Verdict; v != StatusFail {
+		t.Errorf("verdict %q, want fail", v)
+	}
+	res.Interrupted = false
+	if v := Build(res, ToolInfo{}).Verdict; v != StatusPass {
+		t.Errorf("verdict %q without the interrupt, want pass", v)
 	}
 }

@@ -76,6 +76,7 @@ type Iteration struct {
 	// client and client thread had ended by then.
 	ObservedUntilMS float64 `json:"observed_until_ms"`
 	AllEnded        bool    `json:"all_ended"`
+	Ready           bool    `json:"ready"`
 	Interrupted     bool    `json:"interrupted"`
 }
 
@@ -235,6 +236,10 @@ func Build(res *load.Result, tool ToolInfo) Report {
 	}
 	r.Checks = Aggregate(per)
 	r.Verdict = Verdict(r.Checks)
+	if res.Interrupted {
+		// An interrupted run is no sign-off, whatever it saw.
+		r.Verdict = StatusFail
+	}
 	return r
 }
 
@@ -244,7 +249,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	srv := &it.Server
 	out := Iteration{
 		N: it.N, Addr: it.Addr, Verdict: Verdict(checks), Checks: checks,
-		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Interrupted: it.Interrupted,
+		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Ready: it.Ready, Interrupted: it.Interrupted,
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
 		Violations: []Violation{},
 	}

@@ -129,7 +129,7 @@ func (r Report) verdictLine() string {
 	}
 	s += fmt.Sprintf(" in %.2fs", r.WallMS/1000)
 	if r.Interrupted {
-		s += ", INTERRUPTED"
+		s += fmt.Sprintf("; INTERRUPTED after %d of %d iterations: not a sign-off", len(r.Iterations), r.Config.Iterations)
 	}
 	return s
 }

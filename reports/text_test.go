@@ -69,7 +69,7 @@ func TestWriteTextFail(t *testing.T) {
 		t.Errorf("want %q in\n%s", w, all)
 	}
 	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "verdict: FAIL (9 checks, ") || !strings.HasSuffix(last, " in 1.21s, INTERRUPTED") {
+	if !strings.HasPrefix(last, "verdict: FAIL (9 checks, ") || !strings.HasSuffix(last, " in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off") {
 		t.Errorf("verdict line %q", last)
 	}
 }
@@ -100,7 +100,7 @@ func TestWriteTextNoIteration(t *testing.T) {
 	if got := lines[len(lines)-2]; got != "terminate: no iteration was recorded" {
 		t.Errorf("terminate line %q", got)
 	}
-	if got := lines[len(lines)-1]; got != "verdict: FAIL (no iteration was recorded) in 1.21s, INTERRUPTED" {
+	if got := lines[len(lines)-1]; got != "verdict: FAIL (no iteration was recorded) in 1.21s; INTERRUPTED after 0 of 1 iterations: not a sign-off" {
 		t.Errorf("verdict line %q", got)
 	}
 }
