@@ -61,9 +61,6 @@ type env struct {
 	session string
 	apiKey  string
 	clock   func(time.Time) time.Duration
-	// triggered is closed at the trigger; an ending seen before it is not
-	// an outcome of the shutdown.
-	triggered chan struct{}
 	// dialSem lets at most 64 clients connect at once, so a large run
 	// does not overflow the listen backlog.
 	dialSem chan struct{}
@@ -103,14 +100,6 @@ func (c *client) end(o Outcome, detail string) {
 	if c.ended || c.frozen {
 		c.mu.Unlock()
 		return
-	}
-	select {
-	case <-c.env.triggered:
-	default:
-		if o != OutcomeTimeout {
-			detail = fmt.Sprintf("ended before the trigger (%s): %s", o, detail)
-			o = OutcomeError
-		}
 	}
 	c.ended, c.outcome, c.detail, c.endedAt = true, o, detail, now
 	c.states = append(c.states, ClientState{State: csEnded, At: now})

@@ -150,7 +150,7 @@ func (r *iteration) run(ctx context.Context) error {
 		r.triggerAndObserve(ctx)
 		return fmt.Errorf("route probe threads still alive after 5s")
 	}
-	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: cr.apiKey, clock: r.srv.Since, triggered: make(chan struct{}), dialSem: make(chan struct{}, 64)}
+	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: cr.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64)}
 	r.startClients()
 	r.phase = PhaseHolding
 	var missing []string
@@ -305,22 +305,22 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	if ctx.Err() != nil {
 		r.it.Interrupted = true
 	}
-	if r.env != nil {
-		close(r.env.triggered)
-	}
-	shutdownDone := make(chan time.Duration, 1)
+	shutdownDone := make(chan struct{}, 1)
 	r.wg.Add(1)
 	// The shutdown call is bounded by the policy's budgets, and by the
 	// kernel's release in finish if it is not.
 	go func() {
 		defer r.wg.Done()
 		r.srv.Shutdown()
-		shutdownDone <- 0
+		shutdownDone <- struct{}{}
 	}()
-	// Shutdown stamps the trigger first; wait for the stamp so client
-	// times can be taken relative to it.
-	r.waitUntil(context.Background(), time.Second, func() bool { return r.srv.Lifecycle() >= target.ShuttingDown })
-	r.trigger = r.srv.Now()
+	// Shutdown stamps the trigger before anything else; every time in the
+	// report is relative to that stamp.
+	r.waitUntil(context.Background(), time.Second, func() bool {
+		var ok bool
+		r.trigger, ok = r.srv.Triggered()
+		return ok
+	})
 	r.phase = PhaseDraining
 	admission := make(chan AdmissionProbe, 1)
 	r.wg.Add(1)
@@ -401,10 +401,7 @@ func (r *iteration) finish() {
 	waitGroupFor(&r.wg, 10*time.Second)
 	it := r.it
 	it.Server = rec
-	it.Trigger = rec.Shutdown.Trigger
-	if it.Trigger == 0 {
-		it.Trigger = r.trigger
-	}
+	it.Trigger = r.trigger
 	it.Deadline = it.Trigger + r.cfg.DrainTimeout + time.Second
 	if it.FDs.Available {
 		n, _, _ := target.SocketFDs()
@@ -422,6 +419,11 @@ func (r *iteration) finish() {
 	for _, c := range r.clients {
 		cr := c.view()
 		cr.Thread = byPeer[cr.Local]
+		if cr.Outcome != OutcomePending && cr.Outcome != OutcomeTimeout && cr.EndedAt < it.Trigger {
+			// Outcomes are about the shutdown: an ending before it is an
+			// error of the setup, whatever it looked like.
+			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("ended before the trigger (%s): %s", cr.Outcome, cr.Detail)
+		}
 		if c.Role == RoleIdle && cr.Outcome == OutcomePending && cr.Thread != 0 {
 			// The client held on as it should; how it ended is what its
 			// server thread did after the trigger.

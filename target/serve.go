@@ -170,7 +170,7 @@ func (s *Server) stream(t *kernel.Thread, sd *socketData, ws *websocket.Conn, br
 			t.Enter(StateSend)
 			seq++
 			_ = ws.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
-			if err := ws.WriteJSON(s.stats.event(s, seq)); err != nil {
+			if err := ws.WriteJSON(s.streamEvent(seq)); err != nil {
 				return
 			}
 		case 0:

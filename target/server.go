@@ -144,15 +144,18 @@ type Server struct {
 	accepted    atomic.Int64
 	served      atomic.Int64
 
-	mu        sync.Mutex
-	queue     []net.Conn // accepted by the accept pump, not yet taken by the listener
-	tracked   []*kernel.Thread
-	socks     map[*socketData]struct{}
-	held      map[int]bool // threads whose request the UI thread holds
-	shutdown  ShutdownRecord
-	termState terminateState
-	wg        sync.WaitGroup // accept pump, socket pumps, UI thread
-	acceptEnd chan struct{}  // closed when the accept pump returns
+	mu      sync.Mutex
+	queue   []net.Conn // accepted by the accept pump, not yet taken by the listener
+	tracked []*kernel.Thread
+	socks   map[*socketData]struct{}
+	held    map[int]bool // threads whose request the UI thread holds
+	// triggeredAt is when Shutdown was first called (valid once the
+	// lifecycle is ShuttingDown).
+	triggeredAt time.Duration
+	shutdown    ShutdownRecord
+	termState   terminateState
+	wg          sync.WaitGroup // accept pump, socket pumps, UI thread
+	acceptEnd   chan struct{}  // closed when the accept pump returns
 
 	started   atomic.Bool
 	stopping  atomic.Bool
@@ -335,8 +338,11 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 		// ran, so the record does not count as a completed shutdown.
 		return ShutdownRecord{Policy: s.cfg.Policy}, true
 	}
-	s.lifecycle.Store(int32(ShuttingDown))
 	trigger := s.k.Now()
+	s.mu.Lock()
+	s.triggeredAt = trigger
+	s.mu.Unlock()
+	s.lifecycle.Store(int32(ShuttingDown))
 	s.ui.trigger(trigger)
 	p := &shutdownRun{s: s, rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
 	switch s.cfg.Policy {
@@ -362,6 +368,16 @@ func (s *Server) setHeld(tid int, on bool) {
 	} else {
 		delete(s.held, tid)
 	}
+}
+
+// Triggered reports when Shutdown was first called, if it was.
+func (s *Server) Triggered() (time.Duration, bool) {
+	if s.Lifecycle() < ShuttingDown {
+		return 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.triggeredAt, true
 }
 
 // ShutdownDone is closed when the first Shutdown call returns.
@@ -527,18 +543,16 @@ func (s *Server) Snapshot(buf *Snapshot) {
 		}
 		buf.Threads = append(buf.Threads, ThreadState{ID: th.ID, Peer: th.Peer, State: th.State, Since: th.Since, OnTerm: on})
 	}
-	s.mu.Lock()
-	ts := s.termState
-	s.mu.Unlock()
-	t.Signaled, t.SignaledAt, t.Closed, t.ClosedAt, t.KeptOpen = ts.signaled, ts.signaledAt, ts.closed, ts.closedAt, ts.keptOpen
-	buf.Terminate = t
 	buf.Resources = Resources{OpenSockets: int(s.openSockets.Load()), OpenHandles: v.OpenHandles}
 	s.mu.Lock()
+	ts := s.termState
 	buf.Resources.SocketData = len(s.socks)
 	for i := range buf.Threads {
 		buf.Threads[i].Held = s.held[buf.Threads[i].ID]
 	}
 	s.mu.Unlock()
+	t.Signaled, t.SignaledAt, t.Closed, t.ClosedAt, t.KeptOpen = ts.signaled, ts.signaledAt, ts.closed, ts.closedAt, ts.keptOpen
+	buf.Terminate = t
 	buf.Accepted = s.accepted.Load()
 	buf.Served = s.served.Load()
 }

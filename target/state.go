@@ -51,7 +51,7 @@ func (s *Server) counters() map[string]any {
 		"openSockets": s.openSockets.Load(), "lifecycle": s.Lifecycle().String()}
 }
 
-// event is one message of the WebSocket stats stream.
-func (u *uiState) event(s *Server, seq int) map[string]any {
+// streamEvent is one message of the WebSocket stats stream.
+func (s *Server) streamEvent(seq int) map[string]any {
 	return map[string]any{"type": "stats", "seq": seq, "data": s.counters()}
 }

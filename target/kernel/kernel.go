@@ -207,15 +207,8 @@ func (k *Kernel) resolve(h Handle) (o *object, stale bool) {
 // stays signalled; an auto-reset event releases one waiter, or stays
 // signalled until one wait consumes it.
 func (k *Kernel) SetEvent(h Handle) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	o, _ := k.resolve(h)
-	if o == nil || o.kind != kindEvent {
-		return fmt.Errorf("SetEvent %v: invalid handle", h)
-	}
-	o.signaled = true
-	k.satisfy(o)
-	return nil
+	_, err := k.SetEventAt(h)
+	return err
 }
 
 // ResetEvent clears an event.
@@ -289,14 +282,8 @@ func (k *Kernel) finish(w *waiter, r WaitResult) {
 // Options.OnPendingClose says. The record lists, at the instant of the
 // close, the client threads that had not exited and those blocked on it.
 func (k *Kernel) CloseHandle(h Handle) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	o, stale := k.resolve(h)
-	if o == nil || stale {
-		return fmt.Errorf("CloseHandle %v: invalid handle", h)
-	}
-	k.closeLocked(o, "")
-	return nil
+	_, err := k.CloseHandleAt(h)
+	return err
 }
 
 func (k *Kernel) closeLocked(o *object, by string) {
