@@ -116,7 +116,7 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 	if err != nil {
 		return nil, err
 	}
-	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n}, phase: PhaseStarting}
+	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain}, phase: PhaseStarting}
 	base, fdOK, why := target.SocketFDs()
 	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
 	if err := srv.Start(); err != nil {

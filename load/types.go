@@ -107,6 +107,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	ReadyTimeout time.Duration
 	Iterations   int
+	// MaxDrain, when set, is the budget for trigger → last client thread
+	// exited (the drain-within check); 0 skips that check.
+	MaxDrain time.Duration
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
@@ -135,6 +138,9 @@ type Iteration struct {
 	// client and client thread had ended by then.
 	ObservedUntil time.Duration
 	AllEnded      bool
+	// MaxDrain is Config.MaxDrain, carried so the iteration can be judged
+	// on its own.
+	MaxDrain time.Duration
 	// Ready: every client was in its intended state at the trigger.
 	Ready bool
 	// ShutdownReturned: the first Shutdown call returned before Close.

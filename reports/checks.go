@@ -1,5 +1,5 @@
 // Package reports turns what a run recorded into verdicts and documents:
-// the nine acceptance checks of the eMule shutdown fix, a JSON report and a
+// the acceptance checks of the eMule shutdown fix (and a drain budget), a JSON report and a
 // compact text summary. Every check is computed only from recorded facts
 // (load.Iteration and the target's Record), never from live state, so a
 // report read later says exactly what the verdict was built on, and a
@@ -29,6 +29,10 @@ type Check struct {
 	// Observed is how many things the check looked at (threads, clients,
 	// probes, steps or resource counts, depending on the check).
 	Observed int `json:"observed"`
+	// PassedIterations and Iterations are set on aggregated checks only:
+	// in how many iterations the check passed, of how many.
+	PassedIterations *int `json:"passed_iterations,omitempty"`
+	Iterations       *int `json:"iterations,omitempty"`
 	// Detail is one line, with the numbers the verdict rests on.
 	Detail string `json:"detail"`
 }
@@ -54,19 +58,20 @@ const (
 	CheckNoAdmissionAfterTrigger  = "no-admission-after-trigger"
 	CheckRoutingUnchanged         = "routing-unchanged"
 	CheckResourcesReleased        = "resources-released"
+	CheckDrainWithin              = "drain-within"
 )
 
 var checkIDs = []string{
 	CheckTerminateOutlivedWaiters, CheckShutdownCompleted, CheckNoThreadLeak,
 	CheckInflightCompleted, CheckIdleClosed, CheckWSCloseGoingAway,
-	CheckNoAdmissionAfterTrigger, CheckRoutingUnchanged, CheckResourcesReleased,
+	CheckNoAdmissionAfterTrigger, CheckRoutingUnchanged, CheckResourcesReleased, CheckDrainWithin,
 }
 
 // maxListed bounds how many offenders one detail names: a run may hold
 // thousands of clients and a detail must stay one readable line.
 const maxListed = 5
 
-// Evaluate runs the nine checks on one iteration, in the order of the
+// Evaluate runs every check on one iteration, in the order of the
 // Check* constants. It reads only what was recorded; an interrupted
 // iteration is judged on what it got to record (a client still pending is
 // not completed).
@@ -81,6 +86,7 @@ func Evaluate(it *load.Iteration) []Check {
 		checkAdmission(it),
 		checkRouting(it),
 		checkResources(it),
+		checkDrainWithin(it),
 	}
 }
 
@@ -144,6 +150,8 @@ func Aggregate(per [][]Check) []Check {
 			}
 			c.Detail += "; last: " + a.last
 		}
+		passed, n := a.passed, a.n
+		c.PassedIterations, c.Iterations = &passed, &n
 		out = append(out, c)
 	}
 	return out

@@ -204,21 +204,33 @@ func assertCheck(t *testing.T, c Check, status string, observed int, want, notWa
 }
 
 func TestEvaluateOrder(t *testing.T) {
-	it := cleanIteration()
-	got := Evaluate(&it)
-	if len(got) != len(checkIDs) {
-		t.Fatalf("%d checks, want %d", len(got), len(checkIDs))
+	if len(checkIDs) != 10 || checkIDs[9] != CheckDrainWithin {
+		t.Fatalf("check ids %v: drain-within is the tenth", checkIDs)
 	}
-	for i, c := range got {
-		if c.ID != checkIDs[i] {
-			t.Errorf("check %d is %s, want %s", i, c.ID, checkIDs[i])
+	// Without --max-drain, drain-within has no budget to hold the run to
+	// and skips; with one the clean run passes every check.
+	for _, maxDrain := range []time.Duration{0, time.Second} {
+		it := cleanIteration()
+		it.MaxDrain = maxDrain
+		got := Evaluate(&it)
+		if len(got) != len(checkIDs) {
+			t.Fatalf("%d checks, want %d", len(got), len(checkIDs))
 		}
-		if c.Status != StatusPass {
-			t.Errorf("clean run: %s is %s: %s", c.ID, c.Status, c.Detail)
+		for i, c := range got {
+			if c.ID != checkIDs[i] {
+				t.Errorf("check %d is %s, want %s", i, c.ID, checkIDs[i])
+			}
+			want := StatusPass
+			if c.ID == CheckDrainWithin && maxDrain == 0 {
+				want = StatusSkip
+			}
+			if c.Status != want {
+				t.Errorf("clean run, max drain %v: %s is %s, want %s: %s", maxDrain, c.ID, c.Status, want, c.Detail)
+			}
 		}
-	}
-	if v := Verdict(got); v != StatusPass {
-		t.Errorf("clean run verdict %s", v)
+		if v := Verdict(got); v != StatusPass {
+			t.Errorf("clean run verdict %s", v)
+		}
 	}
 }
 
@@ -524,14 +536,24 @@ func TestAggregate(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("got %d checks: %+v", len(got), got)
 	}
+	passed := []int{1, 0, 2, 0}
 	for i, w := range want {
 		g := got[i]
 		if g.ID != w.id || g.Status != w.status || g.Observed != w.obs || g.Detail != w.detail || g.Pass != (w.status != StatusFail) {
 			t.Errorf("check %d = %+v, want %+v", i, g, w)
 		}
+		if g.PassedIterations == nil || g.Iterations == nil || *g.PassedIterations != passed[i] || *g.Iterations != 3 {
+			t.Errorf("check %s: passed iterations %v of %v, want %d of 3", g.ID, g.PassedIterations, g.Iterations, passed[i])
+		}
+	}
+	for _, c := range per[0] {
+		if c.PassedIterations != nil || c.Iterations != nil {
+			t.Errorf("Aggregate must not touch its input: %+v", c)
+		}
 	}
 	all := Aggregate([][]Check{{mk("a", StatusPass, 1, "x")}, {mk("a", StatusPass, 1, "y")}})
-	if all[0].Detail != "passed in 2 of 2 iterations; last: y" || all[0].Observed != 2 {
+	if all[0].Detail != "passed in 2 of 2 iterations; last: y" || all[0].Observed != 2 ||
+		*all[0].PassedIterations != 2 || *all[0].Iterations != 2 {
 		t.Errorf("all pass: %+v", all[0])
 	}
 	if Verdict(got) != StatusFail || Verdict(all) != StatusPass || Verdict(nil) != StatusPass {

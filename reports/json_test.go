@@ -125,8 +125,19 @@ func TestBuildJSON(t *testing.T) {
 	r := Build(res, testTool)
 	m, text := roundTrip(t, r)
 
-	for _, k := range []string{"verdict", "interrupted", "tool", "config", "checks", "wall_ms", "iterations"} {
+	for _, k := range []string{"schema", "verdict", "interrupted", "tool", "config", "checks", "wall_ms", "drain", "reproduce", "iterations"} {
 		get(t, m, k)
+	}
+	if get(t, m, "schema") != Schema || Schema != "shutdowntest-report/2" {
+		t.Errorf("schema %v", get(t, m, "schema"))
+	}
+	// Build cannot know how the tool was invoked: the caller fills the
+	// command in. first_failing is absent until there is one.
+	if get(t, m, "reproduce", "command") != "" {
+		t.Errorf("reproduce %v", get(t, m, "reproduce"))
+	}
+	if _, has := get(t, m, "reproduce").(map[string]any)["first_failing"]; has {
+		t.Error("first_failing must be omitted when empty")
 	}
 	if v := get(t, m, "verdict"); v != "fail" {
 		t.Errorf("verdict %v: the kept-open iteration fails", v)
@@ -145,7 +156,7 @@ func TestBuildJSON(t *testing.T) {
 	}
 	if get(t, m, "config", "policy") != "fixed" || num(t, m, "config", "inflight_for_ms") != 500 ||
 		num(t, m, "config", "drain_timeout_ms") != 100 || num(t, m, "config", "ready_timeout_ms") != 5000 ||
-		integer(t, m, "config", "iterations") != 2 {
+		integer(t, m, "config", "iterations") != 2 || num(t, m, "config", "max_drain_ms") != 0 {
 		t.Errorf("config %v", get(t, m, "config"))
 	}
 	for _, k := range []string{"http_idle", "http_inflight", "rest_idle", "rest_inflight", "ws", "silent"} {
@@ -153,11 +164,36 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("config.clients.%s", k)
 		}
 	}
-	if n := len(get(t, m, "checks").([]any)); n != 9 {
+	if n := len(get(t, m, "checks").([]any)); n != 10 {
 		t.Errorf("%d aggregated checks", n)
 	}
 	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
 		t.Errorf("aggregated no-thread-leak: %s", d)
+	}
+	// Aggregated checks say in how many iterations they passed.
+	for i, want := range map[int][2]int64{0: {2, 2}, 1: {1, 2}, 2: {1, 2}, 3: {2, 2}, 9: {0, 2}} {
+		c := get(t, m, "checks", i)
+		if p, n := integer(t, c, "passed_iterations"), integer(t, c, "iterations"); p != want[0] || n != want[1] {
+			t.Errorf("check %v: passed %d of %d, want %d of %d", get(t, c, "id"), p, n, want[0], want[1])
+		}
+	}
+	if get(t, m, "checks", 9, "id") != CheckDrainWithin || get(t, m, "checks", 9, "status") != "skip" {
+		t.Errorf("drain-within without --max-drain: %v", get(t, m, "checks", 9))
+	}
+	// The drain over both iterations: the kept-open one never closed
+	// terminate, and its stragglers exited at t+0.500s.
+	drain := get(t, m, "drain")
+	for k, want := range map[string][6]float64{ // n, min, median, p95, max, missing
+		"listener_closed":  {2, 1, 1, 1, 1, 0},
+		"last_inflight":    {2, 304, 304, 304, 304, 0},
+		"last_thread_exit": {2, 305, 305, 500, 500, 0},
+		"terminate_closed": {1, 310, 310, 310, 310, 1},
+	} {
+		got := [6]float64{num(t, drain, k, "n"), num(t, drain, k, "min_ms"), num(t, drain, k, "median_ms"),
+			num(t, drain, k, "p95_ms"), num(t, drain, k, "max_ms"), num(t, drain, k, "missing")}
+		if got != want {
+			t.Errorf("drain.%s = %v, want %v", k, got, want)
+		}
 	}
 
 	its := get(t, m, "iterations").([]any)
@@ -168,10 +204,18 @@ func TestBuildJSON(t *testing.T) {
 		if n := len(get(t, m, "iterations", i, "clients").([]any)); n != mix.Total() {
 			t.Errorf("iteration %d: %d clients, configured %d", i+1, n, mix.Total())
 		}
-		if n := len(get(t, m, "iterations", i, "checks").([]any)); n != 9 {
-			t.Errorf("iteration %d: %d checks", i+1, n)
+		checks := get(t, m, "iterations", i, "checks").([]any)
+		if len(checks) != 10 {
+			t.Errorf("iteration %d: %d checks", i+1, len(checks))
 		}
-		for _, k := range []string{"n", "addr", "verdict", "terminate", "shutdown", "threads", "routes", "admission",
+		for _, c := range checks {
+			for _, k := range []string{"passed_iterations", "iterations"} {
+				if _, has := c.(map[string]any)[k]; has {
+					t.Errorf("iteration %d: %s belongs to aggregated checks only: %v", i+1, k, c)
+				}
+			}
+		}
+		for _, k := range []string{"n", "addr", "verdict", "terminate", "shutdown", "drain", "threads", "routes", "admission",
 			"resources", "violations", "observed_until_ms", "all_ended", "interrupted"} {
 			get(t, m, "iterations", i, k)
 		}
@@ -186,6 +230,11 @@ func TestBuildJSON(t *testing.T) {
 		integer(t, term, "live_threads_at_close") != 0 || integer(t, term, "waiters_at_close") != 0 ||
 		integer(t, term, "waits_after_close") != 0 || get(t, term, "kept_open") != false {
 		t.Errorf("clean terminate %v", term)
+	}
+	d0 := get(t, it0, "drain")
+	if num(t, d0, "listener_closed_ms") != 1 || num(t, d0, "last_inflight_ms") != 304 || num(t, d0, "last_thread_exit_ms") != 305 ||
+		num(t, d0, "terminate_closed_ms") != 310 || get(t, d0, "terminate_kept_open") != false {
+		t.Errorf("clean drain %v", d0)
 	}
 	if num(t, it0, "shutdown", "returned_ms") != 311 || len(get(t, it0, "shutdown", "stragglers").([]any)) != 0 {
 		t.Errorf("clean shutdown %v", get(t, it0, "shutdown"))
@@ -274,6 +323,11 @@ func TestBuildJSON(t *testing.T) {
 	if get(t, term, "kept_open") != true || integer(t, term, "live_threads_at_close") != 0 {
 		t.Errorf("kept-open terminate %v", term)
 	}
+	d1 := get(t, it1, "drain")
+	if v, ok := d1.(map[string]any)["terminate_closed_ms"]; !ok || v != nil || get(t, d1, "terminate_kept_open") != true ||
+		num(t, d1, "last_thread_exit_ms") != 500 {
+		t.Errorf("kept-open drain %v", d1)
+	}
 	st := get(t, it1, "shutdown", "stragglers").([]any)
 	if len(st) != 2 || st[0] != json.Number("3") || st[1] != json.Number("5") {
 		t.Errorf("stragglers %v", st)
@@ -284,6 +338,32 @@ func TestBuildJSON(t *testing.T) {
 	}
 	if strings.Contains(text, `\u2192`) || strings.Contains(text, `\u003c`) {
 		t.Error("JSON must not escape → or <")
+	}
+}
+
+// The caller's reproduce commands round-trip; max_drain_ms is the budget.
+func TestBuildReproduceAndMaxDrain(t *testing.T) {
+	res := testResult(cleanIteration(), keptOpenIteration())
+	res.Config.MaxDrain = 400 * time.Millisecond
+	for i := range res.Iterations {
+		res.Iterations[i].MaxDrain = res.Config.MaxDrain
+	}
+	r := Build(res, testTool)
+	r.Reproduce = Reproduce{Command: "shutdowntest --headless --iterations=2", FirstFailing: "shutdowntest --headless --iterations=1"}
+	m, _ := roundTrip(t, r)
+	if get(t, m, "reproduce", "command") != r.Reproduce.Command || get(t, m, "reproduce", "first_failing") != r.Reproduce.FirstFailing {
+		t.Errorf("reproduce %v", get(t, m, "reproduce"))
+	}
+	if num(t, m, "config", "max_drain_ms") != 400 {
+		t.Errorf("max_drain_ms %v", get(t, m, "config", "max_drain_ms"))
+	}
+	c := get(t, m, "checks", 9)
+	if get(t, c, "id") != CheckDrainWithin || get(t, c, "status") != "fail" || integer(t, c, "passed_iterations") != 1 ||
+		integer(t, c, "iterations") != 2 || integer(t, c, "observed") != 12 {
+		t.Errorf("drain-within aggregated %v", c)
+	}
+	if d := get(t, c, "detail").(string); d != "failed in 1 of 2 iterations; first (iteration 2): last client thread exited at t+0.500s, over the 400ms budget" {
+		t.Errorf("drain-within detail %q", d)
 	}
 }
 
@@ -327,8 +407,21 @@ func TestBuildNoIteration(t *testing.T) {
 		t.Error("iterations must be an empty array")
 	}
 	checks := get(t, m, "checks").([]any)
-	if len(checks) != 9 || get(t, checks, 0, "status") != "skip" {
+	if len(checks) != 10 {
 		t.Errorf("checks %v", checks)
+	}
+	for i := range checks {
+		if get(t, checks, i, "status") != "skip" || get(t, checks, i, "detail") != "no iteration was recorded" {
+			t.Errorf("check %d: %v", i, get(t, checks, i))
+		}
+	}
+	// No iteration, no drain figure: nulls, not zeros that would read as
+	// an instant shutdown.
+	for _, k := range []string{"listener_closed", "last_inflight", "last_thread_exit", "terminate_closed"} {
+		s := get(t, m, "drain", k)
+		if integer(t, s, "n") != 0 || integer(t, s, "missing") != 0 || get(t, s, "min_ms") != nil || get(t, s, "p95_ms") != nil {
+			t.Errorf("drain.%s %v", k, s)
+		}
 	}
 	if get(t, m, "tool", "command_line") == nil {
 		t.Error("command_line must be an array")
@@ -337,7 +430,7 @@ func TestBuildNoIteration(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	r := Build(nil, testTool)
-	if r.Verdict != StatusFail || len(r.Checks) != 9 || r.Iterations == nil {
+	if r.Verdict != StatusFail || len(r.Checks) != len(checkIDs) || len(checkIDs) != 10 || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }

@@ -16,13 +16,33 @@ import (
 // relative to that iteration's shutdown trigger (negative: before it), on
 // the server's clock. Nullable instants are pointers and encode as null.
 type Report struct {
-	Verdict     string      `json:"verdict"`
-	Interrupted bool        `json:"interrupted"`
-	Tool        ToolInfo    `json:"tool"`
-	Config      Config      `json:"config"`
-	Checks      []Check     `json:"checks"`
-	WallMS      float64     `json:"wall_ms"`
-	Iterations  []Iteration `json:"iterations"`
+	// Schema names the document's format and version.
+	Schema      string   `json:"schema"`
+	Verdict     string   `json:"verdict"`
+	Interrupted bool     `json:"interrupted"`
+	Tool        ToolInfo `json:"tool"`
+	Config      Config   `json:"config"`
+	Checks      []Check  `json:"checks"`
+	// Started is when the run began (RFC 3339, UTC, seconds); empty when
+	// unknown.
+	Started string  `json:"started"`
+	WallMS  float64 `json:"wall_ms"`
+	// Drain summarises the iterations' drain figures.
+	Drain DrainStats `json:"drain"`
+	// Reproduce is the command that runs this again.
+	Reproduce  Reproduce   `json:"reproduce"`
+	Iterations []Iteration `json:"iterations"`
+}
+
+// Schema is the current report format.
+const Schema = "shutdowntest-report/2"
+
+// Reproduce gives the exact commands to run a report's run again: the
+// whole run, and for a failure the first failing iteration on its own
+// (iterations are independent, each on a fresh server).
+type Reproduce struct {
+	Command      string `json:"command"`
+	FirstFailing string `json:"first_failing,omitempty"`
 }
 
 // ToolInfo says which build ran where, so a report can be reproduced.
@@ -45,7 +65,9 @@ type Config struct {
 	InflightForMS  float64 `json:"inflight_for_ms"`
 	DrainTimeoutMS float64 `json:"drain_timeout_ms"`
 	ReadyTimeoutMS float64 `json:"ready_timeout_ms"`
-	Iterations     int     `json:"iterations"`
+	// MaxDrainMS is --max-drain (0: not given).
+	MaxDrainMS float64 `json:"max_drain_ms"`
+	Iterations int     `json:"iterations"`
 }
 
 // Mix is how many clients of each kind and role were configured.
@@ -66,6 +88,7 @@ type Iteration struct {
 	Checks     []Check     `json:"checks"`
 	Terminate  Terminate   `json:"terminate"`
 	Shutdown   Shutdown    `json:"shutdown"`
+	Drain      Drain       `json:"drain"`
 	Threads    []Thread    `json:"threads"`
 	Clients    []Client    `json:"clients"`
 	Routes     []Route     `json:"routes"`
@@ -202,6 +225,7 @@ func Build(res *load.Result, tool ToolInfo) Report {
 	}
 	cfg := res.Config
 	r := Report{
+		Schema:      Schema,
 		Interrupted: res.Interrupted,
 		Tool:        tool,
 		Config: Config{
@@ -211,9 +235,11 @@ func Build(res *load.Result, tool ToolInfo) Report {
 			InflightForMS:  ms(cfg.InflightFor),
 			DrainTimeoutMS: ms(cfg.DrainTimeout),
 			ReadyTimeoutMS: ms(cfg.ReadyTimeout),
+			MaxDrainMS:     ms(cfg.MaxDrain),
 			Iterations:     cfg.Iterations,
 		},
 		WallMS:     ms(res.Wall),
+		Started:    startedOf(res),
 		Iterations: []Iteration{},
 	}
 	if r.Tool.CommandLine == nil {
@@ -236,6 +262,7 @@ func Build(res *load.Result, tool ToolInfo) Report {
 	}
 	r.Checks = Aggregate(per)
 	r.Verdict = Verdict(r.Checks)
+	r.Drain = drainStats(r.Iterations)
 	if res.Interrupted {
 		// An interrupted run is no sign-off, whatever it saw.
 		r.Verdict = StatusFail
@@ -252,6 +279,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Ready: it.Ready, Interrupted: it.Interrupted,
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
 		Violations: []Violation{},
+		Drain:      drainOf(it),
 	}
 
 	tr := srv.Terminate
@@ -414,4 +442,11 @@ func probeLabels(it *load.Iteration) map[string]string {
 		}
 	}
 	return m
+}
+
+func startedOf(res *load.Result) string {
+	if res.Started.IsZero() {
+		return ""
+	}
+	return res.Started.UTC().Format("2006-01-02T15:04:05Z")
 }

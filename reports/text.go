@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -17,9 +18,10 @@ var idWidth = func() int {
 }()
 
 // WriteText writes the human summary: a header, one line per check, the
-// terminate signal's story in one line, and the verdict. With a single
-// iteration it shows that iteration's own check details (the aggregate
-// would only wrap them in "passed in 1 of 1"); with several, the
+// terminate signal's story in one line, the drain figures, the verdict,
+// and last the command that runs it again (the line a reader copies). With
+// a single iteration it shows that iteration's own check details (the
+// aggregate would only wrap them in "passed in 1 of 1"); with several, the
 // aggregates. Plain text, no colours: it is also what lands in CI logs.
 func (r Report) WriteText(w io.Writer) {
 	fmt.Fprintln(w, r.header())
@@ -48,39 +50,66 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w, r.terminateLine())
+	for _, l := range r.drainLines() {
+		fmt.Fprintln(w, l)
+	}
 	fmt.Fprintln(w, r.verdictLine())
+	for _, l := range r.reproduceLines() {
+		fmt.Fprintln(w, l)
+	}
 }
 
 func (r Report) header() string {
-	m := r.Config.Clients
-	total := m.HTTPIdle + m.HTTPInflight + m.RESTIdle + m.RESTInflight + m.WS + m.Silent
 	iters := plural(len(r.Iterations), "iteration", "iterations")
 	if r.Config.Iterations > 0 && r.Config.Iterations != len(r.Iterations) {
 		iters = fmt.Sprintf("%d of %d iterations", len(r.Iterations), r.Config.Iterations)
 	}
-	return fmt.Sprintf("shutdowntest: policy %s, %s (http %d+%d, rest %d+%d, ws %d, tcp %d), %s",
-		r.Config.Policy, plural(total, "client", "clients"), m.HTTPIdle, m.HTTPInflight,
-		m.RESTIdle, m.RESTInflight, m.WS, m.Silent, iters)
+	return fmt.Sprintf("shutdowntest: policy %s, %s, %s", r.Config.Policy, r.clientsLine(), iters)
+}
+
+// clientsLine is the client mix in the header's words:
+// "6 clients (http 1+1, rest 1+1, ws 1, tcp 1)", idle+in-flight per kind.
+func (r Report) clientsLine() string {
+	m := r.Config.Clients
+	total := m.HTTPIdle + m.HTTPInflight + m.RESTIdle + m.RESTInflight + m.WS + m.Silent
+	return fmt.Sprintf("%s (http %d+%d, rest %d+%d, ws %d, tcp %d)", plural(total, "client", "clients"),
+		m.HTTPIdle, m.HTTPInflight, m.RESTIdle, m.RESTInflight, m.WS, m.Silent)
+}
+
+// storyIteration is the iteration whose story the summaries tell: the
+// first failing one (where a reader starts looking), else the last (the
+// state the run ended in). which says which of the two it is; ok is false
+// when no iteration was recorded.
+func (r Report) storyIteration() (it Iteration, which string, ok bool) {
+	if len(r.Iterations) == 0 {
+		return Iteration{}, "", false
+	}
+	for _, it := range r.Iterations {
+		if it.Verdict == StatusFail {
+			return it, "first failing", true
+		}
+	}
+	return r.Iterations[len(r.Iterations)-1], "last", true
 }
 
 // terminateLine tells the terminate handle's story for the iteration that
 // matters: the first failing one, else the last.
 func (r Report) terminateLine() string {
-	if len(r.Iterations) == 0 {
+	it, which, ok := r.storyIteration()
+	if !ok {
 		return "terminate: no iteration was recorded"
 	}
-	idx, which := len(r.Iterations)-1, "last"
-	for i, it := range r.Iterations {
-		if it.Verdict == StatusFail {
-			idx, which = i, "first failing"
-			break
-		}
-	}
-	it := r.Iterations[idx]
 	label := "terminate"
 	if len(r.Iterations) > 1 {
 		label = fmt.Sprintf("terminate (iteration %d, %s)", it.N, which)
 	}
+	return label + ": " + terminateStory(it)
+}
+
+// terminateStory is one iteration's terminate handle in one line: when it
+// was signalled, whether and when it was closed and who was still alive,
+// and how many waits named it after the close.
+func terminateStory(it Iteration) string {
 	t := it.Terminate
 	var parts []string
 	if t.SignaledMS != nil {
@@ -104,7 +133,116 @@ func (r Report) terminateLine() string {
 		parts = append(parts, "not closed")
 	}
 	parts = append(parts, plural(t.WaitsAfterClose, "wait", "waits")+" after close")
-	return label + ": " + strings.Join(parts, ", ")
+	return strings.Join(parts, ", ")
+}
+
+// drainLines are the drain figures: with one iteration its four
+// milestones on one line; with several, one line per milestone with its
+// spread, because a sign-off asks how slow shutdown can get, not how slow
+// it was once.
+func (r Report) drainLines() []string {
+	switch len(r.Iterations) {
+	case 0:
+		return nil // the terminate line already says nothing was recorded
+	case 1:
+		return []string{"drain: " + drainStory(r.Iterations[0])}
+	}
+	n := len(r.Iterations)
+	width := 0
+	for _, m := range r.drainMilestones() {
+		width = max(width, len(m.label))
+	}
+	var lines []string
+	for _, m := range r.drainMilestones() {
+		lines = append(lines, fmt.Sprintf("drain (n=%d): %-*s  %s", n, width, m.label, m.spread()))
+	}
+	return lines
+}
+
+// milestone is one drain figure over the iterations, with what to say
+// when no iteration reached it.
+type milestone struct {
+	label string
+	stats Stats
+	// none is said instead of the figures when nothing was there to
+	// reach it (no in-flight client was configured).
+	none string
+}
+
+func (r Report) drainMilestones() []milestone {
+	d := r.Drain
+	inflight := milestone{label: "last in-flight response", stats: d.LastInflight}
+	if m := r.Config.Clients; m.HTTPInflight+m.RESTInflight == 0 {
+		inflight.none = "no in-flight clients"
+	}
+	return []milestone{
+		{label: "listener closed", stats: d.ListenerClosed},
+		inflight,
+		{label: "last client thread exited", stats: d.LastThreadExit},
+		{label: "terminate closed", stats: d.TerminateClosed},
+	}
+}
+
+// spread renders "min 1 · median 1.5 · p95 3 · max 3.1 ms", noting the
+// iterations that never got there.
+func (m milestone) spread() string {
+	s := m.stats
+	if s.N == 0 || s.MinMS == nil {
+		if m.none != "" {
+			return m.none
+		}
+		return fmt.Sprintf("never (%s)", plural(s.Missing, "iteration", "iterations"))
+	}
+	out := fmt.Sprintf("min %s · median %s · p95 %s · max %s ms",
+		msNum(*s.MinMS), msNum(*s.MedianMS), msNum(*s.P95MS), msNum(*s.MaxMS))
+	if s.Missing > 0 {
+		out += fmt.Sprintf(", never in %d of %d", s.Missing, s.N+s.Missing)
+	}
+	return out
+}
+
+// drainStory is one iteration's drain milestones in one line. A missing
+// figure is said in words: the listener never closed, a client thread
+// never exited (so the drain never finished), terminate kept open.
+func drainStory(it Iteration) string {
+	d := it.Drain
+	var parts []string
+	if d.ListenerClosedMS != nil {
+		parts = append(parts, "listener closed "+tms(*d.ListenerClosedMS))
+	} else {
+		parts = append(parts, "listener never closed")
+	}
+	switch {
+	case d.LastInflightMS != nil:
+		parts = append(parts, "last in-flight response "+tms(*d.LastInflightMS))
+	case hasRole(it, "inflight"):
+		parts = append(parts, "no in-flight response completed")
+	default:
+		parts = append(parts, "no in-flight clients")
+	}
+	if d.LastThreadExitMS != nil {
+		parts = append(parts, "last client thread exited "+tms(*d.LastThreadExitMS))
+	} else {
+		parts = append(parts, "a client thread never exited")
+	}
+	switch {
+	case d.TerminateClosedMS != nil:
+		parts = append(parts, "terminate closed "+tms(*d.TerminateClosedMS))
+	case d.TerminateKeptOpen:
+		parts = append(parts, "terminate kept open")
+	default:
+		parts = append(parts, "terminate never closed")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func hasRole(it Iteration, role string) bool {
+	for _, c := range it.Clients {
+		if c.Role == role {
+			return true
+		}
+	}
+	return false
 }
 
 func (r Report) verdictLine() string {
@@ -112,15 +250,7 @@ func (r Report) verdictLine() string {
 	if len(r.Iterations) == 0 {
 		s = fmt.Sprintf("verdict: %s (no iteration was recorded)", strings.ToUpper(r.Verdict))
 	} else {
-		failed, skipped := 0, 0
-		for _, c := range r.Checks {
-			switch c.Status {
-			case StatusFail:
-				failed++
-			case StatusSkip:
-				skipped++
-			}
-		}
+		failed, skipped := r.counts()
 		s = fmt.Sprintf("verdict: %s (%s, %d failed", strings.ToUpper(r.Verdict), plural(len(r.Checks), "check", "checks"), failed)
 		if skipped > 0 {
 			s += fmt.Sprintf(", %d skipped", skipped)
@@ -129,9 +259,39 @@ func (r Report) verdictLine() string {
 	}
 	s += fmt.Sprintf(" in %.2fs", r.WallMS/1000)
 	if r.Interrupted {
-		s += fmt.Sprintf("; INTERRUPTED after %d of %d iterations: not a sign-off", len(r.Iterations), r.Config.Iterations)
+		s += "; INTERRUPTED " + r.interruptedAfter() + ": not a sign-off"
 	}
 	return s
+}
+
+// counts is how many aggregated checks failed and how many were skipped.
+func (r Report) counts() (failed, skipped int) {
+	for _, c := range r.Checks {
+		switch c.Status {
+		case StatusFail:
+			failed++
+		case StatusSkip:
+			skipped++
+		}
+	}
+	return failed, skipped
+}
+
+func (r Report) interruptedAfter() string {
+	return fmt.Sprintf("after %d of %d iterations", len(r.Iterations), r.Config.Iterations)
+}
+
+// reproduceLines say how to run this again; nothing when the caller did
+// not record a command (Build cannot know how the tool was invoked).
+func (r Report) reproduceLines() []string {
+	var lines []string
+	if c := r.Reproduce.Command; c != "" {
+		lines = append(lines, "reproduce: "+c)
+	}
+	if c := r.Reproduce.FirstFailing; c != "" {
+		lines = append(lines, "first failing iteration alone: "+c)
+	}
+	return lines
 }
 
 // tms formats a report time (ms relative to the trigger) as t+0.305s.
@@ -141,4 +301,13 @@ func tms(v float64) string {
 		s = 0 // no "t-0.000s"
 	}
 	return fmt.Sprintf("t%+.3fs", s)
+}
+
+// msNum formats report milliseconds as briefly as they are exact: the
+// report already rounds to the microsecond, so "310", "0.133".
+func msNum(v float64) string {
+	if v == 0 {
+		v = 0 // no "-0"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }

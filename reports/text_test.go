@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"shutdowntest/load"
 )
 
 func textOf(r Report) []string {
@@ -13,7 +15,9 @@ func textOf(r Report) []string {
 }
 
 func TestWriteTextPass(t *testing.T) {
-	lines := textOf(Build(testResult(cleanIteration()), testTool))
+	r := Build(testResult(cleanIteration()), testTool)
+	r.Reproduce.Command = "shutdowntest --headless"
+	lines := textOf(r)
 	want := []string{
 		"shutdowntest: policy fixed, 6 clients (http 1+1, rest 1+1, ws 1, tcp 1), 1 iteration",
 		"PASS terminate-outlived-waiters  closed at t+0.310s after every client thread exited",
@@ -24,21 +28,29 @@ func TestWriteTextPass(t *testing.T) {
 			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], w)
 		}
 	}
-	if len(lines) != 1+9+2 {
+	// header, ten checks, terminate, drain, verdict, reproduce
+	if len(lines) != 1+10+4 {
 		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	if got, w := lines[10], "SKIP drain-within                no --max-drain given"; got != w {
+		t.Errorf("drain-within line\n got %q\nwant %q", got, w)
 	}
 	// The details start in one column.
 	col := strings.Index(lines[1], "closed at")
-	for _, l := range lines[1:10] {
+	for _, l := range lines[1:11] {
 		if len(l) <= col || l[col-1] != ' ' || l[col-2] != ' ' || l[col] == ' ' {
 			t.Errorf("misaligned: %q", l)
 		}
 	}
-	if got, w := lines[10], "terminate: handle 0x40 signalled t+0.000s, closed t+0.310s, 0 client threads alive, 0 waits after close"; got != w {
-		t.Errorf("terminate line\n got %q\nwant %q", got, w)
-	}
-	if got, w := lines[11], "verdict: PASS (9 checks, 0 failed) in 1.21s"; got != w {
-		t.Errorf("verdict line\n got %q\nwant %q", got, w)
+	for i, w := range []string{
+		"terminate: handle 0x40 signalled t+0.000s, closed t+0.310s, 0 client threads alive, 0 waits after close",
+		"drain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.305s, terminate closed t+0.310s",
+		"verdict: PASS (10 checks, 0 failed, 1 skipped) in 1.21s",
+		"reproduce: shutdowntest --headless",
+	} {
+		if got := lines[11+i]; got != w {
+			t.Errorf("line %d\n got %q\nwant %q", 11+i, got, w)
+		}
 	}
 }
 
@@ -46,7 +58,9 @@ func TestWriteTextFail(t *testing.T) {
 	res := testResult(cleanIteration(), keptOpenIteration(), legacyIteration())
 	res.Config.Iterations = 5
 	res.Interrupted = true
-	lines := textOf(Build(res, testTool))
+	r := Build(res, testTool)
+	r.Reproduce = Reproduce{Command: "shutdowntest --headless --iterations=5", FirstFailing: "shutdowntest --headless --iterations=1"}
+	lines := textOf(r)
 	all := strings.Join(lines, "\n")
 	if strings.Contains(all, "\x1b") {
 		t.Error("no ANSI escapes")
@@ -68,9 +82,25 @@ func TestWriteTextFail(t *testing.T) {
 	if !strings.Contains(all, "\n"+w+"\n") {
 		t.Errorf("want %q in\n%s", w, all)
 	}
-	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "verdict: FAIL (9 checks, ") || !strings.HasSuffix(last, " in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off") {
-		t.Errorf("verdict line %q", last)
+	// Several iterations: each drain milestone's spread on its own line,
+	// labels aligned; the kept-open iteration never closed terminate.
+	for _, w := range []string{
+		"drain (n=3): listener closed            min 1 · median 1 · p95 1 · max 1 ms",
+		"drain (n=3): last in-flight response    min 304 · median 304 · p95 304 · max 304 ms",
+		"drain (n=3): last client thread exited  min 305 · median 310 · p95 500 · max 500 ms",
+		"drain (n=3): terminate closed           min 4 · median 4 · p95 310 · max 310 ms, never in 1 of 3",
+	} {
+		if !strings.Contains(all, "\n"+w+"\n") {
+			t.Errorf("want %q in\n%s", w, all)
+		}
+	}
+	n := len(lines)
+	if got, w := lines[n-3], "verdict: FAIL (10 checks, 3 failed, 1 skipped) in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off"; got != w {
+		t.Errorf("verdict line\n got %q\nwant %q", got, w)
+	}
+	if lines[n-2] != "reproduce: shutdowntest --headless --iterations=5" ||
+		lines[n-1] != "first failing iteration alone: shutdowntest --headless --iterations=1" {
+		t.Errorf("reproduce lines %q", lines[n-2:])
 	}
 }
 
@@ -82,7 +112,8 @@ func TestWriteTextLegacyAndSkip(t *testing.T) {
 	for _, w := range []string{
 		"\nSKIP routing-unchanged           no route probes\n",
 		"\nterminate: handle 0x40 signalled t+0.000s, closed t+0.004s, 2 client threads alive, 2 waits after close\n",
-		"\nverdict: FAIL (9 checks, 2 failed, 2 skipped) in 1.21s",
+		"\ndrain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.310s, terminate closed t+0.004s\n",
+		"\nverdict: FAIL (10 checks, 2 failed, 3 skipped) in 1.21s\n",
 	} {
 		if !strings.Contains(all+"\n", w) {
 			t.Errorf("want %q in\n%s", w, all)
@@ -102,6 +133,77 @@ func TestWriteTextNoIteration(t *testing.T) {
 	}
 	if got := lines[len(lines)-1]; got != "verdict: FAIL (no iteration was recorded) in 1.21s; INTERRUPTED after 0 of 1 iterations: not a sign-off" {
 		t.Errorf("verdict line %q", got)
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "drain") {
+			t.Errorf("no drain line without an iteration: %q", l)
+		}
+	}
+}
+
+// A single iteration's drain line says in words what was never reached.
+func TestDrainStory(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		base   func() load.Iteration
+		mutate func(*load.Iteration)
+		want   string
+	}{
+		{name: "clean", base: cleanIteration,
+			want: "listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.305s, terminate closed t+0.310s"},
+		{name: "kept open", base: keptOpenIteration,
+			want: "listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.500s, terminate kept open"},
+		{name: "nothing reached", base: cleanIteration,
+			mutate: func(it *load.Iteration) {
+				it.Server.Kernel.Threads[0].Forced = true
+				it.Clients[1].Outcome, it.Clients[3].Outcome = load.OutcomeTimeout, load.OutcomeReset
+				th := &it.Server.Kernel.Threads[3]
+				th.Exited, th.ExitedAt = false, 0
+				it.Server.Terminate.Closed, it.Server.Terminate.ClosedAt = false, 0
+			},
+			want: "listener never closed, no in-flight response completed, a client thread never exited, terminate never closed"},
+		{name: "no in-flight clients", base: cleanIteration,
+			mutate: func(it *load.Iteration) { it.Clients = it.Clients[4:] },
+			want:   "listener closed t+0.001s, no in-flight clients, last client thread exited t+0.305s, terminate closed t+0.310s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			it := tc.base()
+			if tc.mutate != nil {
+				tc.mutate(&it)
+			}
+			lines := textOf(Build(testResult(it), testTool))
+			want := "drain: " + tc.want
+			found := false
+			for _, l := range lines {
+				found = found || l == want
+			}
+			if !found {
+				t.Errorf("want %q in\n%s", want, strings.Join(lines, "\n"))
+			}
+		})
+	}
+}
+
+// Several iterations with no in-flight client and a milestone nobody
+// reached: the spread says so instead of inventing figures.
+func TestDrainSpreadNone(t *testing.T) {
+	var its []load.Iteration
+	for range 2 {
+		it := cleanIteration()
+		it.Clients = it.Clients[4:]
+		it.Server.Kernel.Threads[0].Forced = true
+		its = append(its, it)
+	}
+	res := testResult(its...)
+	res.Config.Mix.HTTPInflight, res.Config.Mix.RESTInflight = 0, 0
+	all := strings.Join(textOf(Build(res, testTool)), "\n")
+	for _, w := range []string{
+		"\ndrain (n=2): listener closed            never (2 iterations)\n",
+		"\ndrain (n=2): last in-flight response    no in-flight clients\n",
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("want %q in\n%s", w, all)
+		}
 	}
 }
 

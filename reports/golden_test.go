@@ -1,0 +1,110 @@
+package reports
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"shutdowntest/load"
+	"shutdowntest/target"
+)
+
+// The -update flag rewrites the golden files: go test ./reports -run Golden -update.
+// It is registered in init, after every package-level variable, and only
+// if no other test file of the package registered it first, so that
+// writers' golden tests can share the one flag.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	}
+}
+
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// golden compares got with testdata/<name>.golden, or rewrites the file
+// under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if updating() {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (create it with: go test ./reports -run Golden -update)", err)
+	}
+	if bytes.Equal(got, want) {
+		return
+	}
+	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < max(len(gl), len(wl)); i++ {
+		var g, w string
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if g != w {
+			t.Fatalf("%s differs at line %d:\n got %q\nwant %q\n(if the change is intended: go test ./reports -run Golden -update)", path, i+1, g, w)
+		}
+	}
+	t.Fatalf("%s differs", path)
+}
+
+// goldenReports are fixed runs built through Build from the hand-made
+// records of checks_test.go, with a fixed tool and wall time, so the
+// writers' output depends on nothing but the code.
+func goldenReports() []struct {
+	name string
+	r    Report
+} {
+	fixed := Build(testResult(cleanIteration()), testTool)
+	fixed.Reproduce.Command = "shutdowntest --headless"
+
+	leg := testResult(legacyIteration())
+	leg.Config.Policy = target.PolicyLegacy
+	legacy := Build(leg, testTool)
+	legacy.Reproduce.Command = "shutdowntest --headless --policy=legacy"
+
+	// Three iterations (pass, kept open, legacy-like) with a drain budget
+	// that the kept-open one overruns, interrupted after 3 of 5.
+	its := testResult(cleanIteration(), keptOpenIteration(), legacyIteration())
+	its.Config.MaxDrain = 400 * time.Millisecond
+	for i := range its.Iterations {
+		its.Iterations[i].MaxDrain = its.Config.MaxDrain
+	}
+	// The legacy-like iteration also cut a REST in-flight response (a
+	// second outcome in the outcome table, and a "|" to escape).
+	leg3 := &its.Iterations[2]
+	leg3.Clients[3].Outcome, leg3.Clients[3].Detail = load.OutcomeReset, "read body: connection reset by peer | after 12 of 40 bytes"
+	leg3.Interrupted = true
+	its.Config.Iterations, its.Interrupted = 5, true
+	several := Build(its, testTool)
+	several.Reproduce = Reproduce{Command: "shutdowntest --headless --max-drain=400ms --iterations=5",
+		FirstFailing: "shutdowntest --headless --max-drain=400ms --iterations=1"}
+
+	// A run stopped before its first iteration was recorded.
+	empty := testResult()
+	empty.Config.Iterations, empty.Interrupted = 1, true
+	none := Build(empty, testTool)
+	none.Reproduce.Command = "shutdowntest --headless"
+
+	return []struct {
+		name string
+		r    Report
+	}{{"fixed", fixed}, {"legacy", legacy}, {"iterations", several}, {"none", none}}
+}
