@@ -26,8 +26,12 @@ var errHelp = errors.New("help shown")
 type options struct {
 	cfg      load.Config
 	headless bool
-	jsonPath string
 	version  bool
+	// Report files by format; "" means not written. Only JSON takes "-".
+	jsonPath, junitPath, markdownPath, htmlPath string
+	// runFlags are the flags that shape the run, as given, canonicalised:
+	// the command that reproduces it.
+	runFlags []string
 }
 
 const usageHead = `shutdowntest: does this server shut down cleanly while clients are connected, idle and busy?
@@ -43,6 +47,7 @@ Examples:
   shutdowntest --headless                       # the default run: every check should pass
   shutdowntest --headless --policy legacy       # the pre-fix server: the tool must catch it (exit 1)
   shutdowntest --iterations 100 --drain-timeout 2s --json report.json
+  shutdowntest --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
@@ -53,7 +58,7 @@ Flags:
 
 // parseFlags parses the command line. Every error is one line that names
 // the flag.
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	var o options
 	fs := pflag.NewFlagSet("shutdowntest", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -77,7 +82,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.cfg.DrainTimeout, "drain-timeout", 10*time.Second, "fixed's shared budget for joining client threads; observation ends 1s after it")
 	fs.DurationVar(&o.cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "how long clients may take to reach their intended states")
 	fs.IntVar(&o.cfg.Iterations, "iterations", 1, "how many start-hold-shutdown cycles, each on a fresh server")
+	fs.DurationVar(&o.cfg.MaxDrain, "max-drain", 0, "fail (check drain-within) when trigger → last client thread exited takes longer")
 	fs.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file (- for stdout; the summary then goes to stderr)")
+	fs.StringVar(&o.junitPath, "junit", "", "write a JUnit XML report (one testcase per check per iteration) to this file")
+	fs.StringVar(&o.markdownPath, "markdown", "", "write a Markdown report (release checklist, CI step summary) to this file")
+	fs.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report with an SVG timeline to this file")
 	fs.BoolVar(&o.headless, "headless", false, "run without the interactive view (implied when stdout is not a terminal)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -85,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	if *help {
-		fmt.Fprint(stderr, usageHead+fs.FlagUsages())
+		fmt.Fprint(helpOut, usageHead+fs.FlagUsages())
 		return o, errHelp
 	}
 	if fs.NArg() > 0 {
@@ -115,11 +124,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.cfg.Iterations < 1 {
 		return o, fmt.Errorf("--iterations: must be 1 or more, got %d", o.cfg.Iterations)
 	}
-	if o.jsonPath != "" && o.jsonPath != "-" {
-		if err := checkWritable(o.jsonPath); err != nil {
-			return o, fmt.Errorf("--json: %v", err)
+	if o.cfg.MaxDrain < 0 {
+		return o, fmt.Errorf("--max-drain: must be more than 0, got %v", o.cfg.MaxDrain)
+	}
+	for _, out := range []struct{ flag, path string }{
+		{"json", o.jsonPath}, {"junit", o.junitPath}, {"markdown", o.markdownPath}, {"html", o.htmlPath},
+	} {
+		if out.path == "" || (out.flag == "json" && out.path == "-") {
+			continue
+		}
+		if err := checkWritable(out.path); err != nil {
+			return o, fmt.Errorf("--%s: %v", out.flag, err)
 		}
 	}
+	fs.Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "json", "junit", "markdown", "html", "headless", "help", "version":
+			return // outputs, not the run
+		}
+		o.runFlags = append(o.runFlags, "--"+f.Name+"="+f.Value.String())
+	})
 	return o, nil
 }
 
@@ -176,4 +200,28 @@ func progressLine(it *load.Iteration) string {
 		verdict += " (interrupted)"
 	}
 	return fmt.Sprintf("%s; %s; %d clients", verdict, term, len(it.Clients))
+}
+
+// reproduce is the command that runs the same configuration again, and
+// one iteration of it alone (iterations are independent, each on a fresh
+// server). Output flags are left out: rerunning should not overwrite the
+// reports being read.
+func reproduce(o options, prog string) (all, one string) {
+	base := append([]string{prog, "--headless"}, o.runFlags...)
+	var single []string
+	for _, f := range base {
+		if !strings.HasPrefix(f, "--iterations=") {
+			single = append(single, f)
+		}
+	}
+	return strings.Join(base, " "), strings.Join(append(single, "--iterations=1"), " ")
+}
+
+// progName is how the user ran the tool: "go run ." when the binary sits
+// in the go command's build cache, else the binary's name.
+func progName(arg0 string) string {
+	if strings.Contains(arg0, "go-build") {
+		return "go run ."
+	}
+	return filepath.Base(arg0)
 }

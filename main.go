@@ -51,7 +51,7 @@ func main() {
 // run is the whole program behind main, for tests: it parses args, runs
 // the engine and writes the reports, and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
-	opts, err := parseFlags(args[1:], stderr)
+	opts, err := parseFlags(args[1:], stdout)
 	if errors.Is(err, errHelp) {
 		return exitPass
 	}
@@ -82,17 +82,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	info := toolInfo(args)
 	info.OpenFileLimit = limit
 	rep := reports.Build(res, info)
-	if opts.jsonPath != "" {
-		if err := writeJSON(opts.jsonPath, rep, stdout); err != nil {
-			fmt.Fprintf(stderr, "shutdowntest: --json: %v\n", err)
-			return exitNotRun
-		}
+	rep.Reproduce.Command, _ = reproduce(opts, progName(args[0]))
+	if rep.Verdict == "fail" && len(rep.Iterations) > 1 {
+		_, rep.Reproduce.FirstFailing = reproduce(opts, progName(args[0]))
 	}
+	if err := writeReports(opts, rep, stdout); err != nil {
+		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
+		return exitNotRun
+	}
+	rep.WriteText(summary)
 	if runErr != nil {
 		fmt.Fprintf(stderr, "shutdowntest: the run could not be carried out: %v\n", runErr)
 		return exitNotRun
 	}
-	rep.WriteText(summary)
 	switch {
 	case res.Interrupted:
 		return exitInterrupted
@@ -102,13 +104,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	return exitPass
 }
 
-func writeJSON(path string, rep reports.Report, stdout io.Writer) error {
-	if path == "-" {
-		return rep.WriteJSON(stdout)
+// writeReports writes every report asked for, each atomically, so a
+// reader never sees half a file. It goes on past a failed one so the
+// others still land, and returns the first error.
+func writeReports(o options, rep reports.Report, stdout io.Writer) error {
+	var first error
+	for _, out := range []struct {
+		flag, path string
+		write      func(io.Writer) error
+	}{
+		{"json", o.jsonPath, rep.WriteJSON},
+		{"junit", o.junitPath, rep.WriteJUnit},
+		{"markdown", o.markdownPath, rep.WriteMarkdown},
+		{"html", o.htmlPath, rep.WriteHTML},
+	} {
+		if out.path == "" {
+			continue
+		}
+		var err error
+		if out.path == "-" {
+			err = out.write(stdout)
+		} else {
+			var buf bytes.Buffer
+			if err = out.write(&buf); err == nil {
+				err = reports.WriteFileAtomic(out.path, buf.Bytes())
+			}
+		}
+		if err != nil && first == nil {
+			first = fmt.Errorf("--%s: %w", out.flag, err)
+		}
 	}
-	var buf bytes.Buffer
-	if err := rep.WriteJSON(&buf); err != nil {
-		return err
-	}
-	return reports.WriteFileAtomic(path, buf.Bytes())
+	return first
 }

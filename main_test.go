@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,8 +60,8 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 }
 
 func TestHelpAndVersion(t *testing.T) {
-	if code, _, errs := runArgs(t, "--help"); code != 0 || !strings.Contains(errs, "--drain-timeout") || !strings.Contains(errs, "Examples:") {
-		t.Errorf("--help: exit %d, %q", code, errs)
+	if code, out, _ := runArgs(t, "--help"); code != 0 || !strings.Contains(out, "--drain-timeout") || !strings.Contains(out, "Examples:") {
+		t.Errorf("--help: exit %d, %q", code, out)
 	}
 	if code, out, _ := runArgs(t, "--version"); code != 0 || !strings.HasPrefix(out, "shutdowntest "+version) {
 		t.Errorf("--version: exit %d, %q", code, out)
@@ -183,5 +184,23 @@ func TestInterruptedRunIsReportedAs130(t *testing.T) {
 	}
 	if !rep.Interrupted || len(rep.Iterations) != 1 || !rep.Iterations[0].Interrupted {
 		t.Errorf("report %+v: want interrupted, one iteration", rep)
+	}
+}
+
+func TestReproduceCommand(t *testing.T) {
+	o, err := parseFlags([]string{"--policy", "legacy", "--ws", "3", "--iterations", "20", "--drain-timeout", "2s",
+		"--json", filepath.Join(t.TempDir(), "r.json"), "--headless"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, one := reproduce(o, progName("/tmp/go-build123/b001/exe/shutdowntest"))
+	if want := "go run . --headless --policy=legacy --ws=3 --iterations=20 --drain-timeout=2s"; all != want {
+		t.Errorf("command %q, want %q", all, want)
+	}
+	if want := "go run . --headless --policy=legacy --ws=3 --drain-timeout=2s --iterations=1"; one != want {
+		t.Errorf("one iteration %q, want %q", one, want)
+	}
+	if got := progName("/usr/local/bin/shutdowntest"); got != "shutdowntest" {
+		t.Errorf("progName %q", got)
 	}
 }
