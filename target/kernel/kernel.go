@@ -353,7 +353,10 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 	for i, h := range hs {
 		o, stale := k.resolve(h)
 		if o == nil {
-			k.failures = append(k.failures, WaitFailure{At: k.Now(), Thread: tidOf(t), Handle: h.v})
+			now := k.Now()
+			k.failures = append(k.failures, WaitFailure{At: now, Thread: tidOf(t), Handle: h.v})
+			k.viol = append(k.viol, Violation{At: now, Kind: ViolationWaitOnClosed,
+				Detail: fmt.Sprintf("thread %d waited on %v, a closed handle: WAIT_FAILED", tidOf(t), h)})
 			k.mu.Unlock()
 			return WaitFailed
 		}

@@ -9,6 +9,7 @@ import (
 const (
 	ViolationCloseWhileWaiting = "close-while-waiting"
 	ViolationStaleHandle       = "stale-handle"
+	ViolationWaitOnClosed      = "wait-on-closed"
 	ViolationTerminateThread   = "terminate-thread"
 	ViolationForced            = "forced-release"
 )
