@@ -679,11 +679,15 @@ func plural2(n int, one, many, list string) string {
 	return many + " " + list
 }
 
-func joinInts(ids []int) string {
-	parts := make([]string, 0, len(ids))
+func joinInts(ids []int) string { return listIDs(ids, maxListed) }
+
+// listIDs lists ids, at most limit of them, then "and N more": a detail
+// line, not a dump.
+func listIDs(ids []int, limit int) string {
+	parts := make([]string, 0, min(len(ids), limit)+1)
 	for i, id := range ids {
-		if i == maxListed {
-			parts = append(parts, fmt.Sprintf("and %d more", len(ids)-maxListed))
+		if i == limit {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ids)-limit))
 			break
 		}
 		parts = append(parts, strconv.Itoa(id))

@@ -13,20 +13,11 @@ import (
 	"shutdowntest/target"
 )
 
-// The -update flag rewrites the golden files: go test ./reports -run Golden -update.
-// It is registered in init, after every package-level variable, and only
-// if no other test file of the package registered it first, so that
-// writers' golden tests can share the one flag.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-	}
-}
+// update rewrites every writer's golden files:
+// go test ./reports -run 'Golden|HTML' -update.
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
+func updating() bool { return *update }
 
 // golden compares got with testdata/<name>.golden, or rewrites the file
 // under -update.
@@ -44,7 +35,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (create it with: go test ./reports -run Golden -update)", err)
+		t.Fatalf("%v (create it with: go test ./reports -run 'Golden|HTML' -update)", err)
 	}
 	if bytes.Equal(got, want) {
 		return

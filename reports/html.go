@@ -350,7 +350,7 @@ func htmlHeadline(it Iteration) htmlKV {
 		s = fmt.Sprintf("The terminate handle was closed at %s while %s alive", htmlT(*t.ClosedMS),
 			plural(max(len(alive), t.LiveThreadsAtClose), "client thread was", "client threads were"))
 		if len(alive) > 0 {
-			s += " (" + htmlIDs(alive, 5) + ")"
+			s += " (" + listIDs(alive, 5) + ")"
 		}
 		s += fmt.Sprintf("; %s touched it after the close.", plural(t.WaitsAfterClose, "wait", "waits"))
 	case t.ClosedMS != nil:
@@ -361,7 +361,7 @@ func htmlHeadline(it Iteration) htmlKV {
 		s = fmt.Sprintf("The terminate handle was kept open: %s still alive when shutdown returned",
 			plural(len(it.Shutdown.Stragglers), "client thread was", "client threads were"))
 		if len(it.Shutdown.Stragglers) > 0 {
-			s += " (" + htmlIDs(it.Shutdown.Stragglers, 5) + ")"
+			s += " (" + listIDs(it.Shutdown.Stragglers, 5) + ")"
 		}
 		s += "."
 	case t.SignaledMS == nil:
@@ -420,23 +420,9 @@ func htmlTerminate(it Iteration) []htmlKV {
 	}
 	if n := len(sh.Stragglers); n > 0 {
 		kv = append(kv, htmlKV{Key: "stragglers", Class: "bad",
-			Value: plural(n, "client thread", "client threads") + " alive after shutdown: " + htmlIDs(sh.Stragglers, htmlMaxRows)})
+			Value: plural(n, "client thread", "client threads") + " alive after shutdown: " + listIDs(sh.Stragglers, htmlMaxRows)})
 	}
 	return kv
-}
-
-// htmlIDs lists thread ids, at most limit of them: a detail line, not a
-// dump.
-func htmlIDs(ids []int, limit int) string {
-	parts := make([]string, 0, min(len(ids), limit)+1)
-	for i, id := range ids {
-		if i == limit {
-			parts = append(parts, fmt.Sprintf("and %d more", len(ids)-limit))
-			break
-		}
-		parts = append(parts, strconv.Itoa(id))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // htmlGoodOutcome: how a client may end in a clean shutdown. Anything else
@@ -966,7 +952,7 @@ func (b *tlBuilder) terminateRow(y float64) {
 		if cls == "violation" {
 			title = fmt.Sprintf("%s closed at %s while %s alive (%s); %d blocked in a wait on it; %s after the close",
 				name, htmlT(c), plural(max(len(alive), t.LiveThreadsAtClose), "client thread was", "client threads were"),
-				htmlIDs(alive, htmlMaxRows), t.WaitersAtClose, plural(t.WaitsAfterClose, "wait", "waits"))
+				listIDs(alive, htmlMaxRows), t.WaitersAtClose, plural(t.WaitsAfterClose, "wait", "waits"))
 		}
 		mid := y + tlBarH/2
 		b.v.Close = &tlClose{Class: cls, X: x, Y1: y - 3, Y2: y + tlBarH + 3, ClosedMS: htmlNum3(c), Title: title,

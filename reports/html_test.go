@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,20 +18,6 @@ import (
 	"shutdowntest/target"
 	"shutdowntest/target/kernel"
 )
-
-// The -update flag is shared with the other writers' golden tests: whoever
-// registers it first wins, and init runs after every package-level
-// variable, so a flag declared as one is seen here.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-	}
-}
-
-func htmlUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 var htmlTool = ToolInfo{Version: "v0.1.0", Commit: "abc123", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64",
 	GOMAXPROCS: 8, OpenFileLimit: 1048576, CommandLine: []string{"shutdowntest", "--headless"}}
@@ -185,40 +170,6 @@ func htmlOf(t *testing.T, r Report) string {
 	return buf.String()
 }
 
-func htmlGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if htmlUpdating() {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with: go test ./reports -run HTML -update)", err)
-	}
-	if got == string(want) {
-		return
-	}
-	gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-	for i := range max(len(gl), len(wl)) {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("%s differs at line %d:\n got %.300q\nwant %.300q\n(if intended: go test ./reports -run HTML -update)", path, i+1, g, w)
-		}
-	}
-}
-
 func TestHTMLGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -229,7 +180,7 @@ func TestHTMLGolden(t *testing.T) {
 			if again := htmlOf(t, tc.r); again != got {
 				t.Fatal("two renderings of one report differ")
 			}
-			htmlGolden(t, tc.name, got)
+			golden(t, tc.name, []byte(got))
 		})
 	}
 }
