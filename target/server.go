@@ -343,7 +343,7 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 	s.triggeredAt = trigger
 	s.mu.Unlock()
 	s.lifecycle.Store(int32(ShuttingDown))
-	s.ui.trigger(trigger)
+	s.ui.trigger()
 	p := &shutdownRun{s: s, rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
 	switch s.cfg.Policy {
 	case PolicyLegacy:

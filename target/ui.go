@@ -85,7 +85,7 @@ func (u *uiThread) loop() {
 }
 
 // trigger starts the in-flight clock. Only the first call counts.
-func (u *uiThread) trigger(_ time.Duration) {
+func (u *uiThread) trigger() {
 	select {
 	case u.trig <- time.Now():
 	default:
