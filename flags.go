@@ -133,6 +133,9 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		if out.path == "" || (out.flag == "json" && out.path == "-") {
 			continue
 		}
+		if out.path == "-" {
+			return o, fmt.Errorf("--%s: only --json writes to stdout (-); give a file", out.flag)
+		}
 		if err := checkWritable(out.path); err != nil {
 			return o, fmt.Errorf("--%s: %v", out.flag, err)
 		}

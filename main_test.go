@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -41,6 +43,10 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		{[]string{"--frobnicate"}, "--frobnicate"},
 		{[]string{"--json", filepath.Join(dir, "missing", "r.json")}, "--json"},
 		{[]string{"--json", dir}, "--json"},
+		{[]string{"--markdown", "-"}, "--markdown"},
+		{[]string{"--html", filepath.Join(dir, "no", "r.html")}, "--html"},
+		{[]string{"--junit", dir}, "--junit"},
+		{[]string{"--max-drain", "-1s"}, "--max-drain"},
 		{[]string{"--http-idle", "0", "--http-inflight", "0", "--rest-idle", "0", "--rest-inflight", "0", "--ws", "0", "--silent", "0"}, "at least one client"},
 		{[]string{"--silent", "100000"}, "open-file limit"},
 		{[]string{"extra"}, "unexpected argument"},
@@ -202,5 +208,58 @@ func TestReproduceCommand(t *testing.T) {
 	}
 	if got := progName("/usr/local/bin/shutdowntest"); got != "shutdowntest" {
 		t.Errorf("progName %q", got)
+	}
+}
+
+// A legacy run with every report format: each file lands, the JUnit
+// parses with one failure per failed check, the Markdown table shows the
+// failures, and the HTML fetches nothing from anywhere.
+func TestLegacyWritesEveryReport(t *testing.T) {
+	dir := t.TempDir()
+	junit, md, page := filepath.Join(dir, "j.xml"), filepath.Join(dir, "r.md"), filepath.Join(dir, "r.html")
+	code, out, errs := runArgs(t, append(quick, "--policy", "legacy", "--junit", junit, "--markdown", md, "--html", page)...)
+	if code != exitFail {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	var suites struct {
+		Failures int `xml:"failures,attr"`
+		Cases    []struct {
+			Name    string `xml:"name,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"failure"`
+		} `xml:"testsuite>testcase"`
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil {
+		t.Fatalf("junit does not parse: %v", err)
+	}
+	failed := map[string]string{}
+	for _, c := range suites.Cases {
+		if c.Failure != nil {
+			failed[c.Name] = c.Failure.Message
+		}
+	}
+	if !strings.Contains(failed["terminate-outlived-waiters"], "client threads were alive") || suites.Failures != len(failed) {
+		t.Errorf("junit failures %v (attribute %d)", failed, suites.Failures)
+	}
+	for id := range failed {
+		if !strings.Contains(out, "FAIL "+id) {
+			t.Errorf("junit fails %s, the summary does not", id)
+		}
+	}
+	m, _ := os.ReadFile(md)
+	if !strings.Contains(string(m), "| `terminate-outlived-waiters` | **FAIL**") {
+		t.Errorf("markdown checks table lacks the failure:\n%s", m)
+	}
+	h, _ := os.ReadFile(page)
+	if len(h) == 0 || regexp.MustCompile(`(?i)(https?:|src=|@import|url\()`).Match(h) {
+		t.Errorf("html is empty or refers outside itself (%d bytes)", len(h))
+	}
+	if !strings.Contains(out, "reproduce: ") {
+		t.Errorf("summary does not end with the reproduce command:\n%s", out)
 	}
 }
