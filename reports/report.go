@@ -169,6 +169,9 @@ type Client struct {
 	Thread   *int     `json:"thread"`
 	EndedMS  *float64 `json:"ended_ms"`
 	Messages *int     `json:"messages,omitempty"`
+	// States is the client's own side: connecting, connected, request
+	// sent, response ok, holding, open, ended, each with its time.
+	States []State `json:"states"`
 }
 
 // Route is one routing probe sent before the trigger.
@@ -338,6 +341,10 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		if c.Kind == load.KindWS {
 			n := c.Messages
 			rc.Messages = &n
+		}
+		rc.States = make([]State, 0, len(c.States))
+		for _, s := range c.States {
+			rc.States = append(rc.States, State{State: s.State, AtMS: rel(s.At)})
 		}
 		out.Clients = append(out.Clients, rc)
 	}
