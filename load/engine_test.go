@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,16 +102,23 @@ func TestLegacyClosesTerminateUnderLiveThreads(t *testing.T) {
 }
 
 func TestNotReadyNamesTheClient(t *testing.T) {
+	// A stream that sends its first message only after an hour can never
+	// be ready: its client counts as ready on the first message.
 	cfg := small(target.PolicyFixed)
-	cfg.Mix = Mix{RESTInflight: 1}
-	cfg.ReadyTimeout = time.Nanosecond
-	_, err := Run(context.Background(), cfg, Observer{})
+	cfg.Mix = Mix{RESTIdle: 1, WS: 1}
+	cfg.Target.StreamEvery = time.Hour
+	cfg.ReadyTimeout = 100 * time.Millisecond
+	res, err := Run(context.Background(), cfg, Observer{})
 	nr, ok := err.(*NotReadyError)
 	if !ok {
 		t.Fatalf("err = %v, want NotReadyError", err)
 	}
-	if len(nr.Missing) != 1 {
-		t.Errorf("missing %v", nr.Missing)
+	if len(nr.Missing) != 1 || !strings.Contains(nr.Missing[0], "client 2 (ws stream)") {
+		t.Errorf("missing %v, want only the stream client", nr.Missing)
+	}
+	// The run still shut its server down and reports what it saw.
+	if len(res.Iterations) != 1 || res.Iterations[0].Ready || !res.Iterations[0].ShutdownReturned {
+		t.Errorf("iterations %d, ready %v", len(res.Iterations), len(res.Iterations) == 1 && res.Iterations[0].Ready)
 	}
 }
 

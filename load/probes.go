@@ -178,9 +178,14 @@ func probeAdmission(addr, apiKey, when string, clock func(time.Time) time.Durati
 	p := AdmissionProbe{When: when, At: clock(time.Now())}
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
-		if isRefused(err) {
+		switch {
+		case isRefused(err):
 			p.Outcome, p.Detail = AdmissionRefused, "connection refused"
-		} else {
+		case isReset(err):
+			// The connection sat in the backlog of a listening socket
+			// that closed: the kernel resets it. Not admitted.
+			p.Outcome, p.Detail = AdmissionRefused, "reset while connecting (the listener closed)"
+		default:
 			p.Outcome, p.Detail = AdmissionError, err.Error()
 		}
 		return p
