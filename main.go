@@ -82,9 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	info := toolInfo(args)
 	info.OpenFileLimit = limit
 	rep := reports.Build(res, info)
-	rep.Reproduce.Command, _ = reproduce(opts, progName(args[0]))
+	all, one := reproduce(opts, progName(args[0]))
+	rep.Reproduce.Command = all
 	if rep.Verdict == "fail" && len(rep.Iterations) > 1 {
-		_, rep.Reproduce.FirstFailing = reproduce(opts, progName(args[0]))
+		rep.Reproduce.FirstFailing = one
 	}
 	if err := writeReports(opts, rep, stdout); err != nil {
 		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)

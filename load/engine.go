@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +99,7 @@ type iteration struct {
 	srv       *target.Server
 	clients   []*client
 	env       *env
+	creds     creds
 	wg        sync.WaitGroup // client and probe goroutines
 	it        *Iteration
 	snap      target.Snapshot
@@ -116,7 +116,8 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 	if err != nil {
 		return nil, err
 	}
-	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain}, phase: PhaseStarting}
+	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain}, phase: PhaseStarting,
+		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
 	base, fdOK, why := target.SocketFDs()
 	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
 	if err := srv.Start(); err != nil {
@@ -136,9 +137,7 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 
 // run drives the phases up to the end of observation.
 func (r *iteration) run(ctx context.Context) error {
-	tc := r.cfg.Target
-	cr := creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}
-	routes, session, err := probeRoutes(r.srv.Addr(), cr, r.srv.Since)
+	routes, session, err := probeRoutes(r.srv.Addr(), r.creds)
 	r.it.Routes = routes
 	if err != nil {
 		r.triggerAndObserve(ctx)
@@ -150,7 +149,7 @@ func (r *iteration) run(ctx context.Context) error {
 		r.triggerAndObserve(ctx)
 		return fmt.Errorf("route probe threads still alive after 5s")
 	}
-	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: cr.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64)}
+	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64)}
 	r.startClients()
 	r.phase = PhaseHolding
 	var missing []string
@@ -310,14 +309,12 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	if ctx.Err() != nil {
 		r.it.Interrupted = true
 	}
-	shutdownDone := make(chan struct{}, 1)
 	r.wg.Add(1)
 	// The shutdown call is bounded by the policy's budgets, and by the
 	// kernel's release in finish if it is not.
 	go func() {
 		defer r.wg.Done()
 		r.srv.Shutdown()
-		shutdownDone <- struct{}{}
 	}()
 	// Shutdown stamps the trigger before anything else; every time in the
 	// report is relative to that stamp.
@@ -331,44 +328,31 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	r.wg.Add(1)
 	go func() { // one connection attempt; bounded by its own timeouts
 		defer r.wg.Done()
-		admission <- probeAdmission(r.srv.Addr(), r.env0().apiKey, "at-trigger", r.srv.Since)
+		admission <- probeAdmission(r.srv.Addr(), r.creds.apiKey, "at-trigger", r.srv.Since)
 	}()
 	deadline := time.Now().Add(r.cfg.DrainTimeout + time.Second)
-	returned := false
 	r.it.AllEnded = r.waitUntil(context.Background(), time.Until(deadline), func() bool {
-		select {
-		case <-shutdownDone:
-			returned = true
-		default:
-		}
-		return returned && r.allEnded()
+		return r.shutdownReturned() && r.allEnded()
 	})
-	r.it.ShutdownReturned = returned
-	if !returned {
-		select {
-		case <-r.srv.ShutdownDone():
-			r.it.ShutdownReturned = true
-		default:
-		}
-	}
+	r.it.ShutdownReturned = r.shutdownReturned()
 	if r.it.ShutdownReturned {
 		t0 := time.Now()
 		r.srv.Shutdown()
 		r.it.SecondShutdown = time.Since(t0)
-		r.it.Admission = append(r.it.Admission, probeAdmission(r.srv.Addr(), r.env0().apiKey, "after-return", r.srv.Since))
+		r.it.Admission = append(r.it.Admission, probeAdmission(r.srv.Addr(), r.creds.apiKey, "after-return", r.srv.Since))
 	}
 	r.it.Admission = append([]AdmissionProbe{<-admission}, r.it.Admission...)
 	r.it.ObservedUntil = r.srv.Now()
 	r.phase = PhaseDrained
 }
 
-// env0 is the client environment, or a minimal one when the run failed
-// before clients started.
-func (r *iteration) env0() *env {
-	if r.env != nil {
-		return r.env
+func (r *iteration) shutdownReturned() bool {
+	select {
+	case <-r.srv.ShutdownDone():
+		return true
+	default:
+		return false
 	}
-	return &env{apiKey: orDefault(r.cfg.Target.APIKey, target.DefaultAPIKey)}
 }
 
 // allEnded: every client has an outcome, or (idle clients) its server
@@ -403,52 +387,36 @@ func (r *iteration) finish() {
 	for _, c := range r.clients {
 		c.halt()
 	}
-	waitGroupFor(&r.wg, 10*time.Second)
+	kernel.WaitGroup(&r.wg, 10*time.Second)
 	it := r.it
 	it.Server = rec
 	it.Trigger = r.trigger
-	it.Deadline = it.Trigger + r.cfg.DrainTimeout + time.Second
 	if it.FDs.Available {
 		n, _, _ := target.SocketFDs()
 		it.FDs.After = n - it.FDs.Base
 	}
-	byPeer := map[string]int{}
+	byPeer := map[string]kernel.ThreadRecord{}
 	for _, t := range rec.ClientThreads() {
-		byPeer[t.Peer] = t.ID
+		byPeer[t.Peer] = t
 	}
-	threads := map[int]int{}
-	for i, t := range rec.ClientThreads() {
-		threads[t.ID] = i
-	}
-	all := rec.ClientThreads()
+	// r.clients is in id order already (Mix.Specs).
 	for _, c := range r.clients {
 		cr := c.view()
-		cr.Thread = byPeer[cr.Local]
+		th, served := byPeer[cr.Local]
+		cr.Thread = th.ID
 		if cr.Outcome != OutcomePending && cr.Outcome != OutcomeTimeout && cr.EndedAt < it.Trigger {
 			// Outcomes are about the shutdown: an ending before it is an
 			// error of the setup, whatever it looked like.
 			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("ended before the trigger (%s): %s", cr.Outcome, cr.Detail)
 		}
-		if c.Role == RoleIdle && cr.Outcome == OutcomePending && cr.Thread != 0 {
+		if c.Role == RoleIdle && cr.Outcome == OutcomePending && served {
 			// The client held on as it should; how it ended is what its
 			// server thread did after the trigger.
-			cr.Outcome, cr.Detail, cr.EndedAt = idleOutcome(all[threads[cr.Thread]], it.Trigger)
+			cr.Outcome, cr.Detail, cr.EndedAt = idleOutcome(th, it.Trigger)
 		} else if cr.Outcome == OutcomePending {
 			cr.Outcome, cr.Detail = OutcomeTimeout, "not ended by the deadline; no server thread was seen for it"
 		}
 		it.Clients = append(it.Clients, cr)
-	}
-	sort.Slice(it.Clients, func(i, j int) bool { return it.Clients[i].ID < it.Clients[j].ID })
-}
-
-func waitGroupFor(wg *sync.WaitGroup, d time.Duration) bool {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }() // ends with the group
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
 	}
 }
 

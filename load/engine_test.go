@@ -132,7 +132,7 @@ func TestRoutesMatchGolden(t *testing.T) {
 	}
 	defer srv.Close()
 	defer srv.Shutdown()
-	probes, session, err := probeRoutes(srv.Addr(), creds{target.DefaultPassword, target.DefaultAPIKey}, srv.Since)
+	probes, session, err := probeRoutes(srv.Addr(), creds{target.DefaultPassword, target.DefaultAPIKey})
 	if err != nil {
 		t.Fatal(err)
 	}

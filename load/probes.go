@@ -47,11 +47,14 @@ type creds struct {
 	password, apiKey string
 }
 
-var sessionLink = regexp.MustCompile(`id="session"[^>]*>([^<]+)<`)
+var (
+	sessionLink = regexp.MustCompile(`id="session"[^>]*>([^<]+)<`)
+	htmlTitle   = regexp.MustCompile(`<title>([^<]*)</title>`)
+)
 
 // probeRoutes sends every golden request, one connection each, and records
 // what came back. It also returns the Web UI session the login row gave.
-func probeRoutes(addr string, cr creds, clock func(time.Time) time.Duration) ([]RouteProbe, string, error) {
+func probeRoutes(addr string, cr creds) ([]RouteProbe, string, error) {
 	cases, err := loadGolden()
 	if err != nil {
 		return nil, "", err
@@ -125,7 +128,7 @@ func shapeOf(resp *http.Response, body []byte) RouteShape {
 			s.Shape = "json:" + jsonShape(v, "")
 		}
 	case strings.HasPrefix(s.ContentType, "text/html"):
-		m := regexp.MustCompile(`<title>([^<]*)</title>`).FindSubmatch(body)
+		m := htmlTitle.FindSubmatch(body)
 		if m == nil {
 			s.Shape = "html:untitled"
 		} else {

@@ -132,8 +132,6 @@ type Iteration struct {
 	Addr    string
 	Server  target.Record
 	Trigger time.Duration
-	// Deadline is trigger + drain timeout + 1s: observation stops there.
-	Deadline time.Duration
 	// ObservedUntil is when observation stopped; AllEnded whether every
 	// client and client thread had ended by then.
 	ObservedUntil time.Duration

@@ -67,7 +67,7 @@ func cleanIteration() load.Iteration {
 		clients = append(clients, c)
 	}
 	return load.Iteration{
-		N: 1, Addr: "127.0.0.1:41000", Trigger: trig, Deadline: after(11000),
+		N: 1, Addr: "127.0.0.1:41000", Trigger: trig,
 		ObservedUntil: after(320), AllEnded: true, ShutdownReturned: true, Ready: true,
 		Server: target.Record{
 			Policy: target.PolicyFixed, Addr: "127.0.0.1:41000",
@@ -78,7 +78,7 @@ func cleanIteration() load.Iteration {
 					{Name: "join-clients", Start: after(1), End: after(310), Budget: 10 * time.Second, Outcome: target.StepOK, Detail: "6 client threads joined"},
 					{Name: "close-terminate", Start: after(310), End: after(310), Outcome: target.StepOK},
 				}},
-			Terminate: target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(310)},
+			Terminate: target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(310)}},
 			Kernel: kernel.Record{Threads: threads,
 				Closes: []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(310)}}},
 			ThreadsEnded: true, GoroutinesEnded: true, Accepted: 6,
@@ -104,7 +104,6 @@ func cleanIteration() load.Iteration {
 func legacyIteration() load.Iteration {
 	it := cleanIteration()
 	s := &it.Server
-	s.Policy = target.PolicyLegacy
 	for i := range s.Kernel.Threads {
 		th := &s.Kernel.Threads[i]
 		if !th.Client {
@@ -116,6 +115,15 @@ func legacyIteration() load.Iteration {
 		}
 		*th = doneThread(th.ID, target.StateProcess, exit)
 	}
+	closeUnderLiveThreads(s)
+	return it
+}
+
+// closeUnderLiveThreads writes legacy's shutdown into s: the listener is
+// joined by t+3.9ms and terminate closed at t+4ms while client threads 2
+// and 4 are alive; both later wait on the closed value and fail.
+func closeUnderLiveThreads(s *target.Record) {
+	s.Policy = target.PolicyLegacy
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
 		Steps: []target.Step{
 			{Name: "free-tls", Start: trig, End: trig, Outcome: target.StepOK},
@@ -123,16 +131,16 @@ func legacyIteration() load.Iteration {
 			{Name: "join-listener", Start: trig, End: after(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
 			{Name: "close-terminate", Start: after(4), End: after(4), Outcome: target.StepOK},
 		}}
-	fails := []kernel.WaitFailure{
-		{At: after(305), Thread: 2, Handle: 0x40},
-		{At: after(306), Thread: 4, Handle: 0x40},
-	}
-	s.Terminate = target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4),
-		AliveAtClose: []int{2, 4}, WaitsAfterClose: fails}
+	fails := []kernel.WaitFailure{{At: after(305), Thread: 2, Handle: 0x40}, {At: after(306), Thread: 4, Handle: 0x40}}
+	s.Terminate = target.TerminateRecord{Handle: 0x40,
+		TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4)},
+		AliveAtClose:   []int{2, 4}, WaitsAfterClose: fails}
 	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveCount: 2}}
 	s.Kernel.WaitFailures = fails
-	s.Kernel.Violations = []kernel.Violation{{At: after(305), Kind: kernel.ViolationStaleHandle, Detail: "thread 2 waited on closed handle 0x40"}}
-	return it
+	s.Kernel.Violations = []kernel.Violation{
+		{At: after(305), Kind: kernel.ViolationWaitOnClosed, Detail: "thread 2 waited on 0x40, a closed handle: WAIT_FAILED"},
+		{At: after(306), Kind: kernel.ViolationWaitOnClosed, Detail: "thread 4 waited on 0x40, a closed handle: WAIT_FAILED"},
+	}
 }
 
 // keptOpenIteration is the fix with in-flight requests held longer than
@@ -160,7 +168,7 @@ func keptOpenIteration() load.Iteration {
 			{Name: "close-terminate", Start: after(101), End: after(101), Outcome: target.StepKeptOpen,
 				Detail: "termination handle kept open: 2 client thread(s) alive"},
 		}}
-	s.Terminate = target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, KeptOpen: true}
+	s.Terminate = target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, KeptOpen: true}}
 	s.Kernel.Closes = nil
 	s.Left = target.Resources{OpenHandles: 1, Handles: []string{"terminate"}}
 	return it

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -152,19 +151,4 @@ func statsOf(vs []float64, missing int) Stats {
 	lo, hi := vs[0], vs[len(vs)-1]
 	s.MinMS, s.MedianMS, s.P95MS, s.MaxMS = &lo, rank(0.5), rank(0.95), &hi
 	return s
-}
-
-// String renders the figure as "min 1.2 · median 1.5 · p95 3.0 · max 3.1 ms (n=20)".
-func (s Stats) String() string {
-	if s.N == 0 {
-		if s.Missing > 0 {
-			return fmt.Sprintf("never reached (%d iterations)", s.Missing)
-		}
-		return "no data"
-	}
-	out := fmt.Sprintf("min %.3f · median %.3f · p95 %.3f · max %.3f ms (n=%d)", *s.MinMS, *s.MedianMS, *s.P95MS, *s.MaxMS, s.N)
-	if s.Missing > 0 {
-		out += fmt.Sprintf(", not reached in %d", s.Missing)
-	}
-	return out
 }

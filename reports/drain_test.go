@@ -166,17 +166,19 @@ func TestStatsOf(t *testing.T) {
 	}
 }
 
-func TestStatsString(t *testing.T) {
+// spread is the one rendering of a drain figure over iterations, shared by
+// the summary and the HTML page.
+func TestMilestoneSpread(t *testing.T) {
 	for _, tc := range []struct {
-		s    Stats
+		m    milestone
 		want string
 	}{
-		{statsOf(nil, 0), "no data"},
-		{statsOf(nil, 3), "never reached (3 iterations)"},
-		{statsOf([]float64{1.2, 3.1, 1.5}, 0), "min 1.200 · median 1.500 · p95 3.100 · max 3.100 ms (n=3)"},
-		{statsOf([]float64{2}, 1), "min 2.000 · median 2.000 · p95 2.000 · max 2.000 ms (n=1), not reached in 1"},
+		{milestone{stats: statsOf(nil, 3)}, "never (3 iterations)"},
+		{milestone{stats: statsOf(nil, 0), none: "no in-flight clients"}, "no in-flight clients"},
+		{milestone{stats: statsOf([]float64{1.2, 3.1, 1.5}, 0)}, "min 1.2 · median 1.5 · p95 3.1 · max 3.1 ms"},
+		{milestone{stats: statsOf([]float64{2}, 1)}, "min 2 · median 2 · p95 2 · max 2 ms, never in 1 of 2"},
 	} {
-		if got := tc.s.String(); got != tc.want {
+		if got := tc.m.spread(); got != tc.want {
 			t.Errorf("%q, want %q", got, tc.want)
 		}
 	}

@@ -209,12 +209,8 @@ func (r Report) htmlPage() htmlPage {
 	if len(r.Iterations) > 1 {
 		p.Shown.Checks = htmlChecks(r.Iterations[idx].Checks)
 		p.Iterations, p.IterNote = htmlIterRows(r.Iterations, idx)
-		d := r.Drain
-		p.DrainStats = []htmlKV{
-			{Key: "listener closed", Value: d.ListenerClosed.String()},
-			{Key: "last in-flight response", Value: d.LastInflight.String()},
-			{Key: "last client thread exit", Value: d.LastThreadExit.String()},
-			{Key: "terminate closed", Value: d.TerminateClosed.String()},
+		for _, m := range r.drainMilestones() {
+			p.DrainStats = append(p.DrainStats, htmlKV{Key: m.label, Value: m.spread()})
 		}
 	}
 	return p

@@ -99,7 +99,6 @@ func htmlFixedReport() Report {
 func htmlLegacyIteration() load.Iteration {
 	it := cleanIteration()
 	s := &it.Server
-	s.Policy = target.PolicyLegacy
 	for i := range s.Kernel.Threads {
 		th := &s.Kernel.Threads[i]
 		if !th.Client {
@@ -127,22 +126,7 @@ func htmlLegacyIteration() load.Iteration {
 		}
 		c.Local = peerOf(c.Thread)
 	}
-	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
-		Steps: []target.Step{
-			{Name: "free-tls", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "join-listener", Start: trig, End: after(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
-			{Name: "close-terminate", Start: after(4), End: after(4), Outcome: target.StepOK},
-		}}
-	fails := []kernel.WaitFailure{{At: after(305), Thread: 2, Handle: 0x40}, {At: after(306), Thread: 4, Handle: 0x40}}
-	s.Terminate = target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4),
-		AliveAtClose: []int{2, 4}, WaitsAfterClose: fails}
-	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveCount: 2}}
-	s.Kernel.WaitFailures = fails
-	s.Kernel.Violations = []kernel.Violation{
-		{At: after(305), Kind: kernel.ViolationStaleHandle, Detail: "thread 2 waited on closed handle 0x40: WAIT_FAILED"},
-		{At: after(306), Kind: kernel.ViolationStaleHandle, Detail: "thread 4 waited on closed handle 0x40: WAIT_FAILED"},
-	}
+	closeUnderLiveThreads(s)
 	for i := range it.Clients {
 		c := &it.Clients[i]
 		c.EndedAt = after(2.5 + float64(c.ID)/10)
@@ -368,8 +352,8 @@ func htmlManyReport(n int) Report {
 			exit = after(300 + float64(id%100))
 			alive = append(alive, id)
 			fails = append(fails, kernel.WaitFailure{At: exit - time.Millisecond, Thread: id, Handle: 0x40})
-			viol = append(viol, kernel.Violation{At: exit - time.Millisecond, Kind: kernel.ViolationStaleHandle,
-				Detail: fmt.Sprintf("thread %d waited on closed handle 0x40", id)})
+			viol = append(viol, kernel.Violation{At: exit - time.Millisecond, Kind: kernel.ViolationWaitOnClosed,
+				Detail: fmt.Sprintf("thread %d waited on 0x40, a closed handle: WAIT_FAILED", id)})
 		}
 		th := doneThread(id, park, exit)
 		if sp.Kind == load.KindWS {
@@ -388,7 +372,7 @@ func htmlManyReport(n int) Report {
 	s.Kernel.Threads = threads
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
 		Steps: []target.Step{{Name: "close-terminate", Start: after(4), End: after(4), Outcome: target.StepOK}}}
-	s.Terminate = target.TerminateRecord{Handle: 0x40, Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4),
+	s.Terminate = target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4)},
 		AliveAtClose: alive, WaitsAfterClose: fails}
 	s.Kernel.WaitFailures = fails
 	s.Kernel.Violations = viol

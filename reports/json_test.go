@@ -386,7 +386,7 @@ func TestBuildLegacyTimeline(t *testing.T) {
 	if live != 2 {
 		t.Errorf("timeline shows %d live at close", live)
 	}
-	if get(t, m, "iterations", 0, "violations", 0, "kind") != "stale-handle" || num(t, m, "iterations", 0, "violations", 0, "at_ms") != 305 {
+	if get(t, m, "iterations", 0, "violations", 0, "kind") != "wait-on-closed" || num(t, m, "iterations", 0, "violations", 0, "at_ms") != 305 {
 		t.Errorf("violations %v", get(t, m, "iterations", 0, "violations"))
 	}
 	if get(t, m, "verdict") != "fail" || get(t, m, "checks", 0, "status") != "fail" {

@@ -14,23 +14,24 @@ import (
 // testcase, a failure or skipped element inside a testcase, counts as
 // attributes.
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	Name    string   `xml:"name,attr"`
+	junitCounts
+	Suites []junitSuite `xml:"testsuite"`
+}
+
+// junitCounts are the attributes <testsuites> and <testsuite> share.
+type junitCounts struct {
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
+	Name string `xml:"name,attr"`
+	junitCounts
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property"`
 	Cases      []junitCase     `xml:"testcase"`
@@ -94,10 +95,10 @@ func (r Report) WriteJUnit(w io.Writer) error {
 		name += " policy " + r.Config.Policy
 	}
 	suite := junitSuite{
-		Name:       name,
-		Timestamp:  r.Started,
-		Time:       seconds(r.WallMS),
-		Properties: r.junitProperties(),
+		Name:        name,
+		Timestamp:   r.Started,
+		junitCounts: junitCounts{Time: seconds(r.WallMS)},
+		Properties:  r.junitProperties(),
 	}
 	for _, it := range r.Iterations {
 		failText := r.failureContext(it)
@@ -145,8 +146,7 @@ func (r Report) WriteJUnit(w io.Writer) error {
 	r.WriteText(&summary)
 	suite.SystemOut = &junitText{Text: xmlText(summary.String())}
 
-	doc := junitSuites{Name: "shutdowntest", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped,
-		Time: suite.Time, Suites: []junitSuite{suite}}
+	doc := junitSuites{Name: "shutdowntest", junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return fmt.Errorf("write junit report: %w", err)
 	}

@@ -188,7 +188,7 @@ func TestJUnitLegacy(t *testing.T) {
 				"drain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.310s, terminate closed t+0.004s",
 				"shutdown: returned t+0.004s; free-tls ok",
 				"client threads alive after shutdown returned: 2, 4",
-				"violations: 1; first at t+0.305s: stale-handle",
+				"violations: 2; first at t+0.305s: wait-on-closed",
 				"reproduce: shutdowntest --headless --policy=legacy",
 			} {
 				if !strings.Contains(f.Text, w) {

@@ -106,8 +106,8 @@ func TestMarkdownSections(t *testing.T) {
 		"| milestone | min | median | p95 | max | reached |",
 		"| last client thread exited | 305 | 310 | 500 | 500 | 3 of 3 |",
 		"| terminate closed | 4 | 4 | 310 | 310 | 2 of 3 |",
-		"## Violations (1)",
-		"| 3 | t+0.305s | `stale-handle` | thread 2 waited on closed handle 0x40 |",
+		"## Violations (2)",
+		"| 3 | t+0.305s | `wait-on-closed` | thread 2 waited on 0x40, a closed handle: WAIT_FAILED |",
 		"```sh\nshutdowntest --headless --max-drain=400ms --iterations=5\n# the first failing iteration alone:\nshutdowntest --headless --max-drain=400ms --iterations=1\n```\n",
 	} {
 		if !strings.Contains(md, w) {

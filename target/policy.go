@@ -104,7 +104,7 @@ func (p *shutdownRun) signal() {
 			return "failed", err.Error()
 		}
 		p.s.mu.Lock()
-		p.s.termState.signaled, p.s.termState.signaledAt = true, at
+		p.s.termState.Signaled, p.s.termState.SignaledAt = true, at
 		p.s.mu.Unlock()
 		return StepOK, ""
 	})
@@ -117,7 +117,7 @@ func (p *shutdownRun) closeTerminate() {
 			return "failed", err.Error()
 		}
 		p.s.mu.Lock()
-		p.s.termState.closed, p.s.termState.closedAt = true, at
+		p.s.termState.Closed, p.s.termState.ClosedAt = true, at
 		p.s.mu.Unlock()
 		return StepOK, ""
 	})
@@ -188,7 +188,7 @@ func (p *shutdownRun) fixed() {
 	}
 	p.step("close-terminate", 0, func() (string, string) {
 		s.mu.Lock()
-		s.termState.keptOpen = true
+		s.termState.KeptOpen = true
 		s.mu.Unlock()
 		return StepKeptOpen, fmt.Sprintf("termination handle kept open: %d client thread(s) alive", len(p.rec.Stragglers))
 	})

@@ -153,7 +153,7 @@ type Server struct {
 	// lifecycle is ShuttingDown).
 	triggeredAt time.Duration
 	shutdown    ShutdownRecord
-	termState   terminateState
+	termState   TerminateTimes
 	wg          sync.WaitGroup // accept pump, socket pumps, UI thread
 	acceptEnd   chan struct{}  // closed when the accept pump returns
 
@@ -164,13 +164,14 @@ type Server struct {
 	record    Record
 }
 
-// terminateState is what the server itself did with the terminate event.
-type terminateState struct {
-	signaled   bool
-	signaledAt time.Duration
-	closed     bool
-	closedAt   time.Duration
-	keptOpen   bool
+// TerminateTimes is what the server did with the terminate event, and
+// when: the part its live state and its record share.
+type TerminateTimes struct {
+	Signaled   bool
+	SignaledAt time.Duration
+	Closed     bool
+	ClosedAt   time.Duration
+	KeptOpen   bool
 }
 
 // New returns a server that is not yet listening.
@@ -247,12 +248,17 @@ func (s *Server) acceptPump() {
 	}
 }
 
-func (s *Server) dropQueued() {
+// takeQueued hands over the connections the accept pump has queued.
+func (s *Server) takeQueued() []net.Conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	q := s.queue
 	s.queue = nil
-	s.mu.Unlock()
-	for _, c := range q {
+	return q
+}
+
+func (s *Server) dropQueued() {
+	for _, c := range s.takeQueued() {
 		_ = c.Close()
 		s.openSockets.Add(-1)
 	}
@@ -281,11 +287,7 @@ func (s *Server) listen(t *kernel.Thread) {
 			return
 		}
 		t.Enter("accept")
-		s.mu.Lock()
-		q := s.queue
-		s.queue = nil
-		s.mu.Unlock()
-		for _, c := range q {
+		for _, c := range s.takeQueued() {
 			s.spawn(c)
 		}
 		s.reap()
@@ -383,14 +385,14 @@ func (s *Server) Triggered() (time.Duration, bool) {
 // ShutdownDone is closed when the first Shutdown call returns.
 func (s *Server) ShutdownDone() <-chan struct{} { return s.stopDone }
 
-// Resources counts what the server holds right now.
+// Resources counts what the server holds right now, naming the open
+// handles (one reading, so the count and the names agree).
 func (s *Server) Resources() Resources {
 	s.mu.Lock()
 	sd := len(s.socks)
 	s.mu.Unlock()
-	var v kernel.View
-	s.k.View(&v)
-	return Resources{OpenSockets: int(s.openSockets.Load()), SocketData: sd, OpenHandles: v.OpenHandles}
+	names := s.k.OpenHandles()
+	return Resources{OpenSockets: int(s.openSockets.Load()), SocketData: sd, OpenHandles: len(names), Handles: names}
 }
 
 // Close ends the run: it takes the resource count the server left behind,
@@ -401,8 +403,6 @@ func (s *Server) Resources() Resources {
 func (s *Server) Close() Record {
 	s.closeOnce.Do(func() {
 		left := s.Resources()
-		left.Handles = s.k.OpenHandles()
-		left.OpenHandles = len(left.Handles) // one reading, so count and names agree
 		s.k.Release()
 		if s.ui != nil {
 			s.ui.stop()
@@ -420,7 +420,7 @@ func (s *Server) Close() Record {
 			_ = sd.Close()
 		}
 		threadsEnded := s.k.WaitThreads(5 * time.Second)
-		goroutinesEnded := waitGroup(&s.wg, 5*time.Second)
+		goroutinesEnded := kernel.WaitGroup(&s.wg, 5*time.Second)
 		kr := s.k.Record()
 		s.mu.Lock()
 		s.record = Record{
@@ -446,24 +446,14 @@ func (s *Server) addrOrEmpty() string {
 	return s.ln.Addr().String()
 }
 
-func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
-	done := make(chan struct{})
-	// Ends when the group does; see kernel.WaitThreads for the bound.
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
 // terminateRecord derives the terminate event's story from the kernel's
 // own records, so the verdict follows from the timeline alone. Called with
 // s.mu held.
 func (s *Server) terminateRecord(kr kernel.Record) TerminateRecord {
-	ts := s.termState
-	tr := TerminateRecord{Handle: s.term.Value(), Signaled: ts.signaled, SignaledAt: ts.signaledAt, KeptOpen: ts.keptOpen}
+	tr := TerminateRecord{Handle: s.term.Value(), TerminateTimes: s.termState}
+	// The close is taken from the kernel's own record, not the server's
+	// word for it.
+	tr.Closed, tr.ClosedAt = false, 0
 	for _, c := range kr.Closes {
 		if c.Handle == s.term.Value() && c.Name == "terminate" {
 			tr.Closed, tr.ClosedAt = true, c.At
@@ -511,12 +501,8 @@ type ThreadState struct {
 
 // TerminateState is the terminate event's live state.
 type TerminateState struct {
-	Handle       uint32
-	Signaled     bool
-	SignaledAt   time.Duration
-	Closed       bool
-	ClosedAt     time.Duration
-	KeptOpen     bool
+	Handle uint32
+	TerminateTimes
 	Waiters      int // threads blocked on it now
 	AliveClients int // client threads not yet exited
 }
@@ -545,13 +531,12 @@ func (s *Server) Snapshot(buf *Snapshot) {
 	}
 	buf.Resources = Resources{OpenSockets: int(s.openSockets.Load()), OpenHandles: v.OpenHandles}
 	s.mu.Lock()
-	ts := s.termState
+	t.TerminateTimes = s.termState
 	buf.Resources.SocketData = len(s.socks)
 	for i := range buf.Threads {
 		buf.Threads[i].Held = s.held[buf.Threads[i].ID]
 	}
 	s.mu.Unlock()
-	t.Signaled, t.SignaledAt, t.Closed, t.ClosedAt, t.KeptOpen = ts.signaled, ts.signaledAt, ts.closed, ts.closedAt, ts.keptOpen
 	buf.Terminate = t
 	buf.Accepted = s.accepted.Load()
 	buf.Served = s.served.Load()
@@ -562,18 +547,15 @@ type Resources struct {
 	OpenSockets int
 	SocketData  int
 	OpenHandles int
-	// Handles names the open handles (only in Record.Left).
+	// Handles names the open handles (not in a Snapshot, which only
+	// counts them).
 	Handles []string
 }
 
 // TerminateRecord is the terminate event's whole story.
 type TerminateRecord struct {
-	Handle     uint32
-	Signaled   bool
-	SignaledAt time.Duration
-	Closed     bool
-	ClosedAt   time.Duration
-	KeptOpen   bool
+	Handle uint32
+	TerminateTimes
 	// AliveAtClose are the client threads not yet exited when it closed;
 	// BlockedAtClose those blocked in a wait on it.
 	AliveAtClose   []int
