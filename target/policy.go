@@ -95,6 +95,9 @@ func (p *shutdownRun) step(name string, budget time.Duration, fn func() (outcome
 	st.Outcome, st.Detail = fn()
 	st.End = p.s.k.Now()
 	p.rec.Steps = append(p.rec.Steps, st)
+	p.s.mu.Lock()
+	p.s.steps = append(p.s.steps, st)
+	p.s.mu.Unlock()
 }
 
 func (p *shutdownRun) signal() {

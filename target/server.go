@@ -153,6 +153,7 @@ type Server struct {
 	// lifecycle is ShuttingDown).
 	triggeredAt time.Duration
 	shutdown    ShutdownRecord
+	steps       []Step // of the running shutdown, as each ends
 	termState   TerminateTimes
 	wg          sync.WaitGroup // accept pump, socket pumps, UI thread
 	acceptEnd   chan struct{}  // closed when the accept pump returns
@@ -483,6 +484,13 @@ type Snapshot struct {
 	Resources Resources
 	Accepted  int64
 	Served    int64
+	// Steps are the shutdown's steps that have ended so far. Steps,
+	// Violations and WaitFailures only grow, so a buffer reused between
+	// calls copies just what is new, and copies of it stay valid.
+	Steps []Step
+	// Violations and WaitFailures are the kernel's records so far.
+	Violations   []kernel.Violation
+	WaitFailures []kernel.WaitFailure
 
 	view kernel.View // reused between calls
 }
@@ -532,6 +540,7 @@ func (s *Server) Snapshot(buf *Snapshot) {
 	buf.Resources = Resources{OpenSockets: int(s.openSockets.Load()), OpenHandles: v.OpenHandles}
 	s.mu.Lock()
 	t.TerminateTimes = s.termState
+	buf.Steps = append(buf.Steps, s.steps[min(len(buf.Steps), len(s.steps)):]...)
 	buf.Resources.SocketData = len(s.socks)
 	for i := range buf.Threads {
 		buf.Threads[i].Held = s.held[buf.Threads[i].ID]
@@ -540,6 +549,7 @@ func (s *Server) Snapshot(buf *Snapshot) {
 	buf.Terminate = t
 	buf.Accepted = s.accepted.Load()
 	buf.Served = s.served.Load()
+	buf.Violations, buf.WaitFailures = v.Violations, v.WaitFailures
 }
 
 // Resources are what the server holds.

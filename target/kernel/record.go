@@ -170,9 +170,14 @@ type View struct {
 	Threads     []ThreadView
 	OpenHandles int
 	Released    bool
+	// Violations and WaitFailures are the kernel's records so far. They
+	// only grow, so a View reused between calls copies just what is new,
+	// and a copy of an earlier View stays valid.
+	Violations   []Violation
+	WaitFailures []WaitFailure
 }
 
-// View copies the live state into v, reusing its slice.
+// View copies the live state into v, reusing its slices.
 func (k *Kernel) View(v *View) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -184,4 +189,6 @@ func (k *Kernel) View(v *View) {
 	}
 	v.OpenHandles = len(k.table)
 	v.Released = k.released
+	v.Violations = append(v.Violations, k.viol[min(len(v.Violations), len(k.viol)):]...)
+	v.WaitFailures = append(v.WaitFailures, k.failures[min(len(v.WaitFailures), len(k.failures)):]...)
 }
