@@ -27,6 +27,13 @@ type Snapshot struct {
 	Server    target.Snapshot
 	Clients   []ClientResult
 	Trigger   time.Duration // 0 before the trigger
+	// Mix is the mix now (Config.Mix and any Adjust taken).
+	Mix Mix
+	// NotReady is how many clients were not in their intended state at
+	// the last look before the trigger; ReadyAt when they all first were
+	// (server clock; 0: not yet).
+	NotReady int
+	ReadyAt  time.Duration
 }
 
 // Observer receives what the engine shows while it runs. Both fields are
@@ -74,6 +81,8 @@ func Run(ctx context.Context, cfg Config, obs Observer) (*Result, error) {
 	for n := 1; n <= cfg.Iterations; n++ {
 		it, err := runIteration(ctx, cfg, n, obs)
 		if it != nil {
+			// A change to the mix while holding carries on.
+			cfg.Mix, res.Config.Mix = it.Mix, it.Mix
 			res.Iterations = append(res.Iterations, *it)
 			if it.Interrupted {
 				res.Interrupted = true
@@ -107,6 +116,9 @@ type iteration struct {
 	trigger   time.Duration
 	lastObs   time.Time
 	lastPhase string
+	nextID    int // the id the next client added while holding gets
+	missing   int // what notReady last found
+	readyAt   time.Duration
 }
 
 func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iteration, error) {
@@ -116,7 +128,7 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 	if err != nil {
 		return nil, err
 	}
-	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain}, phase: PhaseStarting,
+	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix}, phase: PhaseStarting,
 		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
 	base, fdOK, why := target.SocketFDs()
 	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
@@ -153,10 +165,21 @@ func (r *iteration) run(ctx context.Context) error {
 	r.startClients()
 	r.phase = PhaseHolding
 	var missing []string
-	ready := r.waitUntil(ctx, r.cfg.ReadyTimeout, func() bool {
+	isReady := func() bool {
 		missing = r.notReady()
 		return len(missing) == 0
-	})
+	}
+	ready := r.waitUntil(ctx, r.cfg.ReadyTimeout, isReady)
+	if ready && (r.cfg.Trigger != nil || r.cfg.ShutdownAfter > 0) {
+		r.hold(ctx)
+		// Clients added while holding, or one that fell out of its state,
+		// get the ready budget again; the usual case passes at once.
+		if ctx.Err() == nil {
+			ready = r.waitUntil(ctx, r.cfg.ReadyTimeout, isReady)
+		} else {
+			ready = isReady() // the snapshot hold took last
+		}
+	}
 	if ready {
 		r.fdAtHold()
 	}
@@ -175,17 +198,82 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// startClients opens every client. Each client's goroutine ends when its
-// connection ends or at halt, which finish calls for every client.
+// startClients opens every client of the mix.
 func (r *iteration) startClients() {
-	for _, sp := range r.cfg.Mix.Specs() {
-		c := newClient(sp, r.env)
-		r.clients = append(r.clients, c)
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			c.run()
-		}()
+	for _, sp := range r.it.Mix.Specs() {
+		r.startClient(sp)
+	}
+	r.nextID = len(r.clients) + 1
+}
+
+// startClient opens one client. Its goroutine ends when its connection
+// ends or at halt, which finish (or a removal) calls for every client.
+func (r *iteration) startClient(sp Spec) {
+	c := newClient(sp, r.env)
+	r.clients = append(r.clients, c)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		c.run()
+	}()
+}
+
+// hold keeps the ready clients holding until the trigger: a value on
+// Config.Trigger, ShutdownAfter, or ctx ending. It is as long as the
+// person watching wants, and ends with them: quitting the view triggers.
+func (r *iteration) hold(ctx context.Context) {
+	var after <-chan time.Time
+	if r.cfg.ShutdownAfter > 0 {
+		t := time.NewTimer(r.cfg.ShutdownAfter)
+		defer t.Stop()
+		after = t.C
+	}
+	tick := time.NewTicker(snapshotEvery)
+	defer tick.Stop()
+	for {
+		r.srv.Snapshot(&r.snap)
+		r.notReady()
+		r.publish()
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.cfg.Trigger:
+			return
+		case <-after:
+			return
+		case a := <-r.cfg.Adjust:
+			r.adjust(a)
+		case <-tick.C:
+		}
+	}
+}
+
+// adjust applies one change to the mix while holding. A new client gets
+// the next id; a removed one is the newest of its kind and role, and it
+// leaves the iteration at once: its connection closes and its server
+// thread must exit before the trigger (notReady waits for that).
+func (r *iteration) adjust(a Adjust) {
+	switch {
+	case a.Delta > 0:
+		for range a.Delta {
+			r.startClient(Spec{ID: r.nextID, Kind: a.Kind, Role: a.Role})
+			r.nextID++
+			r.it.Mix = r.it.Mix.add(a.Kind, a.Role, 1)
+		}
+	case a.Delta < 0 && a.Role != RoleInflight:
+		for range -a.Delta {
+			i := len(r.clients) - 1
+			for i >= 0 && (r.clients[i].Kind != a.Kind || r.clients[i].Role != a.Role) {
+				i--
+			}
+			if i < 0 {
+				return
+			}
+			c := r.clients[i]
+			c.halt()
+			r.clients = append(r.clients[:i], r.clients[i+1:]...)
+			r.it.Mix = r.it.Mix.add(a.Kind, a.Role, -1)
+		}
 	}
 }
 
@@ -247,13 +335,18 @@ func wantState(role Role) []string {
 	}
 }
 
+// notReady lists what keeps the clients from being ready, and counts it
+// for the live view. A client thread that serves no client (the client was
+// removed while holding) must exit first.
 func (r *iteration) notReady() []string {
 	threads := r.threadsByPeer()
 	var missing []string
+	locals := make(map[string]bool, len(r.clients))
 	for _, c := range r.clients {
 		c.mu.Lock()
 		ready, local, ended, outcome, detail := c.ready, c.local, c.ended, c.outcome, c.detail
 		c.mu.Unlock()
+		locals[local] = true
 		want := wantState(c.Role)
 		name := fmt.Sprintf("client %d (%s %s)", c.ID, c.Kind, c.Role)
 		th, seen := threads[local]
@@ -271,6 +364,15 @@ func (r *iteration) notReady() []string {
 			// shutting-down check, with the request held by the UI thread.
 			missing = append(missing, fmt.Sprintf("%s: thread %d in process, request not yet held", name, th.ID))
 		}
+	}
+	for _, th := range r.snap.Threads {
+		if th.State != target.StateExited && !locals[th.Peer] {
+			missing = append(missing, fmt.Sprintf("thread %d (%s) serves no client and has not exited", th.ID, th.State))
+		}
+	}
+	r.missing = len(missing)
+	if r.missing == 0 && r.readyAt == 0 {
+		r.readyAt = r.snap.At
 	}
 	return missing
 }
@@ -317,12 +419,16 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 		r.srv.Shutdown()
 	}()
 	// Shutdown stamps the trigger before anything else; every time in the
-	// report is relative to that stamp.
-	r.waitUntil(context.Background(), time.Second, func() bool {
+	// report is relative to that stamp. The wait for the stamp publishes
+	// nothing: a snapshot taken now may already show the shutdown under
+	// way, and must not go out as still holding, with no trigger.
+	for deadline := time.Now().Add(time.Second); ; {
 		var ok bool
-		r.trigger, ok = r.srv.Triggered()
-		return ok
-	})
+		if r.trigger, ok = r.srv.Triggered(); ok || time.Now().After(deadline) {
+			break
+		}
+		<-time.After(pollEvery)
+	}
 	r.phase = PhaseDraining
 	admission := make(chan AdmissionProbe, 1)
 	r.wg.Add(1)
@@ -449,7 +555,8 @@ func (r *iteration) publish() {
 		return
 	}
 	r.lastObs, r.lastPhase = time.Now(), r.phase
-	s := Snapshot{Iteration: r.n, Of: r.cfg.Iterations, Phase: r.phase, Trigger: r.trigger}
+	s := Snapshot{Iteration: r.n, Of: r.cfg.Iterations, Phase: r.phase, Trigger: r.trigger,
+		Mix: r.it.Mix, NotReady: r.missing, ReadyAt: r.readyAt}
 	s.Server = r.snap
 	s.Server.Threads = append([]target.ThreadState(nil), r.snap.Threads...)
 	for _, c := range r.clients {

@@ -78,18 +78,47 @@ func (m Mix) Total() int {
 // idle, rest inflight, ws, tcp.
 func (m Mix) Specs() []Spec {
 	var out []Spec
-	add := func(n int, k Kind, r Role) {
-		for i := 0; i < n; i++ {
-			out = append(out, Spec{ID: len(out) + 1, Kind: k, Role: r})
+	for _, f := range m.fields() {
+		for i := 0; i < *f.n; i++ {
+			out = append(out, Spec{ID: len(out) + 1, Kind: f.kind, Role: f.role})
 		}
 	}
-	add(m.HTTPIdle, KindHTTP, RoleIdle)
-	add(m.HTTPInflight, KindHTTP, RoleInflight)
-	add(m.RESTIdle, KindREST, RoleIdle)
-	add(m.RESTInflight, KindREST, RoleInflight)
-	add(m.WS, KindWS, RoleStream)
-	add(m.Silent, KindTCP, RoleSilent)
 	return out
+}
+
+// Adjust adds (Delta > 0) or removes (Delta < 0) clients of one kind and
+// role while they hold. In-flight clients cannot be removed: their request
+// is already in process, and the server thread serving it would outlive
+// the client, so a removal of one is ignored, as is a removal past zero.
+type Adjust struct {
+	Kind  Kind
+	Role  Role
+	Delta int
+}
+
+// add returns m with n more (or fewer) clients of kind k and role r.
+func (m Mix) add(k Kind, r Role, n int) Mix {
+	for _, f := range m.fields() {
+		if f.kind == k && f.role == r {
+			*f.n = max(0, *f.n+n)
+		}
+	}
+	return m
+}
+
+type mixField struct {
+	kind Kind
+	role Role
+	n    *int
+}
+
+// fields lists m's counts in client id order.
+func (m *Mix) fields() []mixField {
+	return []mixField{
+		{KindHTTP, RoleIdle, &m.HTTPIdle}, {KindHTTP, RoleInflight, &m.HTTPInflight},
+		{KindREST, RoleIdle, &m.RESTIdle}, {KindREST, RoleInflight, &m.RESTInflight},
+		{KindWS, RoleStream, &m.WS}, {KindTCP, RoleSilent, &m.Silent},
+	}
 }
 
 // Spec names one client.
@@ -110,6 +139,17 @@ type Config struct {
 	// MaxDrain, when set, is the budget for trigger → last client thread
 	// exited (the drain-within check); 0 skips that check.
 	MaxDrain time.Duration
+	// Trigger, when set, holds the clients once they are ready until a
+	// value arrives on it (a live view's "shut down now"); one value
+	// triggers one iteration. ShutdownAfter, when set, triggers after the
+	// clients have held that long. With neither, the trigger comes as soon
+	// as every client is ready.
+	Trigger       <-chan struct{}
+	ShutdownAfter time.Duration
+	// Adjust, when set, takes changes to the mix while the clients hold
+	// (a live view's +/-). A change applies from then on, to later
+	// iterations too; Iteration.Mix and Result.Config.Mix say what ran.
+	Adjust <-chan Adjust
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
@@ -139,6 +179,9 @@ type Iteration struct {
 	// MaxDrain is Config.MaxDrain, carried so the iteration can be judged
 	// on its own.
 	MaxDrain time.Duration
+	// Mix is the mix the iteration ran with: Config.Mix, changed by any
+	// Adjust taken while it held.
+	Mix Mix
 	// Ready: every client was in its intended state at the trigger.
 	Ready bool
 	// ShutdownReturned: the first Shutdown call returned before Close.
