@@ -1,0 +1,436 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"shutdowntest/load"
+	"shutdowntest/reports"
+	"shutdowntest/target"
+)
+
+// Messages.
+type (
+	snapMsg struct {
+		gen  int
+		snap load.Snapshot
+	}
+	doneMsg struct {
+		gen int
+		res *load.Result
+		err error
+	}
+	// stopMsg: stop gracefully, as a first q (a signal from outside).
+	stopMsg struct{}
+	// quitNowMsg: quit at once, as a second q.
+	quitNowMsg struct{}
+)
+
+// mode is what the keyboard is driving.
+type mode int
+
+const (
+	modeTable  mode = iota
+	modeFilter      // typing a filter
+	modePolicy      // choosing a policy
+)
+
+var policies = []target.Policy{target.PolicyFixed, target.PolicyLegacy}
+
+// Model is the view's state. It holds the last snapshot and, once the
+// run has ended, its result and report; View only draws them.
+type Model struct {
+	runs *runs
+	gen  int
+	run  *run
+	cfg  load.Config // the current run's, policy and mix included
+
+	keys     keyMap
+	help     help.Model
+	filter   textinput.Model
+	mode     mode
+	pick     int
+	width    int
+	height   int
+	fullHelp bool
+
+	snap     load.Snapshot
+	haveSnap bool
+	rows     []row
+	visible  []int // indexes into rows that pass the filter
+	cursor   int   // index into visible
+	offset   int   // first visible row shown
+	log      eventLog
+	notice   string // one line for the footer: what the last key did
+
+	// triggeredFor is the iteration the trigger was last sent for.
+	triggeredFor int
+
+	ended   bool // the run has returned
+	res     *load.Result
+	err     error
+	report  reports.Report
+	verdict string
+
+	quitting bool // a first q: quit once the run has its verdict
+	quitNow  bool // quit before the run ended: no verdict
+
+	stop      <-chan struct{} // closed: stop gracefully (Run's context)
+	quitNowCh <-chan struct{} // yields: quit at once
+	firstRun  tea.Cmd         // carries out the run New made
+}
+
+// New returns the view of a run of cfg; rs owns the runs it starts.
+func New(cfg load.Config, rs *runs) Model {
+	ti := textinput.New()
+	ti.Prompt = "filter: "
+	ti.Placeholder = "kind, role, state or outcome (e.g. ws, in-flight, linger, reset)"
+	ti.CharLimit = 64
+	m := Model{runs: rs, cfg: cfg, keys: newKeyMap(), help: help.New(), filter: ti, width: 120, height: 40}
+	m.cfg.Trigger, m.cfg.Adjust = nil, nil
+	m.firstRun = m.startRun()
+	m.setKeys()
+	return m
+}
+
+// Init carries out the first run and listens for a stop from outside.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.firstRun, waitFor(m.stop, nil, stopMsg{}), waitFor(m.quitNowCh, m.stop, quitNowMsg{}))
+}
+
+// startRun makes the next run of m.cfg and returns the commands that
+// carry it out and watch it.
+func (m *Model) startRun() tea.Cmd {
+	m.gen++
+	r, cmd := m.runs.start(m.gen, m.cfg)
+	m.run = r
+	return tea.Batch(cmd, r.nextSnapshot())
+}
+
+// Update handles one message.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.Width = msg.Width
+		m.clampScroll()
+		return m, nil
+	case snapMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		m.observe(msg.snap)
+		return m, m.run.nextSnapshot()
+	case doneMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		m.finish(msg.res, msg.err)
+		if m.quitting {
+			return m, tea.Quit
+		}
+		return m, nil
+	case stopMsg:
+		return m.quit()
+	case quitNowMsg:
+		m.quitNow = true
+		return m, tea.Quit
+	case tea.KeyMsg:
+		switch m.mode {
+		case modeFilter:
+			return m.filterKey(msg)
+		case modePolicy:
+			return m.policyKey(msg)
+		}
+		return m.tableKey(msg)
+	}
+	return m, nil
+}
+
+// observe takes a snapshot of the current run.
+func (m *Model) observe(s load.Snapshot) {
+	m.snap, m.haveSnap = s, true
+	m.rows = liveRows(&m.snap, m.rows)
+	m.log.observe(&m.snap, string(m.cfg.Policy))
+	m.applyFilter()
+	m.setKeys()
+}
+
+// finish takes the run's result: the report is built exactly as headless
+// builds it, and the table shows each client's recorded end.
+func (m *Model) finish(res *load.Result, err error) {
+	m.ended, m.res, m.err = true, res, err
+	if res != nil {
+		m.cfg.Mix = res.Config.Mix
+		m.report = reports.Build(res, reports.ToolInfo{})
+		m.verdict = m.report.Verdict
+		if n := len(res.Iterations); n > 0 {
+			it := &res.Iterations[n-1]
+			m.rows = finalRows(it)
+			last := recordSnapshot(it, res.Config.Iterations)
+			m.log.observe(&last, string(res.Config.Policy))
+		}
+	}
+	at := m.lastAt()
+	switch {
+	case err != nil:
+		m.log.add(event{at: at, text: "the run could not be carried out: " + err.Error(), bad: true})
+	case m.verdict == reports.StatusPass:
+		m.log.add(event{at: at, text: "verdict PASS", good: true})
+	case res.Interrupted:
+		m.log.add(event{at: at, text: "verdict FAIL: the run was interrupted", bad: true})
+	default:
+		m.log.add(event{at: at, text: "verdict FAIL", bad: true})
+	}
+	m.applyFilter()
+	m.setKeys()
+}
+
+// quit is a first q: trigger the shutdown (if not yet) and quit at the
+// verdict. Iterations still to come will not run, so the run is cancelled
+// then, and reported interrupted.
+func (m Model) quit() (tea.Model, tea.Cmd) {
+	switch {
+	case m.ended:
+		return m, tea.Quit
+	case m.quitting:
+		m.quitNow = true
+		return m, tea.Quit
+	}
+	m.quitting = true
+	m.notice = "stopping: shutting down for the verdict (q again to quit now)"
+	if m.cfg.Iterations > 1 && m.iteration() < m.cfg.Iterations {
+		m.run.cancel()
+	} else {
+		m.sendTrigger()
+	}
+	m.setKeys()
+	return m, nil
+}
+
+// iteration is the iteration being watched (1 before the first snapshot).
+func (m *Model) iteration() int { return max(m.snap.Iteration, 1) }
+
+// triggered: shutdown was asked for or has begun in this iteration.
+func (m *Model) triggered() bool {
+	return m.triggeredFor >= m.iteration() || (m.haveSnap && m.snap.Trigger > 0)
+}
+
+func (m *Model) sendTrigger() {
+	if m.triggered() {
+		return
+	}
+	m.triggeredFor = m.iteration()
+	select {
+	case m.run.trigger <- struct{}{}:
+	default: // one is queued already
+	}
+}
+
+func (m Model) tableKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := &m.keys
+	m.notice = ""
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	case key.Matches(msg, k.Shutdown):
+		m.sendTrigger()
+		if !m.ready() {
+			m.notice = "shutdown queued: it comes once every client is in its intended state"
+		}
+	case key.Matches(msg, k.More):
+		m.adjust(+1)
+	case key.Matches(msg, k.Fewer):
+		m.adjust(-1)
+	case key.Matches(msg, k.Policy):
+		m.mode = modePolicy
+		for i, p := range policies {
+			if p == m.cfg.Policy {
+				m.pick = i
+			}
+		}
+	case key.Matches(msg, k.Rerun):
+		return m, m.restart()
+	case key.Matches(msg, k.Up):
+		m.cursor--
+	case key.Matches(msg, k.Down):
+		m.cursor++
+	case key.Matches(msg, k.PageUp):
+		m.cursor -= max(1, m.tableHeight()-1)
+	case key.Matches(msg, k.PageDown):
+		m.cursor += max(1, m.tableHeight()-1)
+	case key.Matches(msg, k.Top):
+		m.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		m.cursor = len(m.visible) - 1
+	case key.Matches(msg, k.Filter):
+		m.mode = modeFilter
+		m.setKeys()
+		return m, m.filter.Focus()
+	case key.Matches(msg, k.Help):
+		m.fullHelp = !m.fullHelp
+		m.help.ShowAll = m.fullHelp
+	}
+	m.clampScroll()
+	m.setKeys()
+	return m, nil
+}
+
+// ready: every client was in its intended state at the last snapshot.
+func (m *Model) ready() bool {
+	return m.haveSnap && m.snap.Phase == load.PhaseHolding && m.snap.NotReady == 0 && m.snap.ReadyAt > 0
+}
+
+// adjust asks the engine for one client more or fewer of the selected
+// row's kind and role.
+func (m *Model) adjust(delta int) {
+	if !m.keys.More.Enabled() {
+		return
+	}
+	r := m.selected()
+	if r == nil {
+		m.notice = "no row selected"
+		return
+	}
+	if delta < 0 && r.role == "in-flight" {
+		m.notice = "in-flight clients cannot be removed: their request is already in process"
+		return
+	}
+	select {
+	case m.run.adjust <- load.Adjust{Kind: kindOf(r.kind), Role: roleOf(r.role), Delta: delta}:
+		verb := "adding"
+		if delta < 0 {
+			verb = "removing"
+		}
+		m.notice = fmt.Sprintf("%s one %s %s client", verb, r.kind, r.role)
+	default:
+		m.notice = "too many changes queued; wait for the clients to settle"
+	}
+}
+
+func (m *Model) selected() *row {
+	if m.cursor < 0 || m.cursor >= len(m.visible) {
+		return nil
+	}
+	return &m.rows[m.visible[m.cursor]]
+}
+
+// restart abandons the current run (its server still shuts down, in the
+// background) and starts a new one of m.cfg, with the mix as it is now.
+func (m *Model) restart() tea.Cmd {
+	if m.haveSnap && !m.ended {
+		m.cfg.Mix = m.snap.Mix
+	}
+	m.run.cancel()
+	m.snap, m.haveSnap, m.rows, m.visible = load.Snapshot{}, false, nil, nil
+	m.ended, m.res, m.err, m.report, m.verdict = false, nil, nil, reports.Report{}, ""
+	m.triggeredFor, m.cursor, m.offset = 0, 0, 0
+	m.log.reset()
+	m.notice = fmt.Sprintf("started again: policy %s, %d clients", m.cfg.Policy, m.cfg.Mix.Total())
+	cmd := m.startRun()
+	m.setKeys()
+	return cmd
+}
+
+func (m Model) filterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	switch msg.Type {
+	case tea.KeyEnter:
+		m.mode = modeTable
+		m.filter.Blur()
+	case tea.KeyEsc:
+		m.mode = modeTable
+		m.filter.Blur()
+		m.filter.SetValue("")
+	case tea.KeyCtrlC:
+		return m.quit()
+	default:
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(msg)
+		m.applyFilter()
+		return m, cmd
+	}
+	m.applyFilter()
+	m.setKeys()
+	return m, nil
+}
+
+func (m Model) policyKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	switch msg.String() {
+	case "up", "k", "left", "h":
+		m.pick = (m.pick + len(policies) - 1) % len(policies)
+	case "down", "j", "right", "l", "tab", "p":
+		m.pick = (m.pick + 1) % len(policies)
+	case "enter":
+		m.mode = modeTable
+		m.cfg.Policy = policies[m.pick]
+		return m, m.restart()
+	case "esc":
+		m.mode = modeTable
+	case "ctrl+c", "q":
+		m.mode = modeTable
+		return m.quit()
+	}
+	return m, nil
+}
+
+// applyFilter recomputes which rows pass the filter, keeping the cursor
+// on the same client where it can.
+func (m *Model) applyFilter() {
+	var keep int
+	if r := m.selected(); r != nil {
+		keep = r.id
+	}
+	words := strings.Fields(m.filter.Value())
+	m.visible = m.visible[:0]
+	for i := range m.rows {
+		if m.rows[i].matches(words) {
+			if m.rows[i].id == keep {
+				m.cursor = len(m.visible)
+			}
+			m.visible = append(m.visible, i)
+		}
+	}
+	m.clampScroll()
+}
+
+// clampScroll keeps the cursor on a row and in the window.
+func (m *Model) clampScroll() {
+	m.cursor = min(max(m.cursor, 0), max(len(m.visible)-1, 0))
+	h := max(m.tableHeight(), 1)
+	if m.cursor < m.offset {
+		m.offset = m.cursor
+	}
+	if m.cursor >= m.offset+h {
+		m.offset = m.cursor - h + 1
+	}
+	m.offset = min(max(m.offset, 0), max(len(m.visible)-h, 0))
+}
+
+// setKeys enables the bindings that work now, so help shows only those.
+func (m *Model) setKeys() {
+	holding := !m.ended && !m.triggered() && !m.quitting
+	m.keys.Shutdown.SetEnabled(holding)
+	m.keys.More.SetEnabled(holding && m.haveSnap && m.snap.Phase == load.PhaseHolding)
+	m.keys.Fewer.SetEnabled(m.keys.More.Enabled())
+	m.keys.Policy.SetEnabled(!m.quitting)
+	m.keys.Rerun.SetEnabled(!m.quitting)
+}
+
+// Final is what the session ends with (see Final).
+func (m Model) Final() Final {
+	cfg := m.cfg
+	if m.haveSnap && !m.ended {
+		cfg.Mix = m.snap.Mix
+	}
+	cfg.Trigger, cfg.Adjust = nil, nil
+	f := Final{Config: cfg}
+	if m.ended && !m.quitNow {
+		f.Result, f.Err = m.res, m.err
+	}
+	return f
+}

@@ -1,0 +1,148 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"shutdowntest/load"
+	"shutdowntest/target"
+	"shutdowntest/target/kernel"
+)
+
+// row is one client as the table shows it.
+type row struct {
+	id      int
+	kind    string // HTTP REST WS TCP
+	role    string // idle in-flight stream silent
+	thread  int    // 0: no server thread seen yet
+	state   string // the server thread's state; "" before it has one
+	inState time.Duration
+	onTerm  bool // the thread is blocked in a wait that includes terminate
+	outcome string
+	client  string // what the client itself says
+}
+
+var kindWords = map[load.Kind]string{load.KindHTTP: "HTTP", load.KindREST: "REST", load.KindWS: "WS", load.KindTCP: "TCP"}
+
+func roleWord(r load.Role) string {
+	if r == load.RoleInflight {
+		return "in-flight"
+	}
+	return string(r)
+}
+
+// roleOf is roleWord's inverse, for +/- on a row.
+func roleOf(w string) load.Role {
+	if w == "in-flight" {
+		return load.RoleInflight
+	}
+	return load.Role(w)
+}
+
+func kindOf(w string) load.Kind { return load.Kind(strings.ToLower(w)) }
+
+// outcomeWord shortens an outcome for the table: ws-close-1001 is "ws 1001".
+func outcomeWord(o load.Outcome) string {
+	if s, ok := strings.CutPrefix(string(o), "ws-close-"); ok {
+		return "ws " + s
+	}
+	return string(o)
+}
+
+// liveRows joins the clients with their server threads by the client's
+// socket address, the only link a client has to the server.
+func liveRows(s *load.Snapshot, rows []row) []row {
+	byPeer := make(map[string]*target.ThreadState, len(s.Server.Threads))
+	for i := range s.Server.Threads {
+		byPeer[s.Server.Threads[i].Peer] = &s.Server.Threads[i]
+	}
+	rows = rows[:0]
+	for i := range s.Clients {
+		c := &s.Clients[i]
+		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), outcome: outcomeWord(c.Outcome), client: clientWords(c)}
+		if th := byPeer[c.Local]; th != nil && c.Local != "" {
+			r.thread, r.state, r.onTerm = th.ID, th.State, th.OnTerm
+			r.inState = s.Server.At - th.Since
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// finalRows are the rows of a finished iteration, from its record: each
+// thread's last state, and the client's outcome as the checks saw it.
+func finalRows(it *load.Iteration) []row {
+	byID := make(map[int]*kernel.ThreadRecord)
+	for i := range it.Server.Kernel.Threads {
+		t := &it.Server.Kernel.Threads[i]
+		if t.Client {
+			byID[t.ID] = t
+		}
+	}
+	rows := make([]row, 0, len(it.Clients))
+	for i := range it.Clients {
+		c := &it.Clients[i]
+		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), outcome: outcomeWord(c.Outcome), client: clientWords(c)}
+		if t := byID[c.Thread]; t != nil && len(t.States) > 0 {
+			last := t.States[len(t.States)-1]
+			r.thread, r.state = t.ID, last.State
+			r.inState = it.ObservedUntil - last.At
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// clientWords is the client's own account: its last state while it is
+// pending, its outcome's detail once it has one.
+func clientWords(c *load.ClientResult) string {
+	if c.Outcome != load.OutcomePending {
+		return c.Detail
+	}
+	last := ""
+	if n := len(c.States); n > 0 {
+		last = c.States[n-1].State
+	}
+	if c.Role == load.RoleStream && c.Messages > 0 {
+		return fmt.Sprintf("%s, %d messages", last, c.Messages)
+	}
+	return last
+}
+
+// matches reports whether r passes the filter: every word of it names the
+// row's kind, role, thread state or outcome (or a prefix of one).
+func (r *row) matches(words []string) bool {
+	for _, w := range words {
+		if !hasPrefixFold(r.kind, w) && !hasPrefixFold(r.role, w) && !hasPrefixFold(r.state, w) && !hasPrefixFold(r.outcome, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// stateCounts counts rows by server thread state, in the model's order,
+// with clients that have no thread yet as "none".
+type stateCount struct {
+	state string
+	n     int
+}
+
+func countStates(rows []row) []stateCount {
+	n := map[string]int{}
+	for i := range rows {
+		n[rows[i].state]++
+	}
+	var out []stateCount
+	for _, st := range target.States {
+		out = append(out, stateCount{st, n[st]})
+	}
+	if n[""] > 0 {
+		out = append(out, stateCount{"none", n[""]})
+	}
+	return out
+}

@@ -1,0 +1,660 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/progress"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"shutdowntest/load"
+	"shutdowntest/reports"
+	"shutdowntest/target"
+)
+
+// wide is the width from which the two top panels stand side by side and
+// the table has every column; below it they fold into a compact block.
+const wide = 100
+
+// Fixed heights of the layout's parts, in lines.
+const (
+	panelLines   = 4 // content lines of each top panel
+	eventsWide   = 5
+	eventsNarrow = 2
+	minTableRows = 3
+)
+
+// layout is how the height is shared out: the table gets what the fixed
+// parts leave.
+type layout struct {
+	top, checks, events, footer, table int
+}
+
+func (m *Model) layout() layout {
+	l := layout{footer: 1, events: eventsWide}
+	if m.fullHelp {
+		l.footer = len(m.keys.FullHelp()[0]) + 1
+	}
+	if m.width >= wide {
+		l.top = panelLines + 2 // borders
+	} else {
+		l.top = 3
+		l.events = eventsNarrow
+	}
+	if m.ended {
+		l.checks = m.checkLines()
+		if m.width >= wide {
+			l.checks += 2
+		} else {
+			l.checks++
+		}
+	}
+	fixed := 1 + l.top + l.checks + 1 + 1 + 1 + l.footer // header, counts, table header, events title
+	l.table = m.height - fixed - l.events
+	for l.table < minTableRows && l.events > 1 {
+		l.events--
+		l.table++
+	}
+	l.table = max(l.table, 1)
+	return l
+}
+
+func (m *Model) tableHeight() int { return m.layout().table }
+
+func (m *Model) checkLines() int {
+	if m.err != nil && m.res == nil {
+		return 1
+	}
+	return len(m.checks()) + btoi(m.err != nil)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// View draws the whole screen from the model; it renders only the rows
+// that fit, so its cost does not grow with the number of clients.
+func (m Model) View() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	l := m.layout()
+	var b strings.Builder
+	line := func(s string) {
+		b.WriteString(ansi.Truncate(s, m.width, "…"))
+		b.WriteByte('\n')
+	}
+	line(m.header())
+	for _, s := range m.top() {
+		line(s)
+	}
+	if m.ended {
+		for _, s := range m.checksPanel() {
+			line(s)
+		}
+	}
+	line(m.countsLine())
+	line(m.tableHeader())
+	for _, s := range m.tableRows(l.table) {
+		line(s)
+	}
+	line(stDim.Render(rule("events", m.eventsTitle(), m.width)))
+	for _, s := range m.eventLines(l.events) {
+		line(s)
+	}
+	b.WriteString(ansi.Truncate(m.footer(), m.width*l.footer, "…"))
+	return b.String()
+}
+
+func (m *Model) header() string {
+	addr := "starting"
+	if m.snap.Server.Addr != "" {
+		addr = m.snap.Server.Addr
+	}
+	phase, extra := m.phase()
+	right := stPhase.Inherit(m.phaseStyle()).Render(phase) + "  " + extra + fmt.Sprintf("  iter %d/%d ", m.iteration(), max(m.cfg.Iterations, 1))
+	// The long form when it fits, else the words a narrow screen can keep.
+	for _, left := range []string{
+		fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr),
+		fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr),
+		fmt.Sprintf(" %s", m.cfg.Policy),
+	} {
+		if gap := m.width - lipgloss.Width(left) - lipgloss.Width(right); gap >= 1 {
+			return left + strings.Repeat(" ", gap) + right
+		}
+	}
+	return right
+}
+
+// phase is the header's phase word and what goes with it.
+func (m *Model) phase() (string, string) {
+	s := &m.snap
+	switch {
+	case m.ended && m.err != nil && m.res != nil && len(m.res.Iterations) == 0:
+		return "NOT RUN", ""
+	case m.ended:
+		return "VERDICT " + strings.ToUpper(m.verdict), m.sinceTrigger(m.lastAt())
+	case !m.haveSnap || s.Phase == load.PhaseStarting:
+		return "STARTING", ""
+	case s.Phase == load.PhaseHolding:
+		n := len(s.Clients)
+		return "HOLDING", fmt.Sprintf("%d/%d ready · up %.1fs", n-min(s.NotReady, n), n, s.Server.At.Seconds())
+	case s.Phase == load.PhaseDraining:
+		return "SHUTTING DOWN", m.sinceTrigger(s.Server.At)
+	}
+	return "DRAINED", m.sinceTrigger(s.Server.At)
+}
+
+func (m *Model) phaseStyle() lipgloss.Style {
+	switch {
+	case m.ended && m.verdict == reports.StatusPass && m.err == nil:
+		return stGood
+	case m.ended:
+		return stBad
+	case m.haveSnap && m.snap.Trigger > 0:
+		return stWarn
+	}
+	return stInfo
+}
+
+// lastAt is the last instant the view knows of: the end of observation.
+func (m *Model) lastAt() time.Duration {
+	if it := m.lastIteration(); it != nil {
+		return it.ObservedUntil
+	}
+	return m.snap.Server.At
+}
+
+func (m *Model) lastIteration() *load.Iteration {
+	if m.res == nil || len(m.res.Iterations) == 0 {
+		return nil
+	}
+	return &m.res.Iterations[len(m.res.Iterations)-1]
+}
+
+func (m *Model) trigger() time.Duration {
+	if it := m.lastIteration(); it != nil {
+		return it.Trigger
+	}
+	return m.snap.Trigger
+}
+
+func (m *Model) sinceTrigger(at time.Duration) string {
+	if m.trigger() == 0 {
+		return ""
+	}
+	return fmt.Sprintf("t+%.3fs", (at - m.trigger()).Seconds())
+}
+
+// rel is a time relative to the trigger, or since the server started
+// before there was one.
+func (m *Model) rel(at time.Duration) string {
+	if t := m.trigger(); t > 0 {
+		return fmt.Sprintf("t%+.3fs", (at - t).Seconds())
+	}
+	return fmt.Sprintf("%.3fs", at.Seconds())
+}
+
+// terminateView is the terminate signal's story so far, from the record
+// once the run has one, else from the snapshot.
+type terminateView struct {
+	handle                 uint32
+	signaled, closed, kept bool
+	signaledAt, closedAt   time.Duration
+	waiters, alive         int
+	aliveAtClose           int
+	waitsAfterClose        int
+	exact                  bool // from the record
+}
+
+func (m *Model) terminate() terminateView {
+	if it := m.lastIteration(); it != nil && len(m.report.Iterations) > 0 {
+		tr := it.Server.Terminate
+		rt := m.report.Iterations[len(m.report.Iterations)-1].Terminate
+		return terminateView{handle: tr.Handle, signaled: tr.Signaled, closed: tr.Closed, kept: tr.KeptOpen,
+			signaledAt: tr.SignaledAt, closedAt: tr.ClosedAt, waiters: 0, alive: len(aliveThreads(it)),
+			aliveAtClose: rt.LiveThreadsAtClose, waitsAfterClose: rt.WaitsAfterClose, exact: true}
+	}
+	srv := &m.snap.Server
+	tt := srv.Terminate
+	v := terminateView{handle: tt.Handle, signaled: tt.Signaled, closed: tt.Closed, kept: tt.KeptOpen,
+		signaledAt: tt.SignaledAt, closedAt: tt.ClosedAt, waiters: tt.Waiters, alive: tt.AliveClients}
+	if tt.Closed {
+		v.aliveAtClose = aliveAt(srv, tt.ClosedAt)
+		for _, f := range srv.WaitFailures {
+			if f.Handle == tt.Handle && f.At >= tt.ClosedAt {
+				v.waitsAfterClose++
+			}
+		}
+	}
+	return v
+}
+
+// aliveThreads are the client threads that had not exited when the
+// record was taken.
+func aliveThreads(it *load.Iteration) []int {
+	var ids []int
+	for _, t := range it.Server.ClientThreads() {
+		if !t.Exited || t.Forced {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids
+}
+
+// terminateLines answer the tool's main question in words.
+func (m *Model) terminateLines() []string {
+	t := m.terminate()
+	var state string
+	switch {
+	case t.closed:
+		state = stBadBold.Render("CLOSED") + " at " + m.rel(t.closedAt)
+		if t.aliveAtClose == 0 {
+			state = stGoodBold.Render("CLOSED") + " at " + m.rel(t.closedAt)
+		}
+	case t.kept:
+		state = stWarn.Bold(true).Render("KEPT OPEN") + " (signalled at " + m.rel(t.signaledAt) + ")"
+	case t.signaled:
+		state = stWarn.Bold(true).Render("SIGNALLED") + " at " + m.rel(t.signaledAt)
+	case m.haveSnap:
+		state = stInfo.Bold(true).Render("OPEN") + " (not signalled)"
+	default:
+		state = "not created yet"
+	}
+	lines := []string{
+		fmt.Sprintf("handle %#x  %s", t.handle, state),
+		fmt.Sprintf("blocked waiters %d · alive client threads %d", t.waiters, t.alive),
+	}
+	switch {
+	case t.closed && t.aliveAtClose > 0:
+		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed while %d client threads were alive", t.aliveAtClose)))
+	case t.closed && t.exact:
+		lines = append(lines, stGood.Render("✓ outlived its waiters"))
+	case t.closed:
+		lines = append(lines, "closed after the client threads it saw exited; the record will say")
+	case t.kept:
+		lines = append(lines, stWarn.Render(fmt.Sprintf("kept open: %d client threads never exited", t.alive)))
+	default:
+		lines = append(lines, stDim.Render("not closed"))
+	}
+	switch {
+	case t.waitsAfterClose > 0:
+		lines = append(lines, stBad.Render(fmt.Sprintf("✗ %d waits on the closed handle (WAIT_FAILED or recycled)", t.waitsAfterClose)))
+	case t.closed:
+		lines = append(lines, stGood.Render("✓ no wait on it after close"))
+	case t.signaled:
+		lines = append(lines, "signalled "+m.rel(t.signaledAt))
+	default:
+		lines = append(lines, "")
+	}
+	return lines
+}
+
+// drainLines are the drain's progress, or before the trigger how to
+// start it.
+func (m *Model) drainLines(barWidth int) []string {
+	s := &m.snap
+	if !m.ended && (!m.haveSnap || s.Trigger == 0) {
+		first := "press s to shut down"
+		switch {
+		case m.quitting || (m.triggeredFor >= m.iteration() && !m.ready()):
+			first = "shutdown queued until every client is ready"
+		case m.cfg.ShutdownAfter > 0 && s.ReadyAt > 0:
+			left := m.cfg.ShutdownAfter - (s.Server.At - s.ReadyAt)
+			first = fmt.Sprintf("shutdown in %.1fs (or press s)", max(left, 0).Seconds())
+		}
+		n := len(s.Clients)
+		return []string{
+			stTitle.Render(first),
+			fmt.Sprintf("drain budget %s · in-flight held %s after the trigger", ms(m.cfg.DrainTimeout), ms(m.cfg.InflightFor)),
+			fmt.Sprintf("clients %d · ready %d/%d", n, n-min(s.NotReady, n), n),
+			stDim.Render("+/- add or remove a client like the selected row"),
+		}
+	}
+	exited, total := m.exitedThreads()
+	frac := 0.0
+	if total > 0 {
+		frac = float64(exited) / float64(total)
+	}
+	used := m.lastAt() - m.trigger()
+	budget := m.cfg.DrainTimeout
+	bar := progress.New(progress.WithSolidFill(string(colGreen.Dark)), progress.WithoutPercentage(), progress.WithWidth(barWidth))
+	tbar := progress.New(progress.WithSolidFill(string(colYellow.Dark)), progress.WithoutPercentage(), progress.WithWidth(barWidth))
+	lines := []string{
+		fmt.Sprintf("client threads exited %d/%d %s %3.0f%%", exited, total, bar.ViewAs(frac), frac*100),
+		fmt.Sprintf("time t+%.3fs of %s %s", used.Seconds(), ms(budget), tbar.ViewAs(min(float64(used)/float64(budget), 1))),
+		m.stepsLine(),
+		m.outcomesLine(),
+	}
+	return lines
+}
+
+// exitedThreads counts the client threads that served a client in view.
+func (m *Model) exitedThreads() (exited, total int) {
+	for i := range m.rows {
+		if m.rows[i].thread == 0 {
+			continue
+		}
+		total++
+		if m.rows[i].state == target.StateExited {
+			exited++
+		}
+	}
+	return exited, total
+}
+
+func (m *Model) stepsLine() string {
+	steps := m.snap.Server.Steps
+	if it := m.lastIteration(); it != nil {
+		steps = it.Server.Shutdown.Steps
+	}
+	var parts []string
+	for _, st := range steps {
+		if st.Name == "join-listener" || st.Name == "join-clients" {
+			w := strings.TrimPrefix(st.Name, "join-") + " joined " + m.rel(st.End)
+			if st.Outcome != target.StepOK {
+				w = stBad.Render(st.Name + " " + st.Outcome)
+			}
+			parts = append(parts, w)
+		}
+	}
+	if last, ok := m.lastExit(); ok {
+		parts = append(parts, "last exit "+m.rel(last))
+	}
+	if len(parts) == 0 {
+		return stDim.Render("listener not joined yet")
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (m *Model) lastExit() (time.Duration, bool) {
+	var last time.Duration
+	for _, th := range m.snap.Server.Threads {
+		if th.State != target.StateExited {
+			return 0, false
+		}
+		last = max(last, th.Since)
+	}
+	return last, len(m.snap.Server.Threads) > 0
+}
+
+// outcomesLine sums the clients' outcomes by role.
+func (m *Model) outcomesLine() string {
+	type acc struct{ n, done int }
+	byRole := map[string]*acc{}
+	var order []string
+	for i := range m.rows {
+		r := &m.rows[i]
+		a := byRole[r.role]
+		if a == nil {
+			a = &acc{}
+			byRole[r.role] = a
+			order = append(order, r.role)
+		}
+		a.n++
+		if r.outcome != string(load.OutcomePending) && r.outcome != string(load.OutcomeTimeout) {
+			a.done++
+		}
+	}
+	var parts []string
+	for _, role := range order {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", role, byRole[role].done, byRole[role].n))
+	}
+	return "clients ended: " + strings.Join(parts, " · ")
+}
+
+// top is the terminate and drain panels: side by side when wide, one
+// compact block when not.
+func (m *Model) top() []string {
+	if m.width >= wide {
+		lw := m.width * 45 / 100
+		rw := m.width - lw
+		left := panel("terminate signal", m.terminateLines(), lw)
+		right := panel("drain", m.drainLines(max(rw-48, 10)), rw)
+		return strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, left, right), "\n")
+	}
+	t := m.terminateLines()
+	d := m.drainLines(max(m.width-50, 8))
+	tv := m.terminate()
+	return []string{
+		fmt.Sprintf(" terminate %s · waiters %d · alive %d", strings.TrimPrefix(t[0], "handle "), tv.waiters, tv.alive),
+		" " + t[2] + "  " + t[3],
+		" " + d[0],
+	}
+}
+
+// panel draws a bordered box of width w with a title in its top border.
+func panel(title string, lines []string, w int) string {
+	inner := w - 4
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, inner, "…")
+	}
+	box := stPanel.Width(w - 2).Render(strings.Join(lines, "\n"))
+	rows := strings.Split(box, "\n")
+	label := "─ " + title + " "
+	if lipgloss.Width(rows[0]) > lipgloss.Width(label)+2 {
+		plain := ansi.Strip(rows[0])
+		rs := []rune(plain)
+		rows[0] = stDim.Render(string(rs[:1]) + label + string(rs[1+len([]rune(label)):]))
+	}
+	return strings.Join(rows, "\n")
+}
+
+// rule is a horizontal line with a title, as wide as w.
+func rule(title, note string, w int) string {
+	s := "─ " + title + " "
+	if note != "" {
+		s += note + " "
+	}
+	return s + strings.Repeat("─", max(w-lipgloss.Width(s), 0))
+}
+
+// checks are the run's: one iteration's own, with their own details, or
+// the aggregate over several, exactly as the report has them.
+func (m *Model) checks() []reports.Check {
+	if len(m.report.Iterations) == 1 {
+		return m.report.Iterations[0].Checks
+	}
+	return m.report.Checks
+}
+
+func (m *Model) checksPanel() []string {
+	var lines []string
+	title := "checks: " + strings.ToUpper(m.verdict)
+	if m.res != nil && m.res.Interrupted {
+		title += " (interrupted: no sign-off)"
+	}
+	if m.err != nil {
+		lines = append(lines, stBad.Render("COULD NOT RUN: "+m.err.Error()))
+	}
+	idw := 0
+	checks := m.checks()
+	for _, c := range checks {
+		idw = max(idw, len(c.ID))
+	}
+	for _, c := range checks {
+		word := stGoodBold.Render("PASS")
+		switch c.Status {
+		case reports.StatusFail:
+			word = stBadBold.Render("FAIL")
+		case reports.StatusSkip:
+			word = stDim.Render("SKIP")
+		}
+		lines = append(lines, fmt.Sprintf("%s %-*s  %s", word, idw, c.ID, c.Detail))
+	}
+	st := stGoodBold
+	if m.verdict != reports.StatusPass || m.err != nil {
+		st = stBadBold
+	}
+	if m.width >= wide {
+		return strings.Split(panelStyled(st.Render(title), lines, m.width), "\n")
+	}
+	out := []string{" " + st.Render(title)}
+	for _, l := range lines {
+		out = append(out, " "+l)
+	}
+	return out
+}
+
+// panelStyled is panel with a styled title.
+func panelStyled(title string, lines []string, w int) string {
+	inner := w - 4
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, inner, "…")
+	}
+	box := stPanel.Width(w - 2).Render(strings.Join(lines, "\n"))
+	rows := strings.Split(box, "\n")
+	tw := lipgloss.Width(title)
+	rows[0] = stDim.Render("╭─ ") + title + stDim.Render(" "+strings.Repeat("─", max(w-tw-5, 0))+"╮")
+	return strings.Join(rows, "\n")
+}
+
+func (m *Model) countsLine() string {
+	var parts []string
+	for _, c := range countStates(m.rows) {
+		if c.n == 0 && c.state != target.StateExited {
+			continue
+		}
+		parts = append(parts, stateStyle(c.state).Render(fmt.Sprintf("%s %d", c.state, c.n)))
+	}
+	left := " " + strings.Join(parts, " · ")
+	f := "all"
+	if v := strings.TrimSpace(m.filter.Value()); v != "" {
+		f = fmt.Sprintf("%q %d of %d", v, len(m.visible), len(m.rows))
+	}
+	right := stDim.Render("filter: "+f+"  (/ to change) ") + ""
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return left
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// Column widths of the table.
+const (
+	colID    = 6
+	colKind  = 5
+	colRole  = 10
+	colState = 9
+	colTime  = 9
+	colTerm  = 5
+	colOut   = 10
+)
+
+func (m *Model) tableHeader() string {
+	if m.width >= wide {
+		return stHeader.Render(fmt.Sprintf("%*s  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, "ID", colKind, "KIND", colRole, "ROLE",
+			colState, "THREAD", colTime, "IN STATE", colTerm, "TERM", colOut, "OUTCOME", "CLIENT"))
+	}
+	return stHeader.Render(fmt.Sprintf("%*s  %-*s%-*s%-*s%-*s%s", colID-2, "ID", colKind, "KIND", colRole, "ROLE",
+		colState+2, "THREAD", colOut, "OUTCOME", "CLIENT"))
+}
+
+// tableRows renders the n rows from the scroll offset; only these are
+// formatted, whatever the number of clients.
+func (m *Model) tableRows(n int) []string {
+	out := make([]string, 0, n)
+	for i := m.offset; i < len(m.visible) && len(out) < n; i++ {
+		r := &m.rows[m.visible[i]]
+		out = append(out, m.rowLine(r, i == m.cursor))
+	}
+	for len(out) < n {
+		out = append(out, "")
+	}
+	if len(m.rows) == 0 && n > 0 {
+		out[0] = stDim.Render("  no clients yet")
+	} else if len(m.visible) == 0 && n > 0 {
+		out[0] = stDim.Render("  no client matches the filter")
+	}
+	return out
+}
+
+func (m *Model) rowLine(r *row, selected bool) string {
+	state := r.state
+	if state == "" {
+		state = "—"
+	}
+	term := ""
+	if r.onTerm {
+		term = "●"
+	}
+	inState := ""
+	if r.thread != 0 {
+		inState = fmt.Sprintf("%.3fs", r.inState.Seconds())
+	}
+	var s string
+	if m.width >= wide {
+		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
+			colState, state, colTime, inState, colTerm, "  "+term, colOut, r.outcome, r.client)
+	} else {
+		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
+			colState+2, state+" "+term, colOut, r.outcome, r.client)
+	}
+	s = ansi.Truncate(s, m.width, "…")
+	if selected {
+		return stSelected.Render(s + strings.Repeat(" ", max(m.width-lipgloss.Width(s), 0)))
+	}
+	st := stateStyle(r.state)
+	switch r.outcome {
+	case string(load.OutcomeReset), string(load.OutcomeTimeout), string(load.OutcomeError), string(load.OutcomeRefused):
+		st = stBad
+	}
+	return st.Render(s)
+}
+
+func (m *Model) eventsTitle() string {
+	if m.trigger() > 0 {
+		return "(times from the trigger)"
+	}
+	return "(times from the server's start)"
+}
+
+func (m *Model) eventLines(n int) []string {
+	ev := m.log.events
+	if len(ev) > n {
+		ev = ev[len(ev)-n:]
+	}
+	out := make([]string, 0, n)
+	for _, e := range ev {
+		s := fmt.Sprintf(" %9s  %s", m.rel(e.at), e.text)
+		switch {
+		case e.bad:
+			s = stBad.Render(s)
+		case e.good:
+			s = stGood.Render(s)
+		}
+		out = append(out, s)
+	}
+	for len(out) < n {
+		out = append(out, "")
+	}
+	return out
+}
+
+func (m *Model) footer() string {
+	switch m.mode {
+	case modeFilter:
+		return " " + m.filter.View() + stDim.Render("  enter keep · esc clear")
+	case modePolicy:
+		var opts []string
+		for i, p := range policies {
+			w := string(p)
+			if i == m.pick {
+				w = stSelected.Render(" " + w + " ")
+			} else {
+				w = " " + w + " "
+			}
+			opts = append(opts, w)
+		}
+		return " policy: " + strings.Join(opts, " ") + stDim.Render("  ←→ choose · enter start again · esc cancel")
+	}
+	if m.notice != "" && !m.fullHelp {
+		return " " + stWarn.Render(m.notice)
+	}
+	return " " + m.help.View(m.keys)
+}
