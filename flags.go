@@ -76,12 +76,13 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		{"silent", "raw TCP connections that never send anything", &o.cfg.Mix.Silent},
 	}
 	for _, c := range counts {
-		fs.IntVar(c.dst, c.name, 1, c.help)
+		fs.IntVar(c.dst, c.name, defaultCount, c.help)
 	}
 	fs.DurationVar(&o.cfg.InflightFor, "inflight-for", 300*time.Millisecond, "how long in-flight requests keep processing after the trigger")
 	fs.DurationVar(&o.cfg.DrainTimeout, "drain-timeout", 10*time.Second, "fixed's shared budget for joining client threads; observation ends 1s after it")
 	fs.DurationVar(&o.cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "how long clients may take to reach their intended states")
 	fs.IntVar(&o.cfg.Iterations, "iterations", 1, "how many start-hold-shutdown cycles, each on a fresh server")
+	fs.DurationVar(&o.cfg.ShutdownAfter, "shutdown-after", 0, "trigger shutdown after the clients have held this long (0: at once headless; on s in the terminal UI)")
 	fs.DurationVar(&o.cfg.MaxDrain, "max-drain", 0, "fail (check drain-within) when trigger → last client thread exited takes longer")
 	fs.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file (- for stdout; the summary then goes to stderr)")
 	fs.StringVar(&o.junitPath, "junit", "", "write a JUnit XML report (one testcase per check per iteration) to this file")
@@ -124,8 +125,13 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	if o.cfg.Iterations < 1 {
 		return o, fmt.Errorf("--iterations: must be 1 or more, got %d", o.cfg.Iterations)
 	}
-	if o.cfg.MaxDrain < 0 {
-		return o, fmt.Errorf("--max-drain: must be more than 0, got %v", o.cfg.MaxDrain)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"max-drain", o.cfg.MaxDrain}, {"shutdown-after", o.cfg.ShutdownAfter}} {
+		if d.v < 0 {
+			return o, fmt.Errorf("--%s: must be 0 or more, got %v", d.name, d.v)
+		}
 	}
 	for _, out := range []struct{ flag, path string }{
 		{"json", o.jsonPath}, {"junit", o.junitPath}, {"markdown", o.markdownPath}, {"html", o.htmlPath},
@@ -148,6 +154,49 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		o.runFlags = append(o.runFlags, "--"+f.Name+"="+f.Value.String())
 	})
 	return o, nil
+}
+
+// defaultCount is every client count's default.
+const defaultCount = 1
+
+// countFlags names the mix's counts by flag, in the order of --help.
+func countFlags(m *load.Mix) []struct {
+	name string
+	n    *int
+} {
+	return []struct {
+		name string
+		n    *int
+	}{
+		{"http-idle", &m.HTTPIdle}, {"http-inflight", &m.HTTPInflight}, {"rest-idle", &m.RESTIdle},
+		{"rest-inflight", &m.RESTInflight}, {"ws", &m.WS}, {"silent", &m.Silent},
+	}
+}
+
+// adopt takes the policy and the mix of the run the terminal UI ended
+// with (p and +/- change them), so the report and its reproduce command
+// describe that run and not the flags as first given.
+func (o *options) adopt(cfg load.Config) {
+	set := func(name, value string) {
+		flag := "--" + name + "="
+		for i, f := range o.runFlags {
+			if strings.HasPrefix(f, flag) {
+				o.runFlags[i] = flag + value
+				return
+			}
+		}
+		o.runFlags = append(o.runFlags, flag+value)
+	}
+	if cfg.Policy != o.cfg.Policy {
+		set("policy", string(cfg.Policy))
+	}
+	was, now := countFlags(&o.cfg.Mix), countFlags(&cfg.Mix)
+	for i := range now {
+		if *now[i].n != *was[i].n {
+			set(now[i].name, fmt.Sprint(*now[i].n))
+		}
+	}
+	o.cfg.Policy, o.cfg.Mix = cfg.Policy, cfg.Mix
 }
 
 // checkWritable fails before the run, not after it, on a report path that

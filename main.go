@@ -17,10 +17,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"shutdowntest/load"
 	"shutdowntest/reports"
+	"shutdowntest/tui"
 )
 
 // Exit statuses a pipeline can rely on.
@@ -32,25 +34,41 @@ const (
 	exitInterrupted = 130
 )
 
+// interactive is the terminal UI; tests give it pipes.
+var interactive = tui.Run
+
+// inTUI is set while the terminal UI runs: a second signal must then
+// quit through it, so the terminal is restored, not by os.Exit.
+var inTUI atomic.Bool
+
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	quitNow := make(chan struct{})
 	// The first signal stops the run gracefully (the target still shuts
 	// down and the report is still written); a second exits at once.
+	// Lives as long as the process.
 	go func() {
 		<-sigs
-		fmt.Fprintln(os.Stderr, "shutdowntest: interrupted; stopping the run (again to quit at once)")
+		if !inTUI.Load() {
+			fmt.Fprintln(os.Stderr, "shutdowntest: interrupted; stopping the run (again to quit at once)")
+		}
 		cancel()
 		<-sigs
+		if inTUI.Load() {
+			close(quitNow)
+			<-sigs // a third: the view did not quit
+		}
 		os.Exit(exitInterrupted)
 	}()
-	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr, isTerminal(os.Stdout)))
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr, isTerminal(os.Stdout) && isTerminal(os.Stdin), quitNow))
 }
 
 // run is the whole program behind main, for tests: it parses args, runs
-// the engine and writes the reports, and returns the exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
+// the engine (in the terminal UI when tty and not --headless) and writes
+// the reports, and returns the exit status. quitNow quits the UI at once.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool, quitNow <-chan struct{}) int {
 	opts, err := parseFlags(args[1:], stdout)
 	if errors.Is(err, errHelp) {
 		return exitPass
@@ -68,17 +86,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
 		return exitUsage
 	}
+	var res *load.Result
+	var runErr error
 	if tty && !opts.headless {
-		fmt.Fprintln(stderr, "shutdowntest: the interactive view is not built yet; running headless")
+		inTUI.Store(true)
+		final, err := interactive(ctx, tui.Options{Config: opts.cfg, QuitNow: quitNow})
+		inTUI.Store(false)
+		if err != nil {
+			fmt.Fprintf(stderr, "shutdowntest: the terminal UI: %v\n", err)
+		}
+		if final.Result == nil {
+			fmt.Fprintln(stderr, "shutdowntest: quit before the run had a verdict; no report written")
+			return exitInterrupted
+		}
+		// The view may have changed the policy and the mix: the report
+		// and its reproduce command are of the run that was watched.
+		opts.adopt(final.Config)
+		res, runErr = final.Result, final.Err
+	} else {
+		progress := func(it load.Iteration) {
+			fmt.Fprintf(stderr, "iteration %d/%d: %s\n", it.N, opts.cfg.Iterations, progressLine(&it))
+		}
+		res, runErr = load.Run(ctx, opts.cfg, load.Observer{Progress: progress})
 	}
+	return conclude(opts, res, runErr, args, limit, stdout, stderr)
+}
+
+// conclude writes the reports and the summary of a run, headless or
+// watched, and returns its exit status.
+func conclude(opts options, res *load.Result, runErr error, args []string, limit uint64, stdout, stderr io.Writer) int {
 	summary := stdout
 	if opts.jsonPath == "-" {
 		summary = stderr
 	}
-	progress := func(it load.Iteration) {
-		fmt.Fprintf(stderr, "iteration %d/%d: %s\n", it.N, opts.cfg.Iterations, progressLine(&it))
-	}
-	res, runErr := load.Run(ctx, opts.cfg, load.Observer{Progress: progress})
 	info := toolInfo(args)
 	info.OpenFileLimit = limit
 	rep := reports.Build(res, info)

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"shutdowntest/tui"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -23,7 +25,7 @@ var quick = []string{"--headless", "--inflight-for", "30ms", "--drain-timeout", 
 func runArgs(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"shutdowntest"}, args...), &out, &errb, false)
+	code := run(context.Background(), append([]string{"shutdowntest"}, args...), &out, &errb, false, nil)
 	return code, out.String(), errb.String()
 }
 
@@ -177,7 +179,7 @@ func TestInterruptedRunIsReportedAs130(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // as if Ctrl-C came before the clients were ready
 	var out, errb bytes.Buffer
-	code := run(ctx, append([]string{"shutdowntest"}, append(quick, "--iterations", "3", "--json", "-")...), &out, &errb, false)
+	code := run(ctx, append([]string{"shutdowntest"}, append(quick, "--iterations", "3", "--json", "-")...), &out, &errb, false, nil)
 	if code != exitInterrupted {
 		t.Fatalf("exit %d, want 130\n%s", code, errb.String())
 	}
@@ -261,5 +263,94 @@ func TestLegacyWritesEveryReport(t *testing.T) {
 	}
 	if !strings.Contains(out, "reproduce: ") {
 		t.Errorf("summary does not end with the reproduce command:\n%s", out)
+	}
+}
+
+// withKeys makes the terminal UI read keys from a string and draw into a
+// buffer, for one test.
+func withKeys(t *testing.T, typed string) *bytes.Buffer {
+	t.Helper()
+	var screen bytes.Buffer
+	was := interactive
+	interactive = func(ctx context.Context, o tui.Options) (tui.Final, error) {
+		o.Input, o.Output = strings.NewReader(typed), &screen
+		return tui.Run(ctx, o)
+	}
+	t.Cleanup(func() { interactive = was })
+	return &screen
+}
+
+// The terminal UI ends like headless: the same summary on stdout, the same
+// reports and the same exit status for the same run. A first q before the
+// trigger shuts down and waits for the verdict.
+func TestInteractiveRunEndsLikeHeadless(t *testing.T) {
+	quickTUI := []string{"--inflight-for", "30ms", "--drain-timeout", "2s", "--ready-timeout", "5s"}
+	cases := []struct {
+		name   string
+		keys   string
+		args   []string
+		code   int
+		policy string
+	}{
+		{"fixed", "q", nil, exitPass, "fixed"},
+		{"legacy", "q", []string{"--policy", "legacy"}, exitFail, "legacy"},
+		// p, → (legacy), enter: start again with legacy; then q.
+		{"policy chosen in the view", "p\x1b[C\rq", nil, exitFail, "legacy"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			screen := withKeys(t, c.keys)
+			path := filepath.Join(t.TempDir(), "r.json")
+			var out, errb bytes.Buffer
+			args := append(append([]string{"shutdowntest", "--json", path}, quickTUI...), c.args...)
+			code := run(context.Background(), args, &out, &errb, true, nil)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstderr: %s\nscreen tail: %q", code, c.code, errb.String(), tail(screen.String(), 400))
+			}
+			if !strings.Contains(out.String(), "verdict: ") || !strings.Contains(out.String(), "reproduce: ") {
+				t.Errorf("no summary on stdout after the view:\n%s", out.String())
+			}
+			if want := "--policy=" + c.policy; c.policy == "legacy" && !strings.Contains(out.String(), want) {
+				t.Errorf("reproduce does not name %s:\n%s", want, out.String())
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep struct {
+				Verdict string
+				Config  struct{ Policy string }
+			}
+			if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Config.Policy != c.policy || (rep.Verdict == "pass") != (c.code == exitPass) {
+				t.Errorf("report: policy %s verdict %s", rep.Config.Policy, rep.Verdict)
+			}
+			if !strings.Contains(screen.String(), "VERDICT") {
+				t.Error("the view never showed the verdict")
+			}
+		})
+	}
+}
+
+func tail(s string, n int) string { return s[max(len(s)-n, 0):] }
+
+// What the view changed (p, +, -) is what the reproduce command says.
+func TestAdoptRewritesPolicyAndMix(t *testing.T) {
+	o, err := parseFlags([]string{"--ws", "3", "--silent=2", "--drain-timeout", "2s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.cfg
+	cfg.Policy = "legacy"
+	cfg.Mix.WS, cfg.Mix.HTTPIdle = 4, 0 // silent unchanged at 2
+	o.adopt(cfg)
+	all, _ := reproduce(o, "st")
+	if want := "st --headless --ws=4 --silent=2 --drain-timeout=2s --policy=legacy --http-idle=0"; all != want {
+		t.Errorf("reproduce %q, want %q", all, want)
+	}
+	if o.cfg.Policy != "legacy" || o.cfg.Mix.WS != 4 {
+		t.Errorf("config not adopted: %+v", o.cfg)
 	}
 }
