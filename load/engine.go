@@ -204,6 +204,7 @@ func (r *iteration) startClients() {
 		r.startClient(sp)
 	}
 	r.nextID = len(r.clients) + 1
+	r.missing = len(r.clients) // none is ready until a look says so
 }
 
 // startClient opens one client. Its goroutine ends when its connection
@@ -253,6 +254,9 @@ func (r *iteration) hold(ctx context.Context) {
 // leaves the iteration at once: its connection closes and its server
 // thread must exit before the trigger (notReady waits for that).
 func (r *iteration) adjust(a Adjust) {
+	if !r.it.Mix.has(a.Kind, a.Role) {
+		return // no such client (a TCP client is silent, a WS one streams)
+	}
 	switch {
 	case a.Delta > 0:
 		for range a.Delta {
@@ -437,9 +441,29 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 		admission <- probeAdmission(r.srv.Addr(), r.creds.apiKey, "at-trigger", r.srv.Since)
 	}()
 	deadline := time.Now().Add(r.cfg.DrainTimeout + time.Second)
-	r.it.AllEnded = r.waitUntil(context.Background(), time.Until(deadline), func() bool {
+	// A first Ctrl-C (ctx) still lets the drain be watched to its end;
+	// Abort does not.
+	obs, stop := context.WithCancel(context.Background())
+	defer stop()
+	if r.cfg.Abort != nil {
+		r.wg.Add(1)
+		go func() { // ends with the observation, or at the abort
+			defer r.wg.Done()
+			select {
+			case <-r.cfg.Abort:
+				stop()
+			case <-obs.Done():
+			}
+		}()
+	}
+	r.it.AllEnded = r.waitUntil(obs, time.Until(deadline), func() bool {
 		return r.shutdownReturned() && r.allEnded()
 	})
+	select {
+	case <-r.cfg.Abort:
+		r.it.Interrupted = true
+	default:
+	}
 	r.it.ShutdownReturned = r.shutdownReturned()
 	if r.it.ShutdownReturned {
 		t0 := time.Now()

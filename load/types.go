@@ -89,7 +89,8 @@ func (m Mix) Specs() []Spec {
 // Adjust adds (Delta > 0) or removes (Delta < 0) clients of one kind and
 // role while they hold. In-flight clients cannot be removed: their request
 // is already in process, and the server thread serving it would outlive
-// the client, so a removal of one is ignored, as is a removal past zero.
+// the client, so a removal of one is ignored, as is a removal past zero
+// and a pair the mix has no place for (a TCP client is always silent).
 type Adjust struct {
 	Kind  Kind
 	Role  Role
@@ -104,6 +105,16 @@ func (m Mix) add(k Kind, r Role, n int) Mix {
 		}
 	}
 	return m
+}
+
+// has reports whether kind k with role r is a client the mix can hold.
+func (m Mix) has(k Kind, r Role) bool {
+	for _, f := range m.fields() {
+		if f.kind == k && f.role == r {
+			return true
+		}
+	}
+	return false
 }
 
 type mixField struct {
@@ -150,6 +161,11 @@ type Config struct {
 	// (a live view's +/-). A change applies from then on, to later
 	// iterations too; Iteration.Mix and Result.Config.Mix say what ran.
 	Adjust <-chan Adjust
+	// Abort, when closed, ends the watching of the drain at once: the
+	// iteration is recorded as far as it got, interrupted, and the server
+	// is closed (what it still held is counted before it is forced). A
+	// cancelled context stops the run but still watches the drain.
+	Abort <-chan struct{}
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
