@@ -92,7 +92,7 @@ func New(cfg load.Config, rs *runs) Model {
 	ti.Placeholder = "kind, role, state or outcome (e.g. ws, in-flight, linger, reset)"
 	ti.CharLimit = 64
 	m := Model{runs: rs, cfg: cfg, keys: newKeyMap(), help: help.New(), filter: ti, width: 120, height: 40}
-	m.cfg.Trigger, m.cfg.Adjust = nil, nil
+	m.cfg.Trigger, m.cfg.Adjust, m.cfg.Abort = nil, nil, nil
 	m.firstRun = m.startRun()
 	m.setKeys()
 	return m
@@ -146,6 +146,18 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m.filterKey(msg)
 		case modePolicy:
 			return m.policyKey(msg)
+		}
+		// Keys typed faster than the view reads arrive as one message of
+		// several runes ("++"); each is a key press of its own.
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+			var cmds []tea.Cmd
+			var mm tea.Model = m
+			for _, r := range msg.Runes {
+				var cmd tea.Cmd
+				mm, cmd = mm.(Model).Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+				cmds = append(cmds, cmd)
+			}
+			return mm, tea.Sequence(cmds...)
 		}
 		return m.tableKey(msg)
 	}
@@ -427,7 +439,7 @@ func (m Model) Final() Final {
 	if m.haveSnap && !m.ended {
 		cfg.Mix = m.snap.Mix
 	}
-	cfg.Trigger, cfg.Adjust = nil, nil
+	cfg.Trigger, cfg.Adjust, cfg.Abort = nil, nil, nil
 	f := Final{Config: cfg}
 	if m.ended && !m.quitNow {
 		f.Result, f.Err = m.res, m.err

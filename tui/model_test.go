@@ -259,3 +259,15 @@ func TestWindowSizeReflows(t *testing.T) {
 		t.Errorf("View is %d lines at 80x24", n)
 	}
 }
+
+// Keys typed fast arrive as one message of several runes; each counts.
+func TestRunesTypedTogetherAreSeparateKeys(t *testing.T) {
+	m := newTestModel(t)
+	m, _ = update(t, m, snapMsg{gen: m.gen, snap: holdingSnap(1)})
+	m, _ = update(t, m, tea.KeyMsg{Type: tea.KeyEnd}, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("++")})
+	for i := 0; i < 2; i++ {
+		if a, ok := sent(m.run.adjust); !ok || a.Delta != 1 || a.Kind != load.KindTCP {
+			t.Fatalf("adjust %d: %+v %v", i, a, ok)
+		}
+	}
+}

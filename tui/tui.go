@@ -56,7 +56,7 @@ const runWait = 15 * time.Second
 func Run(ctx context.Context, o Options) (Final, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rs := &runs{parent: ctx}
+	rs := &runs{parent: ctx, abort: make(chan struct{})}
 	m := New(o.Config, rs)
 	m.stop, m.quitNowCh = ctx.Done(), o.QuitNow
 	opts := []tea.ProgramOption{tea.WithAltScreen()}
@@ -68,9 +68,13 @@ func Run(ctx context.Context, o Options) (Final, error) {
 	}
 	p := tea.NewProgram(m, opts...)
 	final, err := p.Run()
+	fm, ok := final.(Model)
+	if !ok || fm.quitNow {
+		// Quit at once: runs still watching a drain stop now.
+		close(rs.abort)
+	}
 	rs.stopAll()
 	waitErr := rs.wait(runWait)
-	fm, ok := final.(Model)
 	if !ok {
 		return Final{Config: o.Config}, errors.Join(err, waitErr)
 	}
@@ -81,6 +85,8 @@ func Run(ctx context.Context, o Options) (Final, error) {
 // counted here and ends when load.Run returns, which a cancel bounds.
 type runs struct {
 	parent context.Context
+	// abort, closed, ends the watching of a drain at once (load.Config.Abort).
+	abort  chan struct{}
 	mu     sync.Mutex
 	cancel []context.CancelFunc
 	closed bool
@@ -106,7 +112,7 @@ func (rs *runs) start(gen int, cfg load.Config) (*run, tea.Cmd) {
 	ctx, cancel := context.WithCancel(rs.parent)
 	r := &run{gen: gen, cancel: cancel, stopped: ctx.Done(), trigger: make(chan struct{}, 1),
 		adjust: make(chan load.Adjust, 64), snaps: make(chan load.Snapshot, 1), done: make(chan struct{})}
-	cfg.Trigger, cfg.Adjust = r.trigger, r.adjust
+	cfg.Trigger, cfg.Adjust, cfg.Abort = r.trigger, r.adjust, rs.abort
 	r.cfg = cfg
 	rs.mu.Lock()
 	rs.cancel = append(rs.cancel, cancel)

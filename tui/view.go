@@ -117,18 +117,22 @@ func (m *Model) header() string {
 		addr = m.snap.Server.Addr
 	}
 	phase, extra := m.phase()
-	right := stPhase.Inherit(m.phaseStyle()).Render(phase) + "  " + extra + fmt.Sprintf("  iter %d/%d ", m.iteration(), max(m.cfg.Iterations, 1))
-	// The long form when it fits, else the words a narrow screen can keep.
-	for _, left := range []string{
-		fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr),
-		fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr),
-		fmt.Sprintf(" %s", m.cfg.Policy),
+	tag := stPhase.Inherit(m.phaseStyle()).Render(phase)
+	iter := fmt.Sprintf("  iter %d/%d ", m.iteration(), max(m.cfg.Iterations, 1))
+	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
+	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
+	// The long form when it fits, else the words a narrow screen keeps.
+	for _, c := range [][2]string{
+		{long, tag + "  " + extra + iter},
+		{short, tag + "  " + extra + iter},
+		{short, tag + iter},
+		{" " + string(m.cfg.Policy), tag + iter},
 	} {
-		if gap := m.width - lipgloss.Width(left) - lipgloss.Width(right); gap >= 1 {
-			return left + strings.Repeat(" ", gap) + right
+		if gap := m.width - lipgloss.Width(c[0]) - lipgloss.Width(c[1]); gap >= 1 {
+			return c[0] + strings.Repeat(" ", gap) + c[1]
 		}
 	}
-	return right
+	return tag
 }
 
 // phase is the header's phase word and what goes with it.
@@ -537,7 +541,7 @@ func (m *Model) countsLine() string {
 
 // Column widths of the table.
 const (
-	colID    = 6
+	colID    = 7
 	colKind  = 5
 	colRole  = 10
 	colState = 9
