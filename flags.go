@@ -38,16 +38,18 @@ const usageHead = `shutdowntest: does this server shut down cleanly while client
 
 It starts an embedded model of eMule's Web UI server on 127.0.0.1, opens the
 clients below, triggers shutdown and checks how every client and every server
-thread ended.
+thread ended. In a terminal it shows the run live and waits for s to shut
+down (? in the view lists its keys); --headless runs straight through.
 
 Usage:
   shutdowntest [flags]
 
 Examples:
+  shutdowntest                                  # the interactive view: press s to shut down, q to quit
   shutdowntest --headless                       # the default run: every check should pass
   shutdowntest --headless --policy legacy       # the pre-fix server: the tool must catch it (exit 1)
-  shutdowntest --iterations 100 --drain-timeout 2s --json report.json
-  shutdowntest --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
+  shutdowntest --headless --iterations 100 --drain-timeout 2s --json report.json
+  shutdowntest --headless --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
@@ -88,7 +90,7 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	fs.StringVar(&o.junitPath, "junit", "", "write a JUnit XML report (one testcase per check per iteration) to this file")
 	fs.StringVar(&o.markdownPath, "markdown", "", "write a Markdown report (release checklist, CI step summary) to this file")
 	fs.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report with an SVG timeline to this file")
-	fs.BoolVar(&o.headless, "headless", false, "run without the interactive view (implied when stdout is not a terminal)")
+	fs.BoolVar(&o.headless, "headless", false, "run without the interactive view (implied when stdin or stdout is not a terminal)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {

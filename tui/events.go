@@ -195,6 +195,9 @@ func idList(ids []int, limit int) string {
 
 // ms formats a short duration the way the log and panels do.
 func ms(d time.Duration) string {
+	if d < time.Second && d%time.Millisecond == 0 {
+		return fmt.Sprintf("%dms", d/time.Millisecond)
+	}
 	if d < time.Second {
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	}

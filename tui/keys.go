@@ -46,23 +46,21 @@ func (k keyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Shutdown, k.More, k.Policy, k.Rerun, k.Up, k.Filter, k.Help, k.Quit}
 }
 
-// FullHelp is what ? shows.
+// FullHelp is what ? shows: two columns, so it fits 80 columns.
 func (k keyMap) FullHelp() [][]key.Binding {
-	more := k.More
-	more.SetHelp("+", "add a client of the selected row's kind and role")
-	policy := k.Policy
-	policy.SetHelp("p", "choose the policy and start again")
-	rerun := k.Rerun
-	rerun.SetHelp("r", "run again")
-	shut := k.Shutdown
-	shut.SetHelp("s", "shut down now")
-	fewer := k.Fewer
-	fewer.SetHelp("-", "remove one (not in-flight: its request is sent)")
-	quit := k.Quit
-	quit.SetHelp("q ctrl+c", "stop: shut down, verdict, quit; twice: quit now")
+	with := func(b key.Binding, keys, desc string) key.Binding {
+		b.SetHelp(keys, desc)
+		return b
+	}
 	return [][]key.Binding{
-		{shut, more, fewer, policy, rerun},
-		{k.Up, k.PageUp, k.Top, k.Filter},
-		{k.Help, quit},
+		{
+			with(k.Shutdown, "s", "shut down now"),
+			with(k.More, "+", "one client more like the row"),
+			with(k.Fewer, "-", "one fewer (not in-flight)"),
+			with(k.Policy, "p", "choose policy, start again"),
+			with(k.Rerun, "r", "run again"),
+			with(k.Quit, "q", "stop: verdict, quit; twice: now"),
+		},
+		{k.Up, k.PageUp, k.Top, k.Filter, with(k.Help, "?", "close help")},
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -52,6 +53,8 @@ type Model struct {
 
 	keys     keyMap
 	help     help.Model
+	bar      progress.Model // client threads exited
+	timeBar  progress.Model // drain budget used
 	filter   textinput.Model
 	mode     mode
 	pick     int
@@ -62,14 +65,18 @@ type Model struct {
 	snap     load.Snapshot
 	haveSnap bool
 	rows     []row
-	visible  []int // indexes into rows that pass the filter
-	cursor   int   // index into visible
-	offset   int   // first visible row shown
+	counts   []stateCount // rows by thread state, counted once per snapshot
+	visible  []int        // indexes into rows that pass the filter
+	cursor   int          // index into visible
+	offset   int          // first visible row shown
 	log      eventLog
 	notice   string // one line for the footer: what the last key did
 
-	// triggeredFor is the iteration the trigger was last sent for.
+	// triggeredFor is the iteration the trigger was last sent for;
+	// cycling, that s was pressed in this run, so later iterations
+	// trigger by themselves.
 	triggeredFor int
+	cycling      bool
 
 	ended   bool // the run has returned
 	res     *load.Result
@@ -91,7 +98,9 @@ func New(cfg load.Config, rs *runs) Model {
 	ti.Prompt = "filter: "
 	ti.Placeholder = "kind, role, state or outcome (e.g. ws, in-flight, linger, reset)"
 	ti.CharLimit = 64
-	m := Model{runs: rs, cfg: cfg, keys: newKeyMap(), help: help.New(), filter: ti, width: 120, height: 40}
+	m := Model{runs: rs, cfg: cfg, keys: newKeyMap(), help: help.New(), filter: ti, width: 120, height: 40,
+		bar:     progress.New(progress.WithSolidFill(colGreen.Dark), progress.WithoutPercentage()),
+		timeBar: progress.New(progress.WithSolidFill(colYellow.Dark), progress.WithoutPercentage())}
 	m.cfg.Trigger, m.cfg.Adjust, m.cfg.Abort = nil, nil, nil
 	m.firstRun = m.startRun()
 	m.setKeys()
@@ -117,7 +126,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		m.help.Width = msg.Width
+		m.help.Width = msg.Width - 1 // the footer's margin
 		m.clampScroll()
 		return m, nil
 	case snapMsg:
@@ -168,7 +177,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) observe(s load.Snapshot) {
 	m.snap, m.haveSnap = s, true
 	m.rows = liveRows(&m.snap, m.rows)
+	m.counts = countStates(m.rows)
 	m.log.observe(&m.snap, string(m.cfg.Policy))
+	if m.cycling && s.Phase == load.PhaseHolding {
+		// Once s has started the cycle, the iterations after the first
+		// shut down as soon as their clients are ready, as headless.
+		m.sendTrigger()
+	}
 	m.applyFilter()
 	m.setKeys()
 }
@@ -184,6 +199,7 @@ func (m *Model) finish(res *load.Result, err error) {
 		if n := len(res.Iterations); n > 0 {
 			it := &res.Iterations[n-1]
 			m.rows = finalRows(it)
+			m.counts = countStates(m.rows)
 			last := recordSnapshot(it, res.Config.Iterations)
 			m.log.observe(&last, string(res.Config.Policy))
 		}
@@ -252,6 +268,7 @@ func (m Model) tableKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.quit()
 	case key.Matches(msg, k.Shutdown):
 		m.sendTrigger()
+		m.cycling = true
 		if !m.ready() {
 			m.notice = "shutdown queued: it comes once every client is in its intended state"
 		}
@@ -339,9 +356,9 @@ func (m *Model) restart() tea.Cmd {
 		m.cfg.Mix = m.snap.Mix
 	}
 	m.run.cancel()
-	m.snap, m.haveSnap, m.rows, m.visible = load.Snapshot{}, false, nil, nil
+	m.snap, m.haveSnap, m.rows, m.counts, m.visible = load.Snapshot{}, false, nil, nil, nil
 	m.ended, m.res, m.err, m.report, m.verdict = false, nil, nil, reports.Report{}, ""
-	m.triggeredFor, m.cursor, m.offset = 0, 0, 0
+	m.triggeredFor, m.cycling, m.cursor, m.offset = 0, false, 0, 0
 	m.log.reset()
 	m.notice = fmt.Sprintf("started again: policy %s, %d clients", m.cfg.Policy, m.cfg.Mix.Total())
 	cmd := m.startRun()

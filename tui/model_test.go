@@ -271,3 +271,27 @@ func TestRunesTypedTogetherAreSeparateKeys(t *testing.T) {
 		}
 	}
 }
+
+// After s, the iterations that follow trigger by themselves once ready.
+func TestLaterIterationsTriggerAfterTheFirstS(t *testing.T) {
+	m := newTestModel(t)
+	m.cfg.Iterations = 3
+	m, _ = update(t, m, snapMsg{gen: m.gen, snap: holdingSnap(1)})
+	if _, ok := sent(m.run.trigger); ok {
+		t.Fatal("iteration 1 triggered before s")
+	}
+	m, _ = update(t, m, keys("s")...)
+	if _, ok := sent(m.run.trigger); !ok {
+		t.Fatal("s sent no trigger")
+	}
+	second := holdingSnap(1)
+	second.Iteration, second.Of = 2, 3
+	m, _ = update(t, m, snapMsg{gen: m.gen, snap: second})
+	if _, ok := sent(m.run.trigger); !ok {
+		t.Fatal("iteration 2 was not triggered once ready")
+	}
+	m, _ = update(t, m, snapMsg{gen: m.gen, snap: second})
+	if _, ok := sent(m.run.trigger); ok {
+		t.Fatal("iteration 2 was triggered twice")
+	}
+}

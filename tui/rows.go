@@ -64,6 +64,11 @@ func liveRows(s *load.Snapshot, rows []row) []row {
 		if th := byPeer[c.Local]; th != nil && c.Local != "" {
 			r.thread, r.state, r.onTerm = th.ID, th.State, th.OnTerm
 			r.inState = s.Server.At - th.Since
+			if c.Role == load.RoleIdle && c.Outcome == load.OutcomePending && th.State == target.StateExited && s.Trigger > 0 && th.Since >= s.Trigger {
+				// An idle client holds on and sees nothing; its end is
+				// its thread's, as the engine will read it from the record.
+				r.outcome, r.client = string(load.OutcomeClosed), "server thread exited after the trigger"
+			}
 		}
 		rows = append(rows, r)
 	}
@@ -133,16 +138,25 @@ type stateCount struct {
 }
 
 func countStates(rows []row) []stateCount {
-	n := map[string]int{}
+	var n [16]int // by index in target.States; the last slot: no thread yet
+	idx := make(map[string]int, len(target.States))
+	for i, st := range target.States {
+		idx[st] = i
+	}
+	none := len(n) - 1
 	for i := range rows {
-		n[rows[i].state]++
+		if j, ok := idx[rows[i].state]; ok {
+			n[j]++
+		} else {
+			n[none]++
+		}
 	}
-	var out []stateCount
-	for _, st := range target.States {
-		out = append(out, stateCount{st, n[st]})
+	out := make([]stateCount, 0, len(target.States)+1)
+	for i, st := range target.States {
+		out = append(out, stateCount{st, n[i]})
 	}
-	if n[""] > 0 {
-		out = append(out, stateCount{"none", n[""]})
+	if n[none] > 0 {
+		out = append(out, stateCount{"none", n[none]})
 	}
 	return out
 }

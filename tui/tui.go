@@ -59,7 +59,10 @@ func Run(ctx context.Context, o Options) (Final, error) {
 	rs := &runs{parent: ctx, abort: make(chan struct{})}
 	m := New(o.Config, rs)
 	m.stop, m.quitNowCh = ctx.Done(), o.QuitNow
-	opts := []tea.ProgramOption{tea.WithAltScreen()}
+	// Signals are the caller's: the first cancels ctx (a graceful stop,
+	// as q), a second closes QuitNow. bubbletea's own handler would quit
+	// on the first SIGTERM without a verdict.
+	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithoutSignalHandler()}
 	if o.Input != nil {
 		opts = append(opts, tea.WithInput(o.Input))
 	}

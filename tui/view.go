@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
@@ -30,45 +29,40 @@ const (
 // parts leave.
 type layout struct {
 	top, checks, events, footer, table int
+	// wrap: failed checks' details wrap (when there is room for it).
+	wrap bool
 }
 
 func (m *Model) layout() layout {
-	l := layout{footer: 1, events: eventsWide}
-	if m.fullHelp {
-		l.footer = len(m.keys.FullHelp()[0]) + 1
-	}
+	l := layout{footer: strings.Count(m.footer(), "\n") + 1, events: eventsWide}
 	if m.width >= wide {
 		l.top = panelLines + 2 // borders
 	} else {
 		l.top = 3
 		l.events = eventsNarrow
 	}
+	avail := m.height - (1 + l.top + 1 + 1 + 1 + l.footer) // header, counts, table header, events title
 	if m.ended {
-		l.checks = m.checkLines()
-		if m.width >= wide {
-			l.checks += 2
-		} else {
-			l.checks++
+		l.wrap = true
+		l.checks = len(m.checksPanel(true))
+		if avail-l.checks < minTableRows+1 {
+			l.wrap, l.checks = false, len(m.checksPanel(false))
 		}
+		avail -= l.checks
 	}
-	fixed := 1 + l.top + l.checks + 1 + 1 + 1 + l.footer // header, counts, table header, events title
-	l.table = m.height - fixed - l.events
-	for l.table < minTableRows && l.events > 1 {
-		l.events--
-		l.table++
+	// The table takes what it can fill; rows it cannot fill go to the
+	// events, which then keep more of the story on screen.
+	l.table = max(min(len(m.visible), avail-l.events), minTableRows)
+	l.events = avail - l.table
+	for l.events < 1 && l.table > 1 {
+		l.table--
+		l.events++
 	}
 	l.table = max(l.table, 1)
 	return l
 }
 
 func (m *Model) tableHeight() int { return m.layout().table }
-
-func (m *Model) checkLines() int {
-	if m.err != nil && m.res == nil {
-		return 1
-	}
-	return len(m.checks()) + btoi(m.err != nil)
-}
 
 func btoi(b bool) int {
 	if b {
@@ -94,7 +88,7 @@ func (m Model) View() string {
 		line(s)
 	}
 	if m.ended {
-		for _, s := range m.checksPanel() {
+		for _, s := range m.checksPanel(l.wrap) {
 			line(s)
 		}
 	}
@@ -107,8 +101,20 @@ func (m Model) View() string {
 	for _, s := range m.eventLines(l.events) {
 		line(s)
 	}
-	b.WriteString(ansi.Truncate(m.footer(), m.width*l.footer, "…"))
-	return b.String()
+	for i, s := range strings.Split(m.footer(), "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(ansi.Truncate(s, m.width, "…"))
+	}
+	out := b.String()
+	if n := strings.Count(out, "\n") + 1; n > m.height {
+		// A screen smaller than the layout's minimum: keep the top and
+		// the last line (the keys).
+		lines := strings.Split(out, "\n")
+		out = strings.Join(append(lines[:m.height-1], lines[len(lines)-1]), "\n")
+	}
+	return out
 }
 
 func (m *Model) header() string {
@@ -125,6 +131,7 @@ func (m *Model) header() string {
 	for _, c := range [][2]string{
 		{long, tag + "  " + extra + iter},
 		{short, tag + "  " + extra + iter},
+		{short, tag + "  " + strings.Split(extra, " · ")[0] + iter},
 		{short, tag + iter},
 		{" " + string(m.cfg.Policy), tag + iter},
 	} {
@@ -284,15 +291,13 @@ func (m *Model) terminateLines() []string {
 	case t.kept:
 		lines = append(lines, stWarn.Render(fmt.Sprintf("kept open: %d client threads never exited", t.alive)))
 	default:
-		lines = append(lines, stDim.Render("not closed"))
+		lines = append(lines, stDim.Render("not closed yet"))
 	}
 	switch {
 	case t.waitsAfterClose > 0:
-		lines = append(lines, stBad.Render(fmt.Sprintf("✗ %d waits on the closed handle (WAIT_FAILED or recycled)", t.waitsAfterClose)))
+		lines = append(lines, stBad.Render(fmt.Sprintf("✗ %d waits on it after close", t.waitsAfterClose)))
 	case t.closed:
 		lines = append(lines, stGood.Render("✓ no wait on it after close"))
-	case t.signaled:
-		lines = append(lines, "signalled "+m.rel(t.signaledAt))
 	default:
 		lines = append(lines, "")
 	}
@@ -300,8 +305,8 @@ func (m *Model) terminateLines() []string {
 }
 
 // drainLines are the drain's progress, or before the trigger how to
-// start it.
-func (m *Model) drainLines(barWidth int) []string {
+// start it; inner is the width they have.
+func (m *Model) drainLines(inner int) []string {
 	s := &m.snap
 	if !m.ended && (!m.haveSnap || s.Trigger == 0) {
 		first := "press s to shut down"
@@ -315,7 +320,7 @@ func (m *Model) drainLines(barWidth int) []string {
 		n := len(s.Clients)
 		return []string{
 			stTitle.Render(first),
-			fmt.Sprintf("drain budget %s · in-flight held %s after the trigger", ms(m.cfg.DrainTimeout), ms(m.cfg.InflightFor)),
+			fmt.Sprintf("drain budget %s · in-flight held %s after it", ms(m.cfg.DrainTimeout), ms(m.cfg.InflightFor)),
 			fmt.Sprintf("clients %d · ready %d/%d", n, n-min(s.NotReady, n), n),
 			stDim.Render("+/- add or remove a client like the selected row"),
 		}
@@ -326,16 +331,20 @@ func (m *Model) drainLines(barWidth int) []string {
 		frac = float64(exited) / float64(total)
 	}
 	used := m.lastAt() - m.trigger()
-	budget := m.cfg.DrainTimeout
-	bar := progress.New(progress.WithSolidFill(string(colGreen.Dark)), progress.WithoutPercentage(), progress.WithWidth(barWidth))
-	tbar := progress.New(progress.WithSolidFill(string(colYellow.Dark)), progress.WithoutPercentage(), progress.WithWidth(barWidth))
-	lines := []string{
-		fmt.Sprintf("client threads exited %d/%d %s %3.0f%%", exited, total, bar.ViewAs(frac), frac*100),
-		fmt.Sprintf("time t+%.3fs of %s %s", used.Seconds(), ms(budget), tbar.ViewAs(min(float64(used)/float64(budget), 1))),
-		m.stepsLine(),
-		m.outcomesLine(),
+	threads := fmt.Sprintf("clients' threads exited %d/%d ", exited, total)
+	pct := fmt.Sprintf(" %3.0f%%", frac*100)
+	m.bar.Width = max(inner-lipgloss.Width(threads)-len(pct), 4)
+	lines := []string{threads + m.bar.ViewAs(frac) + pct}
+	if m.cfg.Policy == target.PolicyLegacy {
+		// Legacy joins no client thread: there is no budget to show.
+		lines = append(lines, fmt.Sprintf("time t+%.3fs (legacy joins no client thread)", used.Seconds()))
+	} else {
+		budget := m.cfg.DrainTimeout
+		t := fmt.Sprintf("time t+%.3fs of %s ", used.Seconds(), ms(budget))
+		m.timeBar.Width = max(inner-lipgloss.Width(t)-len(pct), 4)
+		lines = append(lines, t+m.timeBar.ViewAs(min(float64(used)/float64(budget), 1)))
 	}
-	return lines
+	return append(lines, m.stepsLine(), m.outcomesLine())
 }
 
 // exitedThreads counts the client threads that served a client in view.
@@ -377,14 +386,19 @@ func (m *Model) stepsLine() string {
 }
 
 func (m *Model) lastExit() (time.Duration, bool) {
+	threads := m.snap.Server.Threads
+	if it := m.lastIteration(); it != nil {
+		rs := recordSnapshot(it, 1)
+		threads = rs.Server.Threads
+	}
 	var last time.Duration
-	for _, th := range m.snap.Server.Threads {
+	for _, th := range threads {
 		if th.State != target.StateExited {
 			return 0, false
 		}
 		last = max(last, th.Since)
 	}
-	return last, len(m.snap.Server.Threads) > 0
+	return last, len(threads) > 0
 }
 
 // outcomesLine sums the clients' outcomes by role.
@@ -409,7 +423,7 @@ func (m *Model) outcomesLine() string {
 	for _, role := range order {
 		parts = append(parts, fmt.Sprintf("%s %d/%d", role, byRole[role].done, byRole[role].n))
 	}
-	return "clients ended: " + strings.Join(parts, " · ")
+	return "ended " + strings.Join(parts, " · ")
 }
 
 // top is the terminate and drain panels: side by side when wide, one
@@ -419,11 +433,11 @@ func (m *Model) top() []string {
 		lw := m.width * 45 / 100
 		rw := m.width - lw
 		left := panel("terminate signal", m.terminateLines(), lw)
-		right := panel("drain", m.drainLines(max(rw-48, 10)), rw)
+		right := panel("drain", m.drainLines(rw-4), rw)
 		return strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, left, right), "\n")
 	}
 	t := m.terminateLines()
-	d := m.drainLines(max(m.width-50, 8))
+	d := m.drainLines(m.width - 2)
 	tv := m.terminate()
 	return []string{
 		fmt.Sprintf(" terminate %s · waiters %d · alive %d", strings.TrimPrefix(t[0], "handle "), tv.waiters, tv.alive),
@@ -467,7 +481,7 @@ func (m *Model) checks() []reports.Check {
 	return m.report.Checks
 }
 
-func (m *Model) checksPanel() []string {
+func (m *Model) checksPanel(wrap bool) []string {
 	var lines []string
 	title := "checks: " + strings.ToUpper(m.verdict)
 	if m.res != nil && m.res.Interrupted {
@@ -481,6 +495,10 @@ func (m *Model) checksPanel() []string {
 	for _, c := range checks {
 		idw = max(idw, len(c.ID))
 	}
+	inner := m.width - 1
+	if m.width >= wide {
+		inner = m.width - 4
+	}
 	for _, c := range checks {
 		word := stGoodBold.Render("PASS")
 		switch c.Status {
@@ -489,7 +507,21 @@ func (m *Model) checksPanel() []string {
 		case reports.StatusSkip:
 			word = stDim.Render("SKIP")
 		}
-		lines = append(lines, fmt.Sprintf("%s %-*s  %s", word, idw, c.ID, c.Detail))
+		head := fmt.Sprintf("%s %-*s  ", word, idw, c.ID)
+		indent := lipgloss.Width(head)
+		detail := []string{c.Detail}
+		if wrap && c.Status == reports.StatusFail && inner-indent > 20 {
+			// A failure's detail is the evidence: it wraps (up to three
+			// lines) where a pass is cut to one.
+			detail = strings.Split(ansi.Wordwrap(c.Detail, inner-indent, " ,;"), "\n")
+			if len(detail) > 3 {
+				detail = append(detail[:2], strings.Join(detail[2:], " "))
+			}
+		}
+		lines = append(lines, head+detail[0])
+		for _, d := range detail[1:] {
+			lines = append(lines, strings.Repeat(" ", indent)+d)
+		}
 	}
 	st := stGoodBold
 	if m.verdict != reports.StatusPass || m.err != nil {
@@ -520,7 +552,7 @@ func panelStyled(title string, lines []string, w int) string {
 
 func (m *Model) countsLine() string {
 	var parts []string
-	for _, c := range countStates(m.rows) {
+	for _, c := range m.counts {
 		if c.n == 0 && c.state != target.StateExited {
 			continue
 		}
@@ -547,7 +579,7 @@ const (
 	colState = 9
 	colTime  = 9
 	colTerm  = 5
-	colOut   = 10
+	colOut   = 11
 )
 
 func (m *Model) tableHeader() string {
@@ -601,6 +633,8 @@ func (m *Model) rowLine(r *row, selected bool) string {
 	}
 	s = ansi.Truncate(s, m.width, "…")
 	if selected {
+		// The marker says it where reverse video is not drawn (NO_COLOR).
+		s = "›" + strings.TrimPrefix(s, " ")
 		return stSelected.Render(s + strings.Repeat(" ", max(m.width-lipgloss.Width(s), 0)))
 	}
 	st := stateStyle(r.state)
@@ -660,5 +694,5 @@ func (m *Model) footer() string {
 	if m.notice != "" && !m.fullHelp {
 		return " " + stWarn.Render(m.notice)
 	}
-	return " " + m.help.View(m.keys)
+	return " " + strings.ReplaceAll(m.help.View(m.keys), "\n", "\n ")
 }
