@@ -64,13 +64,6 @@ func (m *Model) layout() layout {
 
 func (m *Model) tableHeight() int { return m.layout().table }
 
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // View draws the whole screen from the model; it renders only the rows
 // that fit, so its cost does not grow with the number of clients.
 func (m Model) View() string {
