@@ -49,6 +49,7 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		{[]string{"--html", filepath.Join(dir, "no", "r.html")}, "--html"},
 		{[]string{"--junit", dir}, "--junit"},
 		{[]string{"--max-drain", "-1s"}, "--max-drain"},
+		{[]string{"--shutdown-after", "-2s"}, "--shutdown-after"},
 		{[]string{"--http-idle", "0", "--http-inflight", "0", "--rest-idle", "0", "--rest-inflight", "0", "--ws", "0", "--silent", "0"}, "at least one client"},
 		{[]string{"--silent", "100000"}, "open-file limit"},
 		{[]string{"extra"}, "unexpected argument"},

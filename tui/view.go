@@ -334,7 +334,7 @@ func (m *Model) drainLines(inner int) []string {
 	} else {
 		budget := m.cfg.DrainTimeout
 		t := fmt.Sprintf("time t+%.3fs of %s ", used.Seconds(), ms(budget))
-		m.timeBar.Width = max(inner-lipgloss.Width(t)-len(pct), 4)
+		m.timeBar.Width = max(inner-lipgloss.Width(t), 4)
 		lines = append(lines, t+m.timeBar.ViewAs(min(float64(used)/float64(budget), 1)))
 	}
 	return append(lines, m.stepsLine(), m.outcomesLine())
@@ -359,23 +359,24 @@ func (m *Model) stepsLine() string {
 	if it := m.lastIteration(); it != nil {
 		steps = it.Server.Shutdown.Steps
 	}
-	var parts []string
+	var joined []string
 	for _, st := range steps {
 		if st.Name == "join-listener" || st.Name == "join-clients" {
-			w := strings.TrimPrefix(st.Name, "join-") + " joined " + m.rel(st.End)
+			w := strings.TrimPrefix(st.Name, "join-") + " " + m.rel(st.End)
 			if st.Outcome != target.StepOK {
 				w = stBad.Render(st.Name + " " + st.Outcome)
 			}
-			parts = append(parts, w)
+			joined = append(joined, w)
 		}
 	}
+	line := stDim.Render("listener not joined yet")
+	if len(joined) > 0 {
+		line = "joined " + strings.Join(joined, ", ")
+	}
 	if last, ok := m.lastExit(); ok {
-		parts = append(parts, "last exit "+m.rel(last))
+		line += " · last exit " + m.rel(last)
 	}
-	if len(parts) == 0 {
-		return stDim.Render("listener not joined yet")
-	}
-	return strings.Join(parts, " · ")
+	return line
 }
 
 func (m *Model) lastExit() (time.Duration, bool) {
@@ -423,7 +424,7 @@ func (m *Model) outcomesLine() string {
 // compact block when not.
 func (m *Model) top() []string {
 	if m.width >= wide {
-		lw := m.width * 45 / 100
+		lw := max(48, m.width*40/100)
 		rw := m.width - lw
 		left := panel("terminate signal", m.terminateLines(), lw)
 		right := panel("drain", m.drainLines(rw-4), rw)

@@ -448,7 +448,7 @@ func goldenScenes() []goldenScene {
 			return m
 		},
 			want: []string{"SHUTTING DOWN", "t+0.150s", "SIGNALLED", "4 client threads exited (5, 7, 9, 10)", "ws 1001"},
-			wantWide: []string{"threads exited 4/6", "listener joined t+0.001s", "join-listener: ok in 1.1ms",
+			wantWide: []string{"threads exited 4/6", "joined listener t+0.001s", "join-listener: ok in 1.1ms",
 				"alive client threads 2"}},
 		{name: "legacy-closed", build: func(w, h int) Model {
 			m := fxSnap(fxModel(target.PolicyLegacy, w, h), legacy.snapshot(fxHoldingAt))
