@@ -426,8 +426,8 @@ func (m *Model) top() []string {
 	if m.width >= wide {
 		lw := max(48, m.width*40/100)
 		rw := m.width - lw
-		left := panel("terminate signal", m.terminateLines(), lw)
-		right := panel("drain", m.drainLines(rw-4), rw)
+		left := panel(stTitle.Render("terminate signal"), m.terminateLines(), lw)
+		right := panel(stTitle.Render("drain"), m.drainLines(rw-4), rw)
 		return strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, left, right), "\n")
 	}
 	t := m.terminateLines()
@@ -438,23 +438,6 @@ func (m *Model) top() []string {
 		" " + t[2] + "  " + t[3],
 		" " + d[0],
 	}
-}
-
-// panel draws a bordered box of width w with a title in its top border.
-func panel(title string, lines []string, w int) string {
-	inner := w - 4
-	for i, l := range lines {
-		lines[i] = ansi.Truncate(l, inner, "…")
-	}
-	box := stPanel.Width(w - 2).Render(strings.Join(lines, "\n"))
-	rows := strings.Split(box, "\n")
-	label := "─ " + title + " "
-	if lipgloss.Width(rows[0]) > lipgloss.Width(label)+2 {
-		plain := ansi.Strip(rows[0])
-		rs := []rune(plain)
-		rows[0] = stDim.Render(string(rs[:1]) + label + string(rs[1+len([]rune(label)):]))
-	}
-	return strings.Join(rows, "\n")
 }
 
 // rule is a horizontal line with a title, as wide as w.
@@ -522,7 +505,7 @@ func (m *Model) checksPanel(wrap bool) []string {
 		st = stBadBold
 	}
 	if m.width >= wide {
-		return strings.Split(panelStyled(st.Render(title), lines, m.width), "\n")
+		return strings.Split(panel(st.Render(title), lines, m.width), "\n")
 	}
 	out := []string{" " + st.Render(title)}
 	for _, l := range lines {
@@ -531,8 +514,9 @@ func (m *Model) checksPanel(wrap bool) []string {
 	return out
 }
 
-// panelStyled is panel with a styled title.
-func panelStyled(title string, lines []string, w int) string {
+// panel draws a bordered box of width w with title (styled by the
+// caller) in its top border; lines longer than the box are cut.
+func panel(title string, lines []string, w int) string {
 	inner := w - 4
 	for i, l := range lines {
 		lines[i] = ansi.Truncate(l, inner, "…")
