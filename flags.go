@@ -66,19 +66,9 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy of the embedded server: fixed or legacy")
-	counts := []struct {
-		name, help string
-		dst        *int
-	}{
-		{"http-idle", "Web UI clients that get a page and then hold the connection open", &o.cfg.Mix.HTTPIdle},
-		{"http-inflight", "Web UI clients whose request is being processed at the trigger", &o.cfg.Mix.HTTPInflight},
-		{"rest-idle", "REST clients that get an answer and then hold the connection open", &o.cfg.Mix.RESTIdle},
-		{"rest-inflight", "REST clients whose request is being processed at the trigger", &o.cfg.Mix.RESTInflight},
-		{"ws", "WebSocket clients receiving the live stats stream", &o.cfg.Mix.WS},
-		{"silent", "raw TCP connections that never send anything", &o.cfg.Mix.Silent},
-	}
+	counts := countFlags(&o.cfg.Mix)
 	for _, c := range counts {
-		fs.IntVar(c.dst, c.name, defaultCount, c.help)
+		fs.IntVar(c.n, c.name, defaultCount, c.help)
 	}
 	fs.DurationVar(&o.cfg.InflightFor, "inflight-for", 300*time.Millisecond, "how long in-flight requests keep processing after the trigger")
 	fs.DurationVar(&o.cfg.DrainTimeout, "drain-timeout", 10*time.Second, "fixed's shared budget for joining client threads; observation ends 1s after it")
@@ -109,8 +99,8 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	}
 	o.cfg.Policy = p
 	for _, c := range counts {
-		if *c.dst < 0 {
-			return o, fmt.Errorf("--%s: must be 0 or more, got %d", c.name, *c.dst)
+		if *c.n < 0 {
+			return o, fmt.Errorf("--%s: must be 0 or more, got %d", c.name, *c.n)
 		}
 	}
 	if o.cfg.Mix.Total() == 0 {
@@ -161,17 +151,21 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 // defaultCount is every client count's default.
 const defaultCount = 1
 
-// countFlags names the mix's counts by flag, in the order of --help.
-func countFlags(m *load.Mix) []struct {
-	name string
-	n    *int
-} {
-	return []struct {
-		name string
-		n    *int
-	}{
-		{"http-idle", &m.HTTPIdle}, {"http-inflight", &m.HTTPInflight}, {"rest-idle", &m.RESTIdle},
-		{"rest-inflight", &m.RESTInflight}, {"ws", &m.WS}, {"silent", &m.Silent},
+// countFlag is one of the mix's counts as a flag.
+type countFlag struct {
+	name, help string
+	n          *int
+}
+
+// countFlags are the mix's counts by flag, in the order of --help.
+func countFlags(m *load.Mix) []countFlag {
+	return []countFlag{
+		{"http-idle", "Web UI clients that get a page and then hold the connection open", &m.HTTPIdle},
+		{"http-inflight", "Web UI clients whose request is being processed at the trigger", &m.HTTPInflight},
+		{"rest-idle", "REST clients that get an answer and then hold the connection open", &m.RESTIdle},
+		{"rest-inflight", "REST clients whose request is being processed at the trigger", &m.RESTInflight},
+		{"ws", "WebSocket clients receiving the live stats stream", &m.WS},
+		{"silent", "raw TCP connections that never send anything", &m.Silent},
 	}
 }
 

@@ -95,6 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		if err != nil {
 			fmt.Fprintf(stderr, "shutdowntest: the terminal UI: %v\n", err)
 		}
+		if final.Result == nil && err != nil {
+			return exitNotRun
+		}
 		if final.Result == nil {
 			fmt.Fprintln(stderr, "shutdowntest: quit before the run had a verdict; no report written")
 			return exitInterrupted
