@@ -29,8 +29,8 @@ const (
 // parts leave.
 type layout struct {
 	top, checks, events, footer, table int
-	// wrap: failed checks' details wrap (when there is room for it).
-	wrap bool
+	// checks is drawn in this form (the first that leaves the table room).
+	form checksForm
 }
 
 func (m *Model) layout() layout {
@@ -43,10 +43,14 @@ func (m *Model) layout() layout {
 	}
 	avail := m.height - (1 + l.top + 1 + 1 + 1 + l.footer) // header, counts, table header, events title
 	if m.ended {
-		l.wrap = true
-		l.checks = len(m.checksPanel(true))
-		if avail-l.checks < minTableRows+1 {
-			l.wrap, l.checks = false, len(m.checksPanel(false))
+		for _, f := range []checksForm{checksWrapped, checksCompact, checksPlain} {
+			if f == checksCompact && !m.anyFailed() {
+				continue
+			}
+			l.form, l.checks = f, len(m.checksPanel(f))
+			if avail-l.checks >= minTableRows+1 {
+				break
+			}
 		}
 		avail -= l.checks
 	}
@@ -81,7 +85,7 @@ func (m Model) View() string {
 		line(s)
 	}
 	if m.ended {
-		for _, s := range m.checksPanel(l.wrap) {
+		for _, s := range m.checksPanel(l.form) {
 			line(s)
 		}
 	}
@@ -458,7 +462,30 @@ func (m *Model) checks() []reports.Check {
 	return m.report.Checks
 }
 
-func (m *Model) checksPanel(wrap bool) []string {
+// checksForm is how much of the checks a screen has room for.
+type checksForm int
+
+const (
+	// checksWrapped: every check on a line, a failure's detail wrapped
+	// (it is the evidence).
+	checksWrapped checksForm = iota
+	// checksCompact: failures with their whole detail under them, the
+	// passes and skips named on one line each.
+	checksCompact
+	// checksPlain: every check on one line, cut at the edge.
+	checksPlain
+)
+
+func (m *Model) anyFailed() bool {
+	for _, c := range m.checks() {
+		if c.Status == reports.StatusFail {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Model) checksPanel(form checksForm) []string {
 	var lines []string
 	title := "checks: " + strings.ToUpper(m.verdict)
 	if m.res != nil && m.res.Interrupted {
@@ -476,6 +503,22 @@ func (m *Model) checksPanel(wrap bool) []string {
 	if m.width >= wide {
 		inner = m.width - 4
 	}
+	// wrap breaks a detail to fit beside an indent of that width; the
+	// caller puts the first line after its own head.
+	wrap := func(s string, indent int) []string {
+		if inner-indent < 20 {
+			return []string{s}
+		}
+		out := strings.Split(ansi.Wordwrap(s, inner-indent, " ,;"), "\n")
+		if len(out) > 3 {
+			out = append(out[:2], strings.Join(out[2:], " "))
+		}
+		for i := 1; i < len(out); i++ {
+			out[i] = strings.Repeat(" ", indent) + out[i]
+		}
+		return out
+	}
+	others := map[string][]string{}
 	for _, c := range checks {
 		word := stGoodBold.Render("PASS")
 		switch c.Status {
@@ -484,20 +527,23 @@ func (m *Model) checksPanel(wrap bool) []string {
 		case reports.StatusSkip:
 			word = stDim.Render("SKIP")
 		}
-		head := fmt.Sprintf("%s %-*s  ", word, idw, c.ID)
-		indent := lipgloss.Width(head)
-		detail := []string{c.Detail}
-		if wrap && c.Status == reports.StatusFail && inner-indent > 20 {
-			// A failure's detail is the evidence: it wraps (up to three
-			// lines) where a pass is cut to one.
-			detail = strings.Split(ansi.Wordwrap(c.Detail, inner-indent, " ,;"), "\n")
-			if len(detail) > 3 {
-				detail = append(detail[:2], strings.Join(detail[2:], " "))
-			}
+		switch {
+		case form == checksCompact && c.Status != reports.StatusFail:
+			others[c.Status] = append(others[c.Status], c.ID)
+		case form == checksCompact:
+			d := wrap(c.Detail, 2)
+			lines = append(append(lines, word+" "+c.ID, "  "+d[0]), d[1:]...)
+		case form == checksWrapped && c.Status == reports.StatusFail:
+			head := fmt.Sprintf("%s %-*s  ", word, idw, c.ID)
+			d := wrap(c.Detail, lipgloss.Width(head))
+			lines = append(append(lines, head+d[0]), d[1:]...)
+		default:
+			lines = append(lines, fmt.Sprintf("%s %-*s  %s", word, idw, c.ID, c.Detail))
 		}
-		lines = append(lines, head+detail[0])
-		for _, d := range detail[1:] {
-			lines = append(lines, strings.Repeat(" ", indent)+d)
+	}
+	for _, st := range []struct{ status, word string }{{reports.StatusPass, stGoodBold.Render("PASS")}, {reports.StatusSkip, stDim.Render("SKIP")}} {
+		if ids := others[st.status]; len(ids) > 0 {
+			lines = append(lines, fmt.Sprintf("%s %d: %s", st.word, len(ids), strings.Join(ids, ", ")))
 		}
 	}
 	st := stGoodBold

@@ -472,8 +472,10 @@ func goldenScenes() []goldenScene {
 			return fxSend(m, doneMsg{gen: m.gen, res: legacy.result()})
 		},
 			want: []string{"VERDICT FAIL", "closed while 4 client threads were alive", "checks: FAIL",
-				"FAIL terminate-outlived-waiters", "verdict FAIL"},
-			wantWide: []string{"FAIL no-thread-leak", "SKIP drain-within", "while 4 client threads were alive (6, 7, 8, 9)"}},
+				"FAIL terminate-outlived-waiters", "FAIL no-thread-leak", "verdict FAIL",
+				// A failure's evidence is shown whole at every size.
+				"(WAIT_FAILED) by threads 6, 8", "thread 9 in linger (exited t+0.006s)"},
+			wantWide: []string{"SKIP drain-within", "while 4 client threads were alive (6, 7, 8, 9)"}},
 		{name: "filter-ws", build: func(w, h int) Model {
 			m := fxSnap(holding(w, h), fixed.snapshot(fxFixedDrainAt))
 			m = fxSend(m, fxKeys("/ws")...)
