@@ -65,10 +65,11 @@ type Model struct {
 	snap     load.Snapshot
 	haveSnap bool
 	rows     []row
-	counts   []stateCount // rows by thread state, counted once per snapshot
-	visible  []int        // indexes into rows that pass the filter
-	cursor   int          // index into visible
-	offset   int          // first visible row shown
+	byPeer   map[string]*target.ThreadState // reused to join rows to threads
+	tally    tally                          // what the panels show, derived once per message
+	visible  []int                          // indexes into rows that pass the filter
+	cursor   int                            // index into visible
+	offset   int                            // first visible row shown
 	log      eventLog
 	notice   string // one line for the footer: what the last key did
 
@@ -99,6 +100,7 @@ func New(cfg load.Config, rs *runs) Model {
 	ti.Placeholder = "kind, role, state or outcome (e.g. ws, in-flight, linger, reset)"
 	ti.CharLimit = 64
 	m := Model{runs: rs, cfg: cfg, keys: newKeyMap(), help: help.New(), filter: ti, width: 120, height: 40,
+		byPeer:  map[string]*target.ThreadState{},
 		bar:     progress.New(progress.WithSolidFill(colGreen.Dark), progress.WithoutPercentage()),
 		timeBar: progress.New(progress.WithSolidFill(colYellow.Dark), progress.WithoutPercentage())}
 	m.cfg.Trigger, m.cfg.Adjust, m.cfg.Abort = nil, nil, nil
@@ -176,9 +178,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // observe takes a snapshot of the current run.
 func (m *Model) observe(s load.Snapshot) {
 	m.snap, m.haveSnap = s, true
-	m.rows = liveRows(&m.snap, m.rows)
-	m.counts = countStates(m.rows)
+	m.rows = liveRows(&m.snap, m.rows, m.byPeer)
 	m.log.observe(&m.snap, string(m.cfg.Policy))
+	m.tally = m.derive()
 	if m.cycling && s.Phase == load.PhaseHolding {
 		// Once s has started the cycle, the iterations after the first
 		// shut down as soon as their clients are ready, as headless.
@@ -197,13 +199,15 @@ func (m *Model) finish(res *load.Result, err error) {
 		m.report = reports.Build(res, reports.ToolInfo{})
 		m.verdict = m.report.Verdict
 		if n := len(res.Iterations); n > 0 {
+			// From here on the view shows the record, not the last live
+			// snapshot (which the engine may have dropped a few after).
 			it := &res.Iterations[n-1]
 			m.rows = finalRows(it)
-			m.counts = countStates(m.rows)
-			last := recordSnapshot(it, res.Config.Iterations)
-			m.log.observe(&last, string(res.Config.Policy))
+			m.snap, m.haveSnap = recordSnapshot(it, res.Config.Iterations), true
+			m.log.observe(&m.snap, string(res.Config.Policy))
 		}
 	}
+	m.tally = m.derive()
 	at := m.lastAt()
 	switch {
 	case err != nil:
@@ -356,7 +360,7 @@ func (m *Model) restart() tea.Cmd {
 		m.cfg.Mix = m.snap.Mix
 	}
 	m.run.cancel()
-	m.snap, m.haveSnap, m.rows, m.counts, m.visible = load.Snapshot{}, false, nil, nil, nil
+	m.snap, m.haveSnap, m.rows, m.tally, m.visible = load.Snapshot{}, false, nil, tally{}, nil
 	m.ended, m.res, m.err, m.report, m.verdict = false, nil, nil, reports.Report{}, ""
 	m.triggeredFor, m.cycling, m.cursor, m.offset = 0, false, 0, 0
 	m.log.reset()

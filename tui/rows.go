@@ -51,9 +51,10 @@ func outcomeWord(o load.Outcome) string {
 }
 
 // liveRows joins the clients with their server threads by the client's
-// socket address, the only link a client has to the server.
-func liveRows(s *load.Snapshot, rows []row) []row {
-	byPeer := make(map[string]*target.ThreadState, len(s.Server.Threads))
+// socket address, the only link a client has to the server. byPeer is
+// scratch space, reused between snapshots.
+func liveRows(s *load.Snapshot, rows []row, byPeer map[string]*target.ThreadState) []row {
+	clear(byPeer)
 	for i := range s.Server.Threads {
 		byPeer[s.Server.Threads[i].Peer] = &s.Server.Threads[i]
 	}

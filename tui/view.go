@@ -170,13 +170,9 @@ func (m *Model) phaseStyle() lipgloss.Style {
 	return stInfo
 }
 
-// lastAt is the last instant the view knows of: the end of observation.
-func (m *Model) lastAt() time.Duration {
-	if it := m.lastIteration(); it != nil {
-		return it.ObservedUntil
-	}
-	return m.snap.Server.At
-}
+// lastAt is the last instant the view knows of (at the end, the end of
+// observation: see finish).
+func (m *Model) lastAt() time.Duration { return m.snap.Server.At }
 
 func (m *Model) lastIteration() *load.Iteration {
 	if m.res == nil || len(m.res.Iterations) == 0 {
@@ -185,12 +181,7 @@ func (m *Model) lastIteration() *load.Iteration {
 	return &m.res.Iterations[len(m.res.Iterations)-1]
 }
 
-func (m *Model) trigger() time.Duration {
-	if it := m.lastIteration(); it != nil {
-		return it.Trigger
-	}
-	return m.snap.Trigger
-}
+func (m *Model) trigger() time.Duration { return m.snap.Trigger }
 
 func (m *Model) sinceTrigger(at time.Duration) string {
 	if m.trigger() == 0 {
@@ -220,7 +211,7 @@ type terminateView struct {
 	exact                  bool // from the record
 }
 
-func (m *Model) terminate() terminateView {
+func (m *Model) deriveTerminate() terminateView {
 	if it := m.lastIteration(); it != nil && len(m.report.Iterations) > 0 {
 		tr := it.Server.Terminate
 		rt := m.report.Iterations[len(m.report.Iterations)-1].Terminate
@@ -257,7 +248,7 @@ func aliveThreads(it *load.Iteration) []int {
 
 // terminateLines answer the tool's main question in words.
 func (m *Model) terminateLines() []string {
-	t := m.terminate()
+	t := m.tally.term
 	var state string
 	switch {
 	case t.closed:
@@ -322,7 +313,7 @@ func (m *Model) drainLines(inner int) []string {
 			stDim.Render("+/- add or remove a client like the selected row"),
 		}
 	}
-	exited, total := m.exitedThreads()
+	exited, total := m.tally.exited, m.tally.total
 	frac := 0.0
 	if total > 0 {
 		frac = float64(exited) / float64(total)
@@ -341,30 +332,12 @@ func (m *Model) drainLines(inner int) []string {
 		m.timeBar.Width = max(inner-lipgloss.Width(t), 4)
 		lines = append(lines, t+m.timeBar.ViewAs(min(float64(used)/float64(budget), 1)))
 	}
-	return append(lines, m.stepsLine(), m.outcomesLine())
-}
-
-// exitedThreads counts the client threads that served a client in view.
-func (m *Model) exitedThreads() (exited, total int) {
-	for i := range m.rows {
-		if m.rows[i].thread == 0 {
-			continue
-		}
-		total++
-		if m.rows[i].state == target.StateExited {
-			exited++
-		}
-	}
-	return exited, total
+	return append(lines, m.stepsLine(), m.tally.ended)
 }
 
 func (m *Model) stepsLine() string {
-	steps := m.snap.Server.Steps
-	if it := m.lastIteration(); it != nil {
-		steps = it.Server.Shutdown.Steps
-	}
 	var joined []string
-	for _, st := range steps {
+	for _, st := range m.snap.Server.Steps {
 		if st.Name == "join-listener" || st.Name == "join-clients" {
 			w := strings.TrimPrefix(st.Name, "join-") + " " + m.rel(st.End)
 			if st.Outcome != target.StepOK {
@@ -377,51 +350,10 @@ func (m *Model) stepsLine() string {
 	if len(joined) > 0 {
 		line = "joined " + strings.Join(joined, ", ")
 	}
-	if last, ok := m.lastExit(); ok {
-		line += " · last exit " + m.rel(last)
+	if m.tally.allExited {
+		line += " · last exit " + m.rel(m.tally.lastExit)
 	}
 	return line
-}
-
-func (m *Model) lastExit() (time.Duration, bool) {
-	threads := m.snap.Server.Threads
-	if it := m.lastIteration(); it != nil {
-		rs := recordSnapshot(it, 1)
-		threads = rs.Server.Threads
-	}
-	var last time.Duration
-	for _, th := range threads {
-		if th.State != target.StateExited {
-			return 0, false
-		}
-		last = max(last, th.Since)
-	}
-	return last, len(threads) > 0
-}
-
-// outcomesLine sums the clients' outcomes by role.
-func (m *Model) outcomesLine() string {
-	type acc struct{ n, done int }
-	byRole := map[string]*acc{}
-	var order []string
-	for i := range m.rows {
-		r := &m.rows[i]
-		a := byRole[r.role]
-		if a == nil {
-			a = &acc{}
-			byRole[r.role] = a
-			order = append(order, r.role)
-		}
-		a.n++
-		if r.outcome != string(load.OutcomePending) && r.outcome != string(load.OutcomeTimeout) {
-			a.done++
-		}
-	}
-	var parts []string
-	for _, role := range order {
-		parts = append(parts, fmt.Sprintf("%s %d/%d", role, byRole[role].done, byRole[role].n))
-	}
-	return "ended " + strings.Join(parts, " · ")
 }
 
 // top is the terminate and drain panels: side by side when wide, one
@@ -436,7 +368,7 @@ func (m *Model) top() []string {
 	}
 	t := m.terminateLines()
 	d := m.drainLines(m.width - 2)
-	tv := m.terminate()
+	tv := m.tally.term
 	return []string{
 		fmt.Sprintf(" terminate %s · waiters %d · alive %d", strings.TrimPrefix(t[0], "handle "), tv.waiters, tv.alive),
 		" " + t[2] + "  " + t[3],
@@ -576,7 +508,7 @@ func panel(title string, lines []string, w int) string {
 
 func (m *Model) countsLine() string {
 	var parts []string
-	for _, c := range m.counts {
+	for _, c := range m.tally.counts {
 		if c.n == 0 && c.state != target.StateExited {
 			continue
 		}
