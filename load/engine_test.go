@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -12,12 +11,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"shutdowntest/internal/goldenfile"
 	"shutdowntest/target"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-var update = flag.Bool("update", false, "rewrite routes.golden.json from the embedded target")
 
 // small is a quick configuration: one client of each kind and role,
 // millisecond holds.
@@ -139,7 +137,7 @@ func TestRoutesMatchGolden(t *testing.T) {
 	if session != target.DefaultSession {
 		t.Errorf("session %q", session)
 	}
-	if *update {
+	if goldenfile.Updating() { // go test -run TestRoutesMatchGolden ./load -update
 		cases, _ := loadGolden()
 		for i := range cases {
 			cases[i].Expected = probes[i].Observed

@@ -1,59 +1,20 @@
 package reports
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"shutdowntest/internal/goldenfile"
 	"shutdowntest/load"
 	"shutdowntest/target"
 )
-
-// update rewrites every writer's golden files:
-// go test ./reports -run 'Golden|HTML' -update.
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-func updating() bool { return *update }
 
 // golden compares got with testdata/<name>.golden, or rewrites the file
 // under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if updating() {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with: go test ./reports -run 'Golden|HTML' -update)", err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < max(len(gl), len(wl)); i++ {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("%s differs at line %d:\n got %q\nwant %q\n(if the change is intended: go test ./reports -run Golden -update)", path, i+1, g, w)
-		}
-	}
-	t.Fatalf("%s differs", path)
+	goldenfile.Check(t, filepath.Join("testdata", name+".golden"), got, "go test ./reports -run 'Golden|HTML' -update")
 }
 
 // goldenReports are fixed runs built through Build from the hand-made
