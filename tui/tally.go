@@ -63,3 +63,50 @@ func (m *Model) derive() tally {
 	}
 	return t
 }
+
+// terminateView is the terminate signal's story so far, from the record
+// once the run has one, else from the snapshot.
+type terminateView struct {
+	handle                 uint32
+	signaled, closed, kept bool
+	signaledAt, closedAt   time.Duration
+	waiters, alive         int
+	aliveAtClose           int
+	waitsAfterClose        int
+	exact                  bool // from the record
+}
+
+func (m *Model) deriveTerminate() terminateView {
+	if it := m.lastIteration(); it != nil && len(m.report.Iterations) > 0 {
+		tr := it.Server.Terminate
+		rt := m.report.Iterations[len(m.report.Iterations)-1].Terminate
+		return terminateView{handle: tr.Handle, signaled: tr.Signaled, closed: tr.Closed, kept: tr.KeptOpen,
+			signaledAt: tr.SignaledAt, closedAt: tr.ClosedAt, waiters: 0, alive: len(aliveThreads(it)),
+			aliveAtClose: rt.LiveThreadsAtClose, waitsAfterClose: rt.WaitsAfterClose, exact: true}
+	}
+	srv := &m.snap.Server
+	tt := srv.Terminate
+	v := terminateView{handle: tt.Handle, signaled: tt.Signaled, closed: tt.Closed, kept: tt.KeptOpen,
+		signaledAt: tt.SignaledAt, closedAt: tt.ClosedAt, waiters: tt.Waiters, alive: tt.AliveClients}
+	if tt.Closed {
+		v.aliveAtClose = aliveAt(srv, tt.ClosedAt)
+		for _, f := range srv.WaitFailures {
+			if f.Handle == tt.Handle && f.At >= tt.ClosedAt {
+				v.waitsAfterClose++
+			}
+		}
+	}
+	return v
+}
+
+// aliveThreads are the client threads that had not exited when the
+// record was taken.
+func aliveThreads(it *load.Iteration) []int {
+	var ids []int
+	for _, t := range it.Server.ClientThreads() {
+		if !t.Exited || t.Forced {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids
+}

@@ -26,33 +26,33 @@ const (
 )
 
 // layout is how the height is shared out: the table gets what the fixed
-// parts leave.
+// parts leave. The checks and the footer, whose heights depend on their
+// content, are rendered here once, to be measured and drawn.
 type layout struct {
-	top, checks, events, footer, table int
-	// checks is drawn in this form (the first that leaves the table room).
-	form checksForm
+	top, events, table int
+	checks, footer     []string
 }
 
 func (m *Model) layout() layout {
-	l := layout{footer: strings.Count(m.footer(), "\n") + 1, events: eventsWide}
+	l := layout{footer: strings.Split(m.footer(), "\n"), events: eventsWide}
 	if m.width >= wide {
 		l.top = panelLines + 2 // borders
 	} else {
 		l.top = 3
 		l.events = eventsNarrow
 	}
-	avail := m.height - (1 + l.top + 1 + 1 + 1 + l.footer) // header, counts, table header, events title
+	avail := m.height - (1 + l.top + 1 + 1 + 1 + len(l.footer)) // header, counts, table header, events title
 	if m.ended {
+		// The first form of the checks that leaves the table room.
 		for _, f := range []checksForm{checksWrapped, checksCompact, checksPlain} {
 			if f == checksCompact && !m.anyFailed() {
 				continue
 			}
-			l.form, l.checks = f, len(m.checksPanel(f))
-			if avail-l.checks >= minTableRows+1 {
+			if l.checks = m.checksPanel(f); avail-len(l.checks) >= minTableRows+1 {
 				break
 			}
 		}
-		avail -= l.checks
+		avail -= len(l.checks)
 	}
 	// The table takes what it can fill; rows it cannot fill go to the
 	// events, which then keep more of the story on screen.
@@ -84,10 +84,8 @@ func (m Model) View() string {
 	for _, s := range m.top() {
 		line(s)
 	}
-	if m.ended {
-		for _, s := range m.checksPanel(l.form) {
-			line(s)
-		}
+	for _, s := range l.checks {
+		line(s)
 	}
 	line(m.countsLine())
 	line(m.tableHeader())
@@ -98,7 +96,7 @@ func (m Model) View() string {
 	for _, s := range m.eventLines(l.events) {
 		line(s)
 	}
-	for i, s := range strings.Split(m.footer(), "\n") {
+	for i, s := range l.footer {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
@@ -197,53 +195,6 @@ func (m *Model) rel(at time.Duration) string {
 		return fmt.Sprintf("t%+.3fs", (at - t).Seconds())
 	}
 	return fmt.Sprintf("%.3fs", at.Seconds())
-}
-
-// terminateView is the terminate signal's story so far, from the record
-// once the run has one, else from the snapshot.
-type terminateView struct {
-	handle                 uint32
-	signaled, closed, kept bool
-	signaledAt, closedAt   time.Duration
-	waiters, alive         int
-	aliveAtClose           int
-	waitsAfterClose        int
-	exact                  bool // from the record
-}
-
-func (m *Model) deriveTerminate() terminateView {
-	if it := m.lastIteration(); it != nil && len(m.report.Iterations) > 0 {
-		tr := it.Server.Terminate
-		rt := m.report.Iterations[len(m.report.Iterations)-1].Terminate
-		return terminateView{handle: tr.Handle, signaled: tr.Signaled, closed: tr.Closed, kept: tr.KeptOpen,
-			signaledAt: tr.SignaledAt, closedAt: tr.ClosedAt, waiters: 0, alive: len(aliveThreads(it)),
-			aliveAtClose: rt.LiveThreadsAtClose, waitsAfterClose: rt.WaitsAfterClose, exact: true}
-	}
-	srv := &m.snap.Server
-	tt := srv.Terminate
-	v := terminateView{handle: tt.Handle, signaled: tt.Signaled, closed: tt.Closed, kept: tt.KeptOpen,
-		signaledAt: tt.SignaledAt, closedAt: tt.ClosedAt, waiters: tt.Waiters, alive: tt.AliveClients}
-	if tt.Closed {
-		v.aliveAtClose = aliveAt(srv, tt.ClosedAt)
-		for _, f := range srv.WaitFailures {
-			if f.Handle == tt.Handle && f.At >= tt.ClosedAt {
-				v.waitsAfterClose++
-			}
-		}
-	}
-	return v
-}
-
-// aliveThreads are the client threads that had not exited when the
-// record was taken.
-func aliveThreads(it *load.Iteration) []int {
-	var ids []int
-	for _, t := range it.Server.ClientThreads() {
-		if !t.Exited || t.Forced {
-			ids = append(ids, t.ID)
-		}
-	}
-	return ids
 }
 
 // terminateLines answer the tool's main question in words.
