@@ -26,17 +26,15 @@ const maxEvents = 200
 // remembers what it has already told.
 type eventLog struct {
 	events []event
-	// What has been told, for the iteration being watched.
-	iteration  int
-	started    bool
-	ready      bool
-	triggered  bool
-	signaled   bool
-	closed     bool
-	keptOpen   bool
-	steps      int
-	violations int
-	exited     map[int]bool
+	told   told
+}
+
+// told is what the log has told of the iteration being watched.
+type told struct {
+	iteration                                             int
+	started, ready, triggered, signaled, closed, keptOpen bool
+	steps, violations                                     int
+	exited                                                map[int]bool
 }
 
 func (l *eventLog) add(e event) {
@@ -54,31 +52,29 @@ var stepsTold = map[string]bool{"signal-terminate": true, "close-terminate": tru
 
 // observe adds what s shows that the log has not told yet, in time order.
 func (l *eventLog) observe(s *load.Snapshot, policy string) {
-	if s.Iteration != l.iteration {
-		l.iteration, l.started, l.ready, l.triggered = s.Iteration, false, false, false
-		l.signaled, l.closed, l.keptOpen, l.steps, l.violations = false, false, false, 0, 0
-		l.exited = map[int]bool{}
+	if s.Iteration != l.told.iteration || l.told.exited == nil {
+		l.told = told{iteration: s.Iteration, exited: map[int]bool{}}
 	}
 	var batch []event
 	srv := &s.Server
-	if !l.started && srv.Addr != "" {
-		l.started = true
+	if !l.told.started && srv.Addr != "" {
+		l.told.started = true
 		batch = append(batch, event{at: 0, text: fmt.Sprintf("iteration %d/%d: server started on %s (policy %s)", s.Iteration, s.Of, srv.Addr, policy)})
 	}
-	if !l.ready && s.ReadyAt > 0 {
-		l.ready = true
+	if !l.told.ready && s.ReadyAt > 0 {
+		l.told.ready = true
 		batch = append(batch, event{at: s.ReadyAt, text: fmt.Sprintf("%d clients in their intended states", len(s.Clients))})
 	}
-	if !l.triggered && s.Trigger > 0 {
-		l.triggered = true
+	if !l.told.triggered && s.Trigger > 0 {
+		l.told.triggered = true
 		batch = append(batch, event{at: s.Trigger, text: "shutdown triggered"})
 	}
 	tt := srv.Terminate
-	if !l.signaled && tt.Signaled {
-		l.signaled = true
+	if !l.told.signaled && tt.Signaled {
+		l.told.signaled = true
 		batch = append(batch, event{at: tt.SignaledAt, text: fmt.Sprintf("terminate signalled (handle %#x)", tt.Handle)})
 	}
-	for _, st := range srv.Steps[min(l.steps, len(srv.Steps)):] {
+	for _, st := range srv.Steps[min(l.told.steps, len(srv.Steps)):] {
 		if stepsTold[st.Name] {
 			continue
 		}
@@ -88,10 +84,10 @@ func (l *eventLog) observe(s *load.Snapshot, policy string) {
 		}
 		batch = append(batch, e)
 	}
-	l.steps = len(srv.Steps)
+	l.told.steps = len(srv.Steps)
 	batch = append(batch, l.exits(srv, s.Trigger)...)
-	if !l.closed && tt.Closed {
-		l.closed = true
+	if !l.told.closed && tt.Closed {
+		l.told.closed = true
 		alive := aliveAt(srv, tt.ClosedAt)
 		e := event{at: tt.ClosedAt, text: "terminate handle closed; no client thread alive", good: true}
 		if alive > 0 {
@@ -99,8 +95,8 @@ func (l *eventLog) observe(s *load.Snapshot, policy string) {
 		}
 		batch = append(batch, e)
 	}
-	if !l.keptOpen && tt.KeptOpen {
-		l.keptOpen = true
+	if !l.told.keptOpen && tt.KeptOpen {
+		l.told.keptOpen = true
 		batch = append(batch, event{at: srv.At, text: fmt.Sprintf("terminate kept open: %d client threads still alive", tt.AliveClients), bad: true})
 	}
 	batch = append(batch, l.violationEvents(srv)...)
@@ -117,10 +113,10 @@ func (l *eventLog) exits(srv *target.Snapshot, trigger time.Duration) []event {
 	var ids []int
 	var last time.Duration
 	for _, th := range srv.Threads {
-		if th.State != target.StateExited || l.exited[th.ID] || trigger == 0 || th.Since < trigger {
+		if th.State != target.StateExited || l.told.exited[th.ID] || trigger == 0 || th.Since < trigger {
 			continue
 		}
-		l.exited[th.ID] = true
+		l.told.exited[th.ID] = true
 		last = max(last, th.Since)
 		ids = append(ids, th.ID)
 	}
@@ -142,8 +138,8 @@ func (l *eventLog) exits(srv *target.Snapshot, trigger time.Duration) []event {
 // violationEvents tells new kernel violations, grouped by kind when many
 // come at once.
 func (l *eventLog) violationEvents(srv *target.Snapshot) []event {
-	fresh := srv.Violations[min(l.violations, len(srv.Violations)):]
-	l.violations = len(srv.Violations)
+	fresh := srv.Violations[min(l.told.violations, len(srv.Violations)):]
+	l.told.violations = len(srv.Violations)
 	if len(fresh) <= 3 {
 		var out []event
 		for _, v := range fresh {

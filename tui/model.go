@@ -79,11 +79,10 @@ type Model struct {
 	triggeredFor int
 	cycling      bool
 
-	ended   bool // the run has returned
-	res     *load.Result
-	err     error
-	report  reports.Report
-	verdict string
+	ended  bool // the run has returned
+	res    *load.Result
+	err    error
+	report reports.Report // built as headless builds it; its Verdict is the view's
 
 	quitting bool // a first q: quit once the run has its verdict
 	quitNow  bool // quit before the run ended: no verdict
@@ -197,7 +196,6 @@ func (m *Model) finish(res *load.Result, err error) {
 	if res != nil {
 		m.cfg.Mix = res.Config.Mix
 		m.report = reports.Build(res, reports.ToolInfo{})
-		m.verdict = m.report.Verdict
 		if n := len(res.Iterations); n > 0 {
 			// From here on the view shows the record, not the last live
 			// snapshot (which the engine may have dropped a few after).
@@ -212,7 +210,7 @@ func (m *Model) finish(res *load.Result, err error) {
 	switch {
 	case err != nil:
 		m.log.add(event{at: at, text: "the run could not be carried out: " + err.Error(), bad: true})
-	case m.verdict == reports.StatusPass:
+	case m.report.Verdict == reports.StatusPass:
 		m.log.add(event{at: at, text: "verdict PASS", good: true})
 	case res.Interrupted:
 		m.log.add(event{at: at, text: "verdict FAIL: the run was interrupted", bad: true})
@@ -361,7 +359,7 @@ func (m *Model) restart() tea.Cmd {
 	}
 	m.run.cancel()
 	m.snap, m.haveSnap, m.rows, m.tally, m.visible = load.Snapshot{}, false, nil, tally{}, nil
-	m.ended, m.res, m.err, m.report, m.verdict = false, nil, nil, reports.Report{}, ""
+	m.ended, m.res, m.err, m.report = false, nil, nil, reports.Report{}
 	m.triggeredFor, m.cycling, m.cursor, m.offset = 0, false, 0, 0
 	m.log.reset()
 	m.notice = fmt.Sprintf("started again: policy %s, %d clients", m.cfg.Policy, m.cfg.Mix.Total())

@@ -213,7 +213,7 @@ func TestDoneWhileQuittingQuits(t *testing.T) {
 		t.Error("the final result is not the run's")
 	}
 	// A run with no iteration is no pass.
-	if m.verdict == "pass" {
+	if m.report.Verdict == "pass" {
 		t.Error("an empty result passed")
 	}
 }

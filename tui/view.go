@@ -144,7 +144,7 @@ func (m *Model) phase() (string, string) {
 	case m.ended && m.err != nil && m.res != nil && len(m.res.Iterations) == 0:
 		return "NOT RUN", ""
 	case m.ended:
-		return "VERDICT " + strings.ToUpper(m.verdict), m.sinceTrigger(m.lastAt())
+		return "VERDICT " + strings.ToUpper(m.report.Verdict), m.sinceTrigger(m.lastAt())
 	case !m.haveSnap || s.Phase == load.PhaseStarting:
 		return "STARTING", ""
 	case s.Phase == load.PhaseHolding:
@@ -158,7 +158,7 @@ func (m *Model) phase() (string, string) {
 
 func (m *Model) phaseStyle() lipgloss.Style {
 	switch {
-	case m.ended && m.verdict == reports.StatusPass && m.err == nil:
+	case m.ended && m.report.Verdict == reports.StatusPass && m.err == nil:
 		return stGood
 	case m.ended:
 		return stBad
@@ -370,7 +370,7 @@ func (m *Model) anyFailed() bool {
 
 func (m *Model) checksPanel(form checksForm) []string {
 	var lines []string
-	title := "checks: " + strings.ToUpper(m.verdict)
+	title := "checks: " + strings.ToUpper(m.report.Verdict)
 	if m.res != nil && m.res.Interrupted {
 		title += " (interrupted: no sign-off)"
 	}
@@ -430,7 +430,7 @@ func (m *Model) checksPanel(form checksForm) []string {
 		}
 	}
 	st := stGoodBold
-	if m.verdict != reports.StatusPass || m.err != nil {
+	if m.report.Verdict != reports.StatusPass || m.err != nil {
 		st = stBadBold
 	}
 	if m.width >= wide {
