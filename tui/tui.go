@@ -18,6 +18,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"shutdowntest/load"
+	"shutdowntest/target/kernel"
 )
 
 // Options is one interactive session.
@@ -158,17 +159,10 @@ func (rs *runs) stopAll() {
 
 // wait waits up to d for every run to end.
 func (rs *runs) wait(d time.Duration) error {
-	ch := make(chan struct{})
-	go func() { // ends when the last run does; bounded by the engine
-		rs.wg.Wait()
-		close(ch)
-	}()
-	select {
-	case <-ch:
-		return nil
-	case <-time.After(d):
+	if !kernel.WaitGroup(&rs.wg, d) {
 		return errors.New("a run did not end within " + d.String() + " of quitting")
 	}
+	return nil
 }
 
 // nextSnapshot waits for r's next snapshot, or for r to end.
