@@ -2,9 +2,7 @@ package tui
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"shutdowntest/internal/goldenfile"
 	"shutdowntest/load"
 	"shutdowntest/reports"
 	"shutdowntest/target"
@@ -24,30 +23,6 @@ import (
 // fixed size, with the colour profile pinned (TestMain). Rewrite them with
 //
 //	go test ./tui -run Golden -update
-//
-// -update is the flag teatest's golden package defines (teatest_test.go
-// links it in), so one flag rewrites both kinds of golden file; when that
-// package is not linked, the flag is defined here. It cannot be a second
-// flag.Bool("update"): the flag package panics on a redefinition.
-var updateGolden = goldenUpdateFlag()
-
-func goldenUpdateFlag() func() bool {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files in testdata")
-	}
-	return func() bool {
-		f := flag.Lookup("update")
-		if f == nil {
-			return false
-		}
-		g, ok := f.Value.(flag.Getter)
-		if !ok {
-			return false
-		}
-		v, _ := g.Get().(bool)
-		return v
-	}
-}
 
 // The fixtures are one iteration on a server clock that starts at 0: route
 // probes are served by client threads 2-4, the six clients (Mix.Specs
@@ -526,43 +501,10 @@ func TestViewGolden(t *testing.T) {
 						t.Errorf("view lacks %q", w)
 					}
 				}
-				checkGolden(t, filepath.Join("testdata", name+".golden"), plain+"\n")
+				if !goldenfile.Check(t, filepath.Join("testdata", name+".golden"), []byte(plain+"\n"), "go test ./tui -run Golden -update") {
+					t.Logf("whole view:\n%s", plain)
+				}
 			})
-		}
-	}
-}
-
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if updateGolden() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	want := strings.ReplaceAll(string(b), "\r\n", "\n")
-	if got == want {
-		return
-	}
-	gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := range max(len(gl), len(wl)) {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Errorf("%s differs from line %d (run with -update to accept):\n got: %q\nwant: %q\n\nwhole view:\n%s", path, i+1, g, w, got)
-			return
 		}
 	}
 }
