@@ -2,28 +2,34 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"shutdowntest/internal/join"
 	"shutdowntest/target"
 	"shutdowntest/target/kernel"
 )
 
-// Phases of an iteration, as a live view shows them.
+// Phase is where an iteration is: what a live view shows, and where a run
+// that could not be carried out stopped.
+type Phase string
+
+// Phases of an iteration, in order.
 const (
-	PhaseStarting = "starting"
-	PhaseHolding  = "holding"
-	PhaseDraining = "shutting down"
-	PhaseDrained  = "drained"
+	PhaseStarting Phase = "starting" // the server starts; route probes
+	PhaseHolding  Phase = "holding"  // clients open, get ready and hold
+	PhaseDraining Phase = "shutting down"
+	PhaseDrained  Phase = "drained"
 )
 
 // Snapshot is what a live view sees, cumulative, several times a second.
 type Snapshot struct {
 	Iteration int
 	Of        int
-	Phase     string
+	Phase     Phase
 	Server    target.Snapshot
 	Clients   []ClientResult
 	Trigger   time.Duration // 0 before the trigger
@@ -43,6 +49,19 @@ type Observer struct {
 	Snapshots chan<- Snapshot
 	Progress  func(Iteration)
 }
+
+// RunError says a run could not be carried out, and in which iteration
+// and phase it stopped. Run returns every such error as a *RunError; Err
+// is the cause (a *NotReadyError when clients never got ready).
+type RunError struct {
+	Iteration int
+	Phase     Phase
+	Err       error
+}
+
+func (e *RunError) Error() string { return e.Err.Error() }
+
+func (e *RunError) Unwrap() error { return e.Err }
 
 // NotReadyError says the run could not be carried out: some clients never
 // reached their intended state.
@@ -112,10 +131,10 @@ type iteration struct {
 	wg        sync.WaitGroup // client and probe goroutines
 	it        *Iteration
 	snap      target.Snapshot
-	phase     string
+	phase     Phase
 	trigger   time.Duration
 	lastObs   time.Time
-	lastPhase string
+	lastPhase Phase
 	nextID    int // the id the next client added while holding gets
 	missing   int // what notReady last found
 	readyAt   time.Duration
@@ -126,7 +145,7 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 	tc.Policy, tc.DrainTimeout, tc.InflightFor = cfg.Policy, cfg.DrainTimeout, cfg.InflightFor
 	srv, err := target.New(tc)
 	if err != nil {
-		return nil, err
+		return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: fmt.Errorf("configure the embedded server: %w", err)}
 	}
 	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix}, phase: PhaseStarting,
 		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
@@ -134,7 +153,7 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
 	if err := srv.Start(); err != nil {
 		srv.Close()
-		return nil, fmt.Errorf("start the embedded server: %w", err)
+		return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: fmt.Errorf("start the embedded server: %w", err)}
 	}
 	r.it.Addr = srv.Addr()
 	runErr := r.run(ctx)
@@ -153,13 +172,13 @@ func (r *iteration) run(ctx context.Context) error {
 	r.it.Routes = routes
 	if err != nil {
 		r.triggerAndObserve(ctx)
-		return fmt.Errorf("route probes: %w", err)
+		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: fmt.Errorf("route probes: %w", err)}
 	}
 	// The probes' server threads must be gone before the socket count is
 	// taken at hold.
 	if !r.waitUntil(ctx, 5*time.Second, func() bool { return r.liveThreads() == 0 }) && ctx.Err() == nil {
 		r.triggerAndObserve(ctx)
-		return fmt.Errorf("route probe threads still alive after 5s")
+		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: errors.New("route probe threads still alive after 5s")}
 	}
 	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64)}
 	r.startClients()
@@ -186,7 +205,8 @@ func (r *iteration) run(ctx context.Context) error {
 	r.it.Ready = ready
 	r.triggerAndObserve(ctx)
 	if !ready && ctx.Err() == nil {
-		return &NotReadyError{Iteration: r.n, Waited: r.cfg.ReadyTimeout, Missing: missing}
+		return &RunError{Iteration: r.n, Phase: PhaseHolding,
+			Err: &NotReadyError{Iteration: r.n, Waited: r.cfg.ReadyTimeout, Missing: missing}}
 	}
 	return nil
 }
@@ -517,7 +537,7 @@ func (r *iteration) finish() {
 	for _, c := range r.clients {
 		c.halt()
 	}
-	kernel.WaitGroup(&r.wg, 10*time.Second)
+	join.Within(&r.wg, 10*time.Second)
 	it := r.it
 	it.Server = rec
 	it.Trigger = r.trigger

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -107,9 +108,10 @@ func TestNotReadyNamesTheClient(t *testing.T) {
 	cfg.Target.StreamEvery = time.Hour
 	cfg.ReadyTimeout = 100 * time.Millisecond
 	res, err := Run(context.Background(), cfg, Observer{})
-	nr, ok := err.(*NotReadyError)
-	if !ok {
-		t.Fatalf("err = %v, want NotReadyError", err)
+	var re *RunError
+	var nr *NotReadyError
+	if !errors.As(err, &re) || re.Phase != PhaseHolding || re.Iteration != 1 || !errors.As(err, &nr) {
+		t.Fatalf("err = %#v, want a RunError in holding wrapping a NotReadyError", err)
 	}
 	if len(nr.Missing) != 1 || !strings.Contains(nr.Missing[0], "client 2 (ws stream)") {
 		t.Errorf("missing %v, want only the stream client", nr.Missing)
@@ -204,7 +206,7 @@ func TestSnapshotsReachTheObserver(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(ch)
-	phases := map[string]bool{}
+	phases := map[Phase]bool{}
 	clients := 0
 	for s := range ch {
 		phases[s.Phase] = true

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"shutdowntest/internal/join"
 	"shutdowntest/target/kernel"
 )
 
@@ -421,7 +422,7 @@ func (s *Server) Close() Record {
 			_ = sd.Close()
 		}
 		threadsEnded := s.k.WaitThreads(5 * time.Second)
-		goroutinesEnded := kernel.WaitGroup(&s.wg, 5*time.Second)
+		goroutinesEnded := join.Within(&s.wg, 5*time.Second)
 		kr := s.k.Record()
 		s.mu.Lock()
 		s.record = Record{

@@ -17,8 +17,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"shutdowntest/internal/join"
 	"shutdowntest/load"
-	"shutdowntest/target/kernel"
 )
 
 // Options is one interactive session.
@@ -159,7 +159,7 @@ func (rs *runs) stopAll() {
 
 // wait waits up to d for every run to end.
 func (rs *runs) wait(d time.Duration) error {
-	if !kernel.WaitGroup(&rs.wg, d) {
+	if !join.Within(&rs.wg, d) {
 		return errors.New("a run did not end within " + d.String() + " of quitting")
 	}
 	return nil

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"shutdowntest/internal/join"
 )
 
 // Handle names a kernel object the way a Win32 HANDLE does: by a small
@@ -447,21 +449,4 @@ func (k *Kernel) Released() bool {
 
 // WaitThreads waits up to d for every thread goroutine to return and reports
 // whether they all did.
-func (k *Kernel) WaitThreads(d time.Duration) bool { return WaitGroup(&k.wg, d) }
-
-// WaitGroup waits up to d for wg and reports whether it finished: the one
-// bounded join every owner of goroutines in this project uses.
-func WaitGroup(wg *sync.WaitGroup, d time.Duration) bool {
-	done := make(chan struct{})
-	// Ends when the group does; if that never happens the caller has
-	// already reported the leak and the process is exiting.
-	go func() { wg.Wait(); close(done) }()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
-	}
-}
+func (k *Kernel) WaitThreads(d time.Duration) bool { return join.Within(&k.wg, d) }

@@ -114,7 +114,7 @@ func waitNil(t *testing.T, k *Kernel, timeout time.Duration, hs ...Handle) WaitR
 	return bounded(t, func() WaitResult { return k.WaitAny(nil, timeout, hs...) })
 }
 
-func join(t *testing.T, k *Kernel, h Handle, timeout time.Duration) WaitResult {
+func joinThread(t *testing.T, k *Kernel, h Handle, timeout time.Duration) WaitResult {
 	t.Helper()
 	return bounded(t, func() WaitResult { return k.Join(h, timeout) })
 }
@@ -571,7 +571,7 @@ func TestCloseRecordAliveClients(t *testing.T) {
 	if r := recv(t, out); r.r != WaitTimeout {
 		t.Fatalf("poll: got %v", r.r)
 	}
-	if join(t, k, done.Handle(), deadline) != 0 {
+	if joinThread(t, k, done.Handle(), deadline) != 0 {
 		t.Fatal("exited client not joined")
 	}
 	client := startWaiter(k, ThreadOptions{Name: "client", Client: true, Peer: "127.0.0.1:1"}, Infinite, out, block)
@@ -622,10 +622,10 @@ func TestThreadObject(t *testing.T) {
 		out := make(chan result, 2)
 		th := startWaiter(k, ThreadOptions{Name: "w"}, Infinite, out, ev)
 		h := th.Handle()
-		if r := join(t, k, h, 0); r != WaitTimeout {
+		if r := joinThread(t, k, h, 0); r != WaitTimeout {
 			t.Errorf("poll join of a running thread: got %v", r)
 		}
-		if r := join(t, k, h, 10*time.Millisecond); r != WaitTimeout {
+		if r := joinThread(t, k, h, 10*time.Millisecond); r != WaitTimeout {
 			t.Errorf("timed join of a running thread: got %v", r)
 		}
 		joined := make(chan result, 1)
@@ -641,7 +641,7 @@ func TestThreadObject(t *testing.T) {
 			t.Errorf("pending join: got %v, want WAIT_OBJECT_0", r.r)
 		}
 		for i := range 2 {
-			if r := join(t, k, h, 0); r != 0 {
+			if r := joinThread(t, k, h, 0); r != 0 {
 				t.Errorf("join %d after exit: got %v, want WAIT_OBJECT_0", i, r)
 			}
 		}
@@ -677,7 +677,7 @@ func TestThreadObject(t *testing.T) {
 		if len(rec.Violations) != 0 {
 			t.Errorf("violations %+v, want none", rec.Violations)
 		}
-		if r := join(t, k, h, 0); r != WaitFailed {
+		if r := joinThread(t, k, h, 0); r != WaitFailed {
 			t.Errorf("join after auto-delete: got %v, want WAIT_FAILED", r)
 		}
 		if slices.Contains(k.Record().OpenHandles, c.Name) {
@@ -748,7 +748,7 @@ func TestRelease(t *testing.T) {
 	out := make(chan result, 3)
 	quick := startWaiter(k, ThreadOptions{Name: "quick"}, 0, out, ev)
 	recv(t, out)
-	if join(t, k, quick.Handle(), deadline) != 0 {
+	if joinThread(t, k, quick.Handle(), deadline) != 0 {
 		t.Fatal("quick thread not joined")
 	}
 	stuck := startWaiter(k, ThreadOptions{Name: "stuck", Client: true}, Infinite, out, ev)
@@ -881,7 +881,7 @@ func TestEnterCycleCompression(t *testing.T) {
 					}
 				}
 			})
-			if r := join(t, k, th.Handle(), deadline); r != 0 {
+			if r := joinThread(t, k, th.Handle(), deadline); r != 0 {
 				t.Fatalf("join: %v", r)
 			}
 			hist := threadRec(t, k.Record(), th).States
@@ -911,7 +911,7 @@ func TestExitStampedBeforeLaterClose(t *testing.T) {
 	t.Run("join then close", func(t *testing.T) {
 		k := newKernel(t, Options{})
 		th := k.CreateThread(ThreadOptions{Name: "w"}, func(t *Thread) { t.Enter("cleanup") })
-		if r := join(t, k, th.Handle(), deadline); r != 0 {
+		if r := joinThread(t, k, th.Handle(), deadline); r != 0 {
 			t.Fatalf("join: %v", r)
 		}
 		if err := k.CloseHandle(th.Handle()); err != nil {
