@@ -3,6 +3,7 @@ package target
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -176,12 +177,26 @@ func TestEOFKeepsEventSet(t *testing.T) {
 	if data, eof, _ := sd.take(); string(data) != "hello" || !eof {
 		t.Fatalf("take: %q, eof %v", data, eof)
 	}
-	for i := range 2 {
+	// Both readers, the thread's take and the Read gorilla uses, leave the
+	// EOF pending and the event set.
+	readers := []struct {
+		name string
+		eof  func() bool
+	}{
+		{"take", func() bool { _, eof, _ := sd.take(); return eof }},
+		{"Read", func() bool {
+			_ = sd.SetReadDeadline(time.Now().Add(clientIO))
+			n, err := sd.Read(make([]byte, 1))
+			return n == 0 && err == io.EOF
+		}},
+		{"take", func() bool { _, eof, _ := sd.take(); return eof }},
+	}
+	for _, rd := range readers {
 		if r := s.k.WaitAny(nil, 0, ev); r != 0 {
-			t.Fatalf("wait %d after taking the EOF: %v, want the event still set", i+1, r)
+			t.Fatalf("wait before %s, after the EOF was read: %v, want the event still set", rd.name, r)
 		}
-		if _, eof, _ := sd.take(); !eof {
-			t.Fatalf("take %d: EOF forgotten", i+1)
+		if !rd.eof() {
+			t.Fatalf("%s: EOF forgotten", rd.name)
 		}
 	}
 }
