@@ -20,8 +20,10 @@ var errOverflow = errors.New("peer sent more than the server buffers")
 // socketData is eMule's SocketData: one accepted socket and its peer, owned
 // by one client thread. Its pump goroutine owns the socket's reads and plays
 // the part of WSAEventSelect: it buffers what arrives and sets the
-// connection's auto-reset event while unread bytes or EOF are pending, so
-// the thread's view of readiness is exact.
+// connection's auto-reset event; a reader that leaves unread bytes or the
+// EOF pending sets it again after the wait that consumed it. So the event
+// is signalled whenever either is pending, and the thread's view of
+// readiness is exact.
 //
 // socketData is also the net.Conn handed to gorilla/websocket on upgrade:
 // its Read serves the pump's buffer, so no bytes hide in a reader the
@@ -103,11 +105,20 @@ func (sd *socketData) signal() {
 }
 
 // take hands the thread everything buffered, and whether the peer is done.
+// The peer's end of stream stays pending after it is taken, as FD_CLOSE
+// stays reported: the wait that led here consumed the event, and the pump,
+// which ended at the EOF, will never set it again, so take sets it.
+// Without that, a thread that read the FIN together with the last bytes of
+// its request would wait for it again in linger until terminate.
 func (sd *socketData) take() (data []byte, eof bool, err error) {
 	sd.mu.Lock()
-	defer sd.mu.Unlock()
 	data, sd.buf = sd.buf, nil
-	return data, sd.eof, sd.rerr
+	eof, err = sd.eof, sd.rerr
+	sd.mu.Unlock()
+	if eof {
+		sd.signal()
+	}
+	return data, eof, err
 }
 
 // pending reports whether unread bytes or EOF wait in the buffer.
@@ -135,6 +146,7 @@ func (sd *socketData) Read(p []byte) (int, error) {
 		if sd.eof {
 			err := sd.rerr
 			sd.mu.Unlock()
+			sd.signal() // the EOF stays pending, as in take
 			if err == nil || errors.Is(err, net.ErrClosed) {
 				err = io.EOF
 			}

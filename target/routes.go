@@ -18,23 +18,33 @@ import (
 // router holds the modelled routes: the legacy Web UI on "/", the native
 // REST API under /api/v1 and the one WebSocket route this model adds,
 // /api/v1/events.
+//
+// No error reply repeats what the client sent, not even quoted or
+// escaped: a path, method, parameter or field name can be as long as the
+// request limits allow, so an error names what was wrong in fixed words.
 type router struct {
-	s   *Server
-	mux *http.ServeMux
-	up  websocket.Upgrader
+	s  *Server
+	up websocket.Upgrader
 }
 
 func newRouter(s *Server) *router {
-	r := &router{s: s, mux: http.NewServeMux()}
+	r := &router{s: s}
 	// ReadBufferSize 0 makes gorilla reuse the hijacked reader; see Hijack.
 	r.up = websocket.Upgrader{HandshakeTimeout: s.cfg.IOTimeout,
 		CheckOrigin: func(*http.Request) bool { return true }}
-	r.mux.HandleFunc("/", r.webUI)
-	r.mux.HandleFunc("/api/v1/", r.rest)
 	return r
 }
 
-func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
+// ServeHTTP dispatches on the path as sent. It does not clean the path the
+// way http.ServeMux does: the mux's redirect to the cleaned path repeats
+// the client's path in its Location header and its body.
+func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if strings.HasPrefix(req.URL.Path, "/api/v1/") {
+		r.rest(w, req)
+		return
+	}
+	r.webUI(w, req)
+}
 
 // webPages are the legacy Web UI pages a session can open.
 var webPages = map[string]string{
@@ -135,7 +145,7 @@ func (r *router) rest(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	if route == nil {
-		writeError(w, apiError{http.StatusNotFound, "NOT_FOUND", "no route " + path})
+		writeError(w, apiError{http.StatusNotFound, "NOT_FOUND", "no such route"})
 		return
 	}
 	h := route.methods[req.Method]
@@ -146,7 +156,7 @@ func (r *router) rest(w http.ResponseWriter, req *http.Request) {
 		}
 		sort.Strings(allow)
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", req.Method + " not allowed on " + path})
+		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed"})
 		return
 	}
 	if req.URL.RawQuery != "" {
@@ -184,7 +194,7 @@ func decodeBody(req *http.Request) (map[string]any, *apiError) {
 	raw := buf.Bytes()
 	if req.Method != http.MethodPost && req.Method != http.MethodPatch {
 		if len(raw) > 0 {
-			return nil, &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", req.Method + " takes no body"}
+			return nil, &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "this method takes no body"}
 		}
 		return nil, nil
 	}
@@ -216,7 +226,7 @@ func onlyFields(body map[string]any, allowed ...string) *apiError {
 			found = found || k == a
 		}
 		if !found {
-			return &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "unknown field " + k}
+			return &apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "unknown field in body"}
 		}
 	}
 	return nil
@@ -251,7 +261,7 @@ func getTransfer(r *router, _ *http.Request, _ map[string]any, m []string) (int,
 			return http.StatusOK, t
 		}
 	}
-	return 0, apiError{http.StatusNotFound, "NOT_FOUND", "no transfer " + m[1]}
+	return 0, apiError{http.StatusNotFound, "NOT_FOUND", "no such transfer"}
 }
 
 func postTransfer(r *router, _ *http.Request, body map[string]any, _ []string) (int, any) {
@@ -291,7 +301,7 @@ func postShutdown(r *router, _ *http.Request, body map[string]any, _ []string) (
 func (r *router) events(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", req.Method + " not allowed on /events"})
+		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed"})
 		return
 	}
 	if r.s.Lifecycle() >= ShuttingDown {
