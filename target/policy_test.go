@@ -1,7 +1,6 @@
 package target
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -138,29 +137,10 @@ func TestFixedJoinsThreadSpawnedDuringShutdown(t *testing.T) {
 		t.Fatal("the listener never took the connection")
 	}
 
-	done := make(chan ShutdownRecord, 1)
-	// Ends when Shutdown returns: it joins the listener, which runs on as
-	// soon as the gate opens below.
-	go func() {
-		rec, _ := s.Shutdown()
-		done <- rec
-	}()
-	var snap Snapshot
-	waitFor(t, "terminate signalled", func() error {
-		if s.Snapshot(&snap); !snap.Terminate.Signaled {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	// Shutdown joins the listener, which runs on once the gate opens.
+	shutdownDone := shutdownSignalled(t, s)
 	openGate()
-
-	var srec ShutdownRecord
-	select {
-	case srec = <-done:
-	case <-time.After(pollLimit):
-		t.Fatal("shutdown did not return")
-	}
-	if !srec.Completed() {
+	if srec := shutdownDone(); !srec.Completed() {
 		t.Errorf("shutdown not completed: %+v", srec.Steps)
 	}
 	rec := s.Close()
