@@ -309,6 +309,35 @@ func statesOf(recs []kernel.StateRecord) []string {
 	return out
 }
 
+// shutdownSignalled starts Shutdown on its own goroutine, which ends when
+// Shutdown returns, and waits until terminate is signalled. The function it
+// returns waits, bounded, for Shutdown's record.
+func shutdownSignalled(t *testing.T, s *Server) (wait func() ShutdownRecord) {
+	t.Helper()
+	done := make(chan ShutdownRecord, 1)
+	go func() {
+		rec, _ := s.Shutdown()
+		done <- rec
+	}()
+	var snap Snapshot
+	waitFor(t, "terminate signalled", func() error {
+		if s.Snapshot(&snap); !snap.Terminate.Signaled {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	return func() ShutdownRecord {
+		t.Helper()
+		select {
+		case rec := <-done:
+			return rec
+		case <-time.After(pollLimit):
+			t.Fatalf("shutdown did not return within %v", pollLimit)
+			return ShutdownRecord{}
+		}
+	}
+}
+
 func stepNamed(rec ShutdownRecord, name string) (Step, bool) {
 	for _, st := range rec.Steps {
 		if st.Name == name {

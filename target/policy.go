@@ -85,8 +85,12 @@ func (r ShutdownRecord) Completed() bool {
 	return true
 }
 
+// shutdownRun is one StopSockets. by is its identity in the kernel: the
+// policy runs on the caller's goroutine, not on a modelled thread, and its
+// joins must still count when it closes terminate (see kernel.Actor).
 type shutdownRun struct {
 	s   *Server
+	by  *kernel.Thread
 	rec ShutdownRecord
 }
 
@@ -115,7 +119,7 @@ func (p *shutdownRun) signal() {
 
 func (p *shutdownRun) closeTerminate() {
 	p.step("close-terminate", 0, func() (string, string) {
-		at, err := p.s.k.CloseHandleAt(p.s.term)
+		at, err := p.s.k.CloseHandleBy(p.by, p.s.term)
 		if err != nil {
 			return "failed", err.Error()
 		}
@@ -132,8 +136,8 @@ func (p *shutdownRun) legacy() {
 	p.step("free-tls", 0, func() (string, string) { return StepOK, "" })
 	p.signal()
 	p.step("join-listener", legacyListenerJoin, func() (string, string) {
-		defer func() { _ = k.CloseHandle(p.s.lt.Handle()) }()
-		if k.Join(p.s.lt.Handle(), legacyListenerJoin) == 0 {
+		defer func() { _, _ = k.CloseHandleBy(p.by, p.s.lt.Handle()) }()
+		if k.Join(p.by, p.s.lt.Handle(), legacyListenerJoin) == 0 {
 			return StepOK, ""
 		}
 		k.TerminateThread(p.s.lt)
@@ -148,11 +152,11 @@ func (p *shutdownRun) fixed() {
 	p.signal()
 	listenerDone := false
 	p.step("join-listener", fixedListenerJoin, func() (string, string) {
-		if k.Join(s.lt.Handle(), fixedListenerJoin) != 0 {
+		if k.Join(p.by, s.lt.Handle(), fixedListenerJoin) != 0 {
 			return StepTimeout, "listener still running after 10s: kept, not terminated"
 		}
 		listenerDone = true
-		_ = k.CloseHandle(s.lt.Handle())
+		_, _ = k.CloseHandleBy(p.by, s.lt.Handle())
 		return StepOK, ""
 	})
 	budget := s.cfg.DrainTimeout
@@ -167,8 +171,8 @@ func (p *shutdownRun) fixed() {
 			if rem < 0 {
 				rem = 0
 			}
-			if k.Join(th.Handle(), rem) == 0 {
-				_ = k.CloseHandle(th.Handle())
+			if k.Join(p.by, th.Handle(), rem) == 0 {
+				_, _ = k.CloseHandleBy(p.by, th.Handle())
 				continue
 			}
 			left = append(left, th)

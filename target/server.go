@@ -292,7 +292,7 @@ func (s *Server) listen(t *kernel.Thread) {
 		for _, c := range s.takeQueued() {
 			s.spawn(c)
 		}
-		s.reap()
+		s.reap(t)
 	}
 }
 
@@ -311,14 +311,15 @@ func (s *Server) spawn(c net.Conn) {
 }
 
 // reap closes the handles of tracked threads that have exited, as the fix
-// does on every listener wake.
-func (s *Server) reap() {
+// does on every listener wake. The listener's poll of each thread object
+// is a join: shutdown, joining the listener, learns these exits from it.
+func (s *Server) reap(listener *kernel.Thread) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	live := s.tracked[:0]
 	for _, th := range s.tracked {
-		if s.k.WaitAny(nil, 0, th.Handle()) == 0 {
-			_ = s.k.CloseHandle(th.Handle())
+		if s.k.WaitAny(listener, 0, th.Handle()) == 0 {
+			_, _ = s.k.CloseHandleBy(listener, th.Handle())
 			continue
 		}
 		live = append(live, th)
@@ -348,7 +349,7 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 	s.mu.Unlock()
 	s.lifecycle.Store(int32(ShuttingDown))
 	s.ui.trigger()
-	p := &shutdownRun{s: s, rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
+	p := &shutdownRun{s: s, by: s.k.Actor("shutdown"), rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
 	switch s.cfg.Policy {
 	case PolicyLegacy:
 		p.legacy()

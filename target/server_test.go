@@ -473,19 +473,8 @@ func TestRequestsAfterTrigger(t *testing.T) {
 	waitStates(t, s, map[string]string{inflight.local(): StateProcess})
 	waitParked(t, s, 1)
 
-	done := make(chan ShutdownRecord, 1)
-	// Ends when Shutdown returns, at InflightFor after the trigger.
-	go func() {
-		rec, _ := s.Shutdown()
-		done <- rec
-	}()
-	var snap Snapshot
-	waitFor(t, "terminate signalled", func() error {
-		if s.Snapshot(&snap); !snap.Terminate.Signaled || snap.Lifecycle != ShuttingDown {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	// Shutdown returns at InflightFor after the trigger.
+	shutdownDone := shutdownSignalled(t, s)
 	for i, req := range []string{restGet("/api/v1/status", false), webGet("/?w=password&p="+DefaultPassword, false),
 		restGet("/api/v1/app", false)} {
 		outcome := probe(t, s.Addr(), req)
@@ -508,17 +497,13 @@ func TestRequestsAfterTrigger(t *testing.T) {
 			t.Errorf("GET %s during shutdown: body %s", tc.target, w.Body)
 		}
 	}
+	var snap Snapshot
 	s.Snapshot(&snap)
 	if th, _ := threadOf(&snap, inflight.local()); th.State != StateProcess {
 		t.Fatalf("held request's thread in %q after the probes: the probes did not run during the join", th.State)
 	}
-	select {
-	case rec := <-done:
-		if !rec.Completed() {
-			t.Errorf("shutdown not completed: %+v", rec.Steps)
-		}
-	case <-time.After(pollLimit):
-		t.Fatalf("shutdown did not return")
+	if rec := shutdownDone(); !rec.Completed() {
+		t.Errorf("shutdown not completed: %+v", rec.Steps)
 	}
 	resp, _, _ := inflight.response()
 	if resp.StatusCode != http.StatusOK {

@@ -11,11 +11,49 @@
 // wait and every undefined act with a timestamp from one monotonic clock,
 // taken under the same lock, so the order of the records is the order of the
 // events.
+//
+// The rules modelled, each recorded where a real program would misbehave:
+//
+//   - A handle is only a number. Every call resolves it by value, so a stale
+//     copy of a closed and recycled value reaches whatever object owns the
+//     value now: a wait waits on it, SetEvent signals it, and CloseHandle
+//     closes it (the classic double close, which Win32 does not refuse).
+//     Each such use is a stale-handle violation naming the object the copy
+//     was issued for and the one it reached. A value that names nothing is
+//     an invalid handle: the call fails, and a wait naming it fails whole.
+//   - WaitForMultipleObjects refuses a set it documents as invalid: no
+//     handle, more than MaxWaitObjects, or the same handle twice. The wait
+//     returns WAIT_FAILED at once and is recorded as an invalid-wait
+//     violation. (Windows itself enforces the duplicate rule only for
+//     wait-all; the documentation forbids it for every wait, and so does
+//     the model, so that a wait the documentation calls invalid never
+//     passes unnoticed.)
+//   - Closing a handle a wait is blocked on is undefined: it is recorded as
+//     a violation and then either keeps the waiter blocked or fails its
+//     wait (Options.OnPendingClose).
+//   - TerminateThread cannot stop a goroutine; it is a kill flag honoured at
+//     the thread's next wait, and always a violation.
+//
+// Joins carry knowledge. A close of a shared event is safe only if, for
+// every thread that could still wait on it, the closer knows that thread
+// has exited, and in Win32 the only way to know is to wait on the thread's
+// object and see it signalled. So every wait that returns a signalled
+// thread object teaches the waiter that the thread has exited, and
+// everything that thread knew at its exit: a listener that reaps finished
+// client threads, then is joined by shutdown, passes what it reaped on. A
+// CloseRecord keeps what its closer knew at the close, so a report can name
+// the client threads the closer had not joined (Record.UnjoinedAt) even
+// when every one of them happened to be gone already: timing luck is not a
+// join. A caller that is not a modelled thread but whose joins matter (the
+// goroutine running a shutdown policy, as eMule's StopSockets runs on the
+// UI thread, which the server did not create) takes an identity from Actor;
+// the only anonymous caller left is one whose knowledge nobody needs.
 package kernel
 
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,12 +80,16 @@ func (h Handle) String() string { return fmt.Sprintf("0x%x", h.v) }
 // Infinite is the INFINITE timeout of a wait.
 const Infinite time.Duration = -1
 
+// MaxWaitObjects is MAXIMUM_WAIT_OBJECTS: the most handles one wait takes.
+const MaxWaitObjects = 64
+
 // WaitResult is the outcome of a wait: an index (0 or more) into the handles
 // waited on, or one of the negative results below.
 type WaitResult int
 
 const (
-	// WaitFailed is WAIT_FAILED: a handle in the set was closed or invalid.
+	// WaitFailed is WAIT_FAILED: a handle in the set was closed or invalid,
+	// or the set itself was invalid (empty, too long, a handle twice).
 	WaitFailed WaitResult = -1
 	// WaitTimeout is WAIT_TIMEOUT.
 	WaitTimeout WaitResult = -2
@@ -149,7 +191,10 @@ type Kernel struct {
 	closes       []CloseRecord
 	failures     []WaitFailure
 	viol         []Violation
-	wg           sync.WaitGroup
+	// gone names every closed object by its generation, so a stale
+	// copy of its value can be reported with what it was issued for.
+	gone map[uint64]string
+	wg   sync.WaitGroup
 }
 
 // New returns an empty kernel whose clock starts now.
@@ -159,6 +204,7 @@ func New(opts Options) *Kernel {
 		start:   time.Now(),
 		table:   make(map[uint32]*object),
 		pending: make(map[*waiter]struct{}),
+		gone:    make(map[uint64]string),
 		next:    0x40,
 	}
 }
@@ -205,6 +251,32 @@ func (k *Kernel) resolve(h Handle) (o *object, stale bool) {
 	return o, o.h.gen != h.gen
 }
 
+// staleLocked records a use of h that reached o, the object that owns h's
+// value now, although h was issued for an object since closed. act says
+// what the use was and did, in a phrase that reads after the handle.
+func (k *Kernel) staleLocked(who string, h Handle, act string, o *object) {
+	k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationStaleHandle,
+		Detail: fmt.Sprintf("%s used %v, a stale handle to %s (closed), and %s %s, which now owns the value",
+			who, h, k.gone[h.gen], act, o.name)})
+}
+
+// event resolves h for SetEvent or ResetEvent. A stale copy of a recycled
+// value reaches the object that owns the value now, as on Windows, and is
+// recorded; a value that names nothing, or no event, is refused.
+func (k *Kernel) event(op string, h Handle) (*object, error) {
+	o, stale := k.resolve(h)
+	if o == nil {
+		return nil, fmt.Errorf("%s %v: invalid handle", op, h)
+	}
+	if stale {
+		k.staleLocked(op, h, "reached", o)
+	}
+	if o.kind != kindEvent {
+		return nil, fmt.Errorf("%s %v: invalid handle (a %v, not an event)", op, h, o.kind)
+	}
+	return o, nil
+}
+
 // SetEvent signals an event. A manual-reset event releases every waiter and
 // stays signalled; an auto-reset event releases one waiter, or stays
 // signalled until one wait consumes it.
@@ -217,9 +289,9 @@ func (k *Kernel) SetEvent(h Handle) error {
 func (k *Kernel) ResetEvent(h Handle) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	o, _ := k.resolve(h)
-	if o == nil || o.kind != kindEvent {
-		return fmt.Errorf("ResetEvent %v: invalid handle", h)
+	o, err := k.event("ResetEvent", h)
+	if err != nil {
+		return err
 	}
 	o.signaled = false
 	return nil
@@ -261,10 +333,14 @@ func (k *Kernel) pick(objs []*object) int {
 }
 
 // finish completes a pending wait: it leaves every waiter list and gets its
-// result.
+// result; a wait won by a thread object teaches its waiter that thread's
+// exit.
 func (k *Kernel) finish(w *waiter, r WaitResult) {
 	if w.done {
 		return
+	}
+	if r >= 0 {
+		w.thread.learn(w.objs[r])
 	}
 	w.done = true
 	delete(k.pending, w)
@@ -279,23 +355,32 @@ func (k *Kernel) finish(w *waiter, r WaitResult) {
 	w.wake <- r
 }
 
-// CloseHandle closes h. Closing a handle that a wait is blocked on is
-// undefined in Win32: the kernel records a violation and then does what
-// Options.OnPendingClose says. The record lists, at the instant of the
-// close, the client threads that had not exited and those blocked on it.
+// CloseHandle closes h for a caller that does not name itself; see
+// CloseHandleBy.
 func (k *Kernel) CloseHandle(h Handle) error {
-	_, err := k.CloseHandleAt(h)
+	_, err := k.CloseHandleBy(nil, h)
 	return err
 }
 
-func (k *Kernel) closeLocked(o *object, by string) {
+// closeLocked closes o. by is the closer (nil: anonymous) and how says
+// how it closed ("auto-delete"), or is empty for a CloseHandle call.
+func (k *Kernel) closeLocked(o *object, by *Thread, how string) {
 	now := k.Now()
 	k.stamp++
 	// Which client threads were alive is kept as a count and a stamp, not
 	// a list: a list per close costs O(threads) each, O(threads²) for a
 	// whole shutdown. Record.AliveAt derives the list from the stamps.
-	rec := CloseRecord{Handle: o.h.v, Name: o.name, Kind: o.kind.String(), At: now, By: by,
+	// What the closer knew is kept the same way: its known list only
+	// grows, so a prefix of it is what it knew at this instant.
+	rec := CloseRecord{Handle: o.h.v, Name: o.name, Kind: o.kind.String(), At: now, By: how,
 		Stamp: k.stamp, AliveCount: k.aliveClients}
+	if by != nil {
+		n := len(by.known)
+		rec.Closer, rec.Joined = by.id, by.known[:n:n]
+		if rec.By == "" {
+			rec.By = by.name
+		}
+	}
 	for w := range o.waiters {
 		if w.thread != nil {
 			rec.Blocked = append(rec.Blocked, w.thread.id)
@@ -311,6 +396,7 @@ func (k *Kernel) closeLocked(o *object, by string) {
 	}
 	delete(k.table, o.h.v)
 	k.free = append(k.free, o.h.v)
+	k.gone[o.h.gen] = o.name
 	for w := range o.waiters {
 		if k.opts.OnPendingClose == PendingFails {
 			k.finish(w, WaitFailed)
@@ -335,12 +421,43 @@ func tidOf(t *Thread) int {
 	return t.id
 }
 
-// WaitAny is WaitForMultipleObjects with bWaitAll false. The handles are
-// resolved once on entry: a closed handle fails the whole wait and is
-// recorded; a value that was closed and recycled is waited on as the new
-// object (as Win32 would) and recorded as a stale wait. If several objects
-// are signalled the lowest index wins, and only an auto-reset winner is
-// consumed. t may be nil for a caller that is not a modelled thread.
+// who names a caller in a violation: a modelled thread by its number, an
+// actor by its name.
+func who(t *Thread) string {
+	if t != nil && t.obj == nil {
+		return t.name
+	}
+	return fmt.Sprintf("thread %d", tidOf(t))
+}
+
+// invalidSet says why WaitForMultipleObjects would refuse hs, and which
+// value it names twice, if that is why; "" when hs is a valid set.
+func invalidSet(hs []Handle) (why string, twice uint32) {
+	switch {
+	case len(hs) == 0:
+		return "no handles", 0
+	case len(hs) > MaxWaitObjects:
+		return fmt.Sprintf("%d handles, more than %d", len(hs), MaxWaitObjects), 0
+	}
+	for i, h := range hs {
+		for _, g := range hs[:i] {
+			if g.v == h.v {
+				return fmt.Sprintf("%v twice", h), h.v
+			}
+		}
+	}
+	return "", 0
+}
+
+// WaitAny is WaitForMultipleObjects with bWaitAll false. A set Win32
+// refuses (empty, over MaxWaitObjects, a handle twice) fails at once and is
+// recorded. The handles are resolved once on entry: a closed handle fails
+// the whole wait and is recorded; a value that was closed and recycled is
+// waited on as the new object (as Win32 would) and recorded as a stale
+// wait. If several objects are signalled the lowest index wins, and only an
+// auto-reset winner is consumed. A win by a thread object is a join: t
+// learns that thread's exit (see the package comment). t may be nil for a
+// caller that is not a modelled thread and whose joins count for nothing.
 func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitResult {
 	k.mu.Lock()
 	if k.released {
@@ -351,6 +468,14 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 		k.mu.Unlock()
 		return WaitKilled
 	}
+	if why, twice := invalidSet(hs); why != "" {
+		now := k.Now()
+		k.failures = append(k.failures, WaitFailure{At: now, Thread: tidOf(t), Handle: twice, Invalid: why})
+		k.viol = append(k.viol, Violation{At: now, Kind: ViolationInvalidWait,
+			Detail: fmt.Sprintf("%s waited on %s: %s, WAIT_FAILED", who(t), handleList(hs), why)})
+		k.mu.Unlock()
+		return WaitFailed
+	}
 	objs := make([]*object, len(hs))
 	for i, h := range hs {
 		o, stale := k.resolve(h)
@@ -358,18 +483,18 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 			now := k.Now()
 			k.failures = append(k.failures, WaitFailure{At: now, Thread: tidOf(t), Handle: h.v})
 			k.viol = append(k.viol, Violation{At: now, Kind: ViolationWaitOnClosed,
-				Detail: fmt.Sprintf("thread %d waited on %v, a closed handle: WAIT_FAILED", tidOf(t), h)})
+				Detail: fmt.Sprintf("%s waited on %v, a closed handle: WAIT_FAILED", who(t), h)})
 			k.mu.Unlock()
 			return WaitFailed
 		}
 		if stale {
 			k.failures = append(k.failures, WaitFailure{At: k.Now(), Thread: tidOf(t), Handle: h.v, Name: o.name, Recycled: true})
-			k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationStaleHandle,
-				Detail: fmt.Sprintf("thread %d waited on %v, which now names %s", tidOf(t), h, o.name)})
+			k.staleLocked(who(t), h, "waited on", o)
 		}
 		objs[i] = o
 	}
 	if idx := k.pick(objs); idx >= 0 {
+		t.learn(objs[idx])
 		k.mu.Unlock()
 		return WaitResult(idx)
 	}
@@ -406,6 +531,15 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 		k.mu.Unlock()
 		return k.after(t, <-w.wake)
 	}
+}
+
+// handleList prints a wait's handle set as the call passed it.
+func handleList(hs []Handle) string {
+	vs := make([]string, len(hs))
+	for i, h := range hs {
+		vs[i] = h.String()
+	}
+	return "{" + strings.Join(vs, ", ") + "}"
 }
 
 func (k *Kernel) after(t *Thread, r WaitResult) WaitResult {

@@ -1,8 +1,11 @@
 package kernel
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,7 +119,7 @@ func waitNil(t *testing.T, k *Kernel, timeout time.Duration, hs ...Handle) WaitR
 
 func joinThread(t *testing.T, k *Kernel, h Handle, timeout time.Duration) WaitResult {
 	t.Helper()
-	return bounded(t, func() WaitResult { return k.Join(h, timeout) })
+	return bounded(t, func() WaitResult { return k.Join(nil, h, timeout) })
 }
 
 func recv(t *testing.T, ch <-chan result) result {
@@ -1000,17 +1003,379 @@ func TestStampedCalls(t *testing.T) {
 	if _, err := k.SetEventAt(th.Handle()); err == nil {
 		t.Error("SetEventAt on a thread handle succeeded")
 	}
-	closedAt, err := k.CloseHandleAt(ev)
+	closedAt, err := k.CloseHandleBy(nil, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := closeOf(t, k.Record(), ev); c.At != closedAt {
-		t.Errorf("CloseHandleAt returned %v, record says %v", closedAt, c.At)
+		t.Errorf("CloseHandleBy returned %v, record says %v", closedAt, c.At)
 	}
-	if _, err := k.CloseHandleAt(ev); err == nil {
-		t.Error("second CloseHandleAt succeeded")
+	if _, err := k.CloseHandleBy(nil, ev); err == nil {
+		t.Error("second CloseHandleBy of a freed value succeeded")
 	}
 	if _, err := k.SetEventAt(ev); err == nil {
 		t.Error("SetEventAt on a closed handle succeeded")
+	}
+}
+
+// TestInvalidWait: a set WaitForMultipleObjects documents as invalid fails
+// at once, whatever is signalled in it, consumes nothing, and is recorded
+// as a wait failure and a violation of its own naming the thread and the
+// set.
+func TestInvalidWait(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		set   func(a, b Handle, many []Handle) []Handle
+		why   string
+		twice bool
+	}{
+		{"no handles", func(Handle, Handle, []Handle) []Handle { return nil }, "no handles", false},
+		{"more than 64", func(_, _ Handle, many []Handle) []Handle { return many }, "65 handles, more than 64", false},
+		{"a handle twice", func(a, b Handle, _ []Handle) []Handle { return []Handle{a, b, a} }, "twice", true},
+		{"a handle twice, adjacent", func(a, b Handle, _ []Handle) []Handle { return []Handle{b, a, a} }, "twice", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newKernel(t, Options{})
+			// a is signalled and auto-reset: a wait that ran would win
+			// it at index 0 and consume it.
+			a := k.CreateEvent("a", false, true)
+			b := k.CreateEvent("b", true, false)
+			many := []Handle{a}
+			for range MaxWaitObjects {
+				many = append(many, k.CreateEvent("e", true, false))
+			}
+			hs := tc.set(a, b, many)
+			out := make(chan result, 1)
+			th := startWaiter(k, ThreadOptions{Name: "w"}, Infinite, out, hs...)
+			if r := recv(t, out); r.r != WaitFailed {
+				t.Fatalf("got %v, want WAIT_FAILED", r.r)
+			}
+			if !signaled(k, a) {
+				t.Error("the refused wait consumed a signalled auto-reset event")
+			}
+			rec := k.Record()
+			if len(rec.WaitFailures) != 1 {
+				t.Fatalf("WaitFailures = %+v, want one", rec.WaitFailures)
+			}
+			f := rec.WaitFailures[0]
+			wantHandle := uint32(0)
+			if tc.twice {
+				wantHandle = a.Value()
+			}
+			if f.Thread != th.ID() || f.Handle != wantHandle || !strings.Contains(f.Invalid, tc.why) || f.Recycled || f.Pending {
+				t.Errorf("wait failure %+v, want thread %d, handle %#x, invalid %q", f, th.ID(), wantHandle, tc.why)
+			}
+			v := violations(rec, ViolationInvalidWait)
+			if len(v) != 1 || len(rec.Violations) != 1 {
+				t.Fatalf("violations %+v, want one %s", rec.Violations, ViolationInvalidWait)
+			}
+			if v[0].At != f.At || !strings.Contains(v[0].Detail, fmt.Sprintf("thread %d", th.ID())) ||
+				!strings.Contains(v[0].Detail, handleList(hs)) || !strings.Contains(v[0].Detail, tc.why) {
+				t.Errorf("violation %+v does not name thread %d, the set %s and %q", v[0], th.ID(), handleList(hs), tc.why)
+			}
+		})
+	}
+	t.Run("64 distinct handles are a valid set", func(t *testing.T) {
+		k := newKernel(t, Options{})
+		var hs []Handle
+		for range MaxWaitObjects - 1 {
+			hs = append(hs, k.CreateEvent("e", true, false))
+		}
+		hs = append(hs, k.CreateEvent("last", true, true))
+		if r := waitNil(t, k, 0, hs...); r != WaitResult(MaxWaitObjects-1) {
+			t.Errorf("got %v, want WAIT_OBJECT_0+%d", r, MaxWaitObjects-1)
+		}
+		if rec := k.Record(); len(rec.Violations) != 0 || len(rec.WaitFailures) != 0 {
+			t.Errorf("a valid wait recorded %+v %+v", rec.Violations, rec.WaitFailures)
+		}
+	})
+}
+
+// recycle closes an event named old and creates one named new on its value,
+// returning the stale copy and the new handle.
+func recycle(t *testing.T, k *Kernel, manual, initial bool) (old, fresh Handle) {
+	t.Helper()
+	old = k.CreateEvent("old", manual, false)
+	if err := k.CloseHandle(old); err != nil {
+		t.Fatal(err)
+	}
+	fresh = k.CreateEvent("new", manual, initial)
+	if fresh.Value() != old.Value() {
+		t.Fatalf("value not recycled: %v vs %v", fresh, old)
+	}
+	return old, fresh
+}
+
+// staleNamesBoth checks for exactly one stale-handle violation, naming the
+// object the copy was issued for and the one it reached.
+func staleNamesBoth(t *testing.T, rec Record) {
+	t.Helper()
+	v := violations(rec, ViolationStaleHandle)
+	if len(v) != 1 || !strings.Contains(v[0].Detail, "stale handle to old") || !strings.Contains(v[0].Detail, "new, which now owns") {
+		t.Errorf("stale-handle violations %+v, want one naming old and new", v)
+	}
+}
+
+// TestStaleSetEvent: SetEvent through a stale copy signals the object that
+// owns the value now, as Windows does, and is recorded.
+func TestStaleSetEvent(t *testing.T) {
+	k := newKernel(t, Options{})
+	old, fresh := recycle(t, k, false, false)
+	out := make(chan result, 1)
+	th := startWaiter(k, ThreadOptions{Name: "w"}, Infinite, out, fresh)
+	waitFor(t, "waiter blocked on the new event", blockedOn(k, th, fresh))
+	if err := k.SetEvent(old); err != nil {
+		t.Fatalf("SetEvent through the stale copy: %v, want the new event signalled", err)
+	}
+	if r := recv(t, out); r.r != 0 {
+		t.Errorf("waiter on the new event: got %v, want WAIT_OBJECT_0", r.r)
+	}
+	staleNamesBoth(t, k.Record())
+	// ResetEvent resolves the same way.
+	if err := k.SetEvent(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.ResetEvent(old); err != nil || signaled(k, fresh) {
+		t.Errorf("ResetEvent through the stale copy: err %v, new event still signalled %v", err, signaled(k, fresh))
+	}
+	if n := len(violations(k.Record(), ViolationStaleHandle)); n != 2 {
+		t.Errorf("%d stale-handle violations after SetEvent and ResetEvent, want 2", n)
+	}
+}
+
+// TestStaleCloseHandle: CloseHandle through a stale copy closes the object
+// that owns the value now (the double close) and is recorded; Win32 does
+// not refuse it.
+func TestStaleCloseHandle(t *testing.T) {
+	k := newKernel(t, Options{})
+	old, fresh := recycle(t, k, true, true)
+	closer := k.Actor("closer")
+	if _, err := k.CloseHandleBy(closer, old); err != nil {
+		t.Fatalf("CloseHandle through the stale copy: %v, want the new event closed", err)
+	}
+	rec := k.Record()
+	if len(rec.Closes) != 2 || rec.Closes[1].Name != "new" || rec.Closes[1].By != "closer" {
+		t.Fatalf("closes %+v, want old's, then new's by closer", rec.Closes)
+	}
+	staleNamesBoth(t, rec)
+	if !strings.Contains(violations(rec, ViolationStaleHandle)[0].Detail, "closer used") {
+		t.Errorf("violation does not name the closer: %+v", rec.Violations)
+	}
+	if slices.Contains(rec.OpenHandles, "new") {
+		t.Errorf("new event still open: %v", rec.OpenHandles)
+	}
+	if r := waitNil(t, k, 0, fresh); r != WaitFailed {
+		t.Errorf("wait on the doubly closed value: got %v, want WAIT_FAILED", r)
+	}
+	if err := k.CloseHandle(old); err == nil {
+		t.Error("a third close, of a value that names nothing, succeeded")
+	}
+}
+
+// exitedClient starts a client thread that returns at once and waits until
+// it has exited; nobody joins it.
+func exitedClient(t *testing.T, k *Kernel) *Thread {
+	t.Helper()
+	th := k.CreateThread(ThreadOptions{Name: "client", Client: true}, func(*Thread) {})
+	waitFor(t, "client exited", exited(k, th))
+	return th
+}
+
+// closeBy closes a fresh event by by and returns the close record and the
+// kernel record taken after it.
+func closeBy(t *testing.T, k *Kernel, by *Thread) (CloseRecord, Record) {
+	t.Helper()
+	ev := k.CreateEvent("shared", true, true)
+	if _, err := k.CloseHandleBy(by, ev); err != nil {
+		t.Fatal(err)
+	}
+	rec := k.Record()
+	return closeOf(t, rec, ev), rec
+}
+
+func ids(ths ...*Thread) []int {
+	out := make([]int, len(ths))
+	for i, th := range ths {
+		out[i] = th.ID()
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestJoinsAtClose: a close records what its closer knew, by its joins, of
+// the client threads' exits. Exits it only happened to come after are not
+// knowledge.
+func TestJoinsAtClose(t *testing.T) {
+	t.Run("exited by luck is not joined", func(t *testing.T) {
+		k := newKernel(t, Options{})
+		a, b := exitedClient(t, k), exitedClient(t, k)
+		c, rec := closeBy(t, k, k.Actor("shutdown"))
+		if got := rec.AliveAt(c); len(got) != 0 {
+			t.Errorf("AliveAt = %v, want none: both had exited", got)
+		}
+		if got := rec.UnjoinedAt(c); !slices.Equal(got, ids(a, b)) {
+			t.Errorf("UnjoinedAt = %v, want %v", got, ids(a, b))
+		}
+		if c.Closer != 0 || c.By != "shutdown" || len(c.Joined) != 0 {
+			t.Errorf("close record %+v, want by shutdown (thread 0) knowing nothing", c)
+		}
+	})
+	t.Run("a poll and a pending join both count", func(t *testing.T) {
+		k := newKernel(t, Options{})
+		polled := exitedClient(t, k)
+		gate := k.CreateEvent("gate", true, false)
+		out := make(chan result, 1)
+		pending := startWaiter(k, ThreadOptions{Name: "client", Client: true}, Infinite, out, gate)
+		other := exitedClient(t, k)
+		closer := k.Actor("shutdown")
+		if r := bounded(t, func() WaitResult { return k.Join(closer, polled.Handle(), 0) }); r != 0 {
+			t.Fatalf("poll of an exited thread: %v", r)
+		}
+		joined := make(chan result, 1)
+		go func() { joined <- result{0, k.Join(closer, pending.Handle(), Infinite)} }()
+		waitFor(t, "join pending", func() bool { return pendingWaits(k) == 2 })
+		if err := k.SetEvent(gate); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, out)
+		if r := recv(t, joined); r.r != 0 {
+			t.Fatalf("pending join: %v", r.r)
+		}
+		c, rec := closeBy(t, k, closer)
+		if got := rec.UnjoinedAt(c); !slices.Equal(got, []int{other.ID()}) {
+			t.Errorf("UnjoinedAt = %v, want only the unjoined %d", got, other.ID())
+		}
+	})
+	t.Run("a timed-out or failed join teaches nothing", func(t *testing.T) {
+		k := newKernel(t, Options{NoReuse: true})
+		gate := k.CreateEvent("gate", true, false)
+		out := make(chan result, 1)
+		slow := startWaiter(k, ThreadOptions{Name: "client", Client: true}, Infinite, out, gate)
+		gone := k.CreateThread(ThreadOptions{Name: "client", Client: true, AutoDelete: true}, func(*Thread) {})
+		waitFor(t, "auto-deleting client exited", exited(k, gone))
+		closer := k.Actor("shutdown")
+		if r := bounded(t, func() WaitResult { return k.Join(closer, slow.Handle(), time.Millisecond) }); r != WaitTimeout {
+			t.Fatalf("join of a running thread: %v", r)
+		}
+		if r := bounded(t, func() WaitResult { return k.Join(closer, gone.Handle(), 0) }); r != WaitFailed {
+			t.Fatalf("join of an auto-deleted thread: %v", r)
+		}
+		if err := k.SetEvent(gate); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, out)
+		waitFor(t, "slow client exited", exited(k, slow))
+		c, rec := closeBy(t, k, closer)
+		if got := rec.UnjoinedAt(c); !slices.Equal(got, ids(slow, gone)) {
+			t.Errorf("UnjoinedAt = %v, want %v", got, ids(slow, gone))
+		}
+	})
+	t.Run("transitive: what a joined thread knew at its exit", func(t *testing.T) {
+		k := newKernel(t, Options{})
+		reaped := exitedClient(t, k)
+		missed := exitedClient(t, k)
+		// The listener reaps one finished client by polling its thread
+		// object, then exits; missed exits too but is never polled.
+		listener := k.CreateThread(ThreadOptions{Name: "listener"}, func(l *Thread) {
+			k.WaitAny(l, 0, reaped.Handle())
+		})
+		closer := k.Actor("shutdown")
+		if r := bounded(t, func() WaitResult { return k.Join(closer, listener.Handle(), deadline) }); r != 0 {
+			t.Fatalf("join of the listener: %v", r)
+		}
+		c, rec := closeBy(t, k, closer)
+		if got := rec.UnjoinedAt(c); !slices.Equal(got, []int{missed.ID()}) {
+			t.Errorf("UnjoinedAt = %v, want only %d, which the listener never reaped", got, missed.ID())
+		}
+		if !slices.Contains(c.Joined, listener.ID()) || !slices.Contains(c.Joined, reaped.ID()) {
+			t.Errorf("Joined = %v, want the listener %d and, through it, %d", c.Joined, listener.ID(), reaped.ID())
+		}
+	})
+	t.Run("a modelled closer, and the answer fixed at the close", func(t *testing.T) {
+		k := newKernel(t, Options{})
+		early := exitedClient(t, k)
+		first := k.CreateEvent("first", true, true)
+		second := k.CreateEvent("second", true, true)
+		step := k.CreateEvent("step", false, false)
+		lateH := make(chan Handle, 1)
+		closed := make(chan error, 2)
+		closeErr := func() error {
+			select {
+			case err := <-closed:
+				return err
+			case <-time.After(deadline):
+				return errors.New("timed out waiting for the closer")
+			}
+		}
+		closer := k.CreateThread(ThreadOptions{Name: "closer"}, func(me *Thread) {
+			k.WaitAny(me, Infinite, early.Handle())
+			_, err := k.CloseHandleBy(me, first)
+			closed <- err
+			// It learns one more exit after the first close, then closes
+			// again: the first close's answer must not move.
+			k.WaitAny(me, Infinite, step)
+			select {
+			case h := <-lateH:
+				k.WaitAny(me, Infinite, h)
+			case <-time.After(deadline): // the test failed before sending
+			}
+			_, err = k.CloseHandleBy(me, second)
+			closed <- err
+		})
+		if err := closeErr(); err != nil {
+			t.Fatalf("first close: %v", err)
+		}
+		late := exitedClient(t, k) // born after the first close: not its business
+		lateH <- late.Handle()
+		if err := k.SetEvent(step); err != nil {
+			t.Fatal(err)
+		}
+		if err := closeErr(); err != nil {
+			t.Fatalf("second close: %v", err)
+		}
+		rec := k.Record()
+		c1, c2 := closeOf(t, rec, first), closeOf(t, rec, second)
+		if c1.Closer != closer.ID() || c1.By != "closer" || !slices.Equal(c1.Joined, []int{early.ID()}) {
+			t.Errorf("first close %+v, want closer %d knowing [%d]", c1, closer.ID(), early.ID())
+		}
+		if got := rec.UnjoinedAt(c1); len(got) != 0 {
+			t.Errorf("first close: UnjoinedAt = %v, want none", got)
+		}
+		if !slices.Equal(c2.Joined, []int{early.ID(), late.ID()}) || len(rec.UnjoinedAt(c2)) != 0 {
+			t.Errorf("second close: Joined %v, UnjoinedAt %v; want [%d %d] and none", c2.Joined, rec.UnjoinedAt(c2), early.ID(), late.ID())
+		}
+	})
+	t.Run("an anonymous closer knows nothing", func(t *testing.T) {
+		k := newKernel(t, Options{})
+		a := exitedClient(t, k)
+		if r := joinThread(t, k, a.Handle(), 0); r != 0 {
+			t.Fatalf("join: %v", r)
+		}
+		c, rec := closeBy(t, k, nil)
+		if got := rec.UnjoinedAt(c); !slices.Equal(got, []int{a.ID()}) || c.By != "" {
+			t.Errorf("UnjoinedAt = %v, By %q; want [%d] and no name", got, c.By, a.ID())
+		}
+	})
+}
+
+func TestActor(t *testing.T) {
+	k := newKernel(t, Options{})
+	a := k.Actor("shutdown")
+	if a.ID() != 0 || !a.Handle().IsZero() {
+		t.Errorf("actor id %d, handle %v; want 0 and the null handle", a.ID(), a.Handle())
+	}
+	gone := k.CreateEvent("gone", true, false)
+	if err := k.CloseHandle(gone); err != nil {
+		t.Fatal(err)
+	}
+	if r := bounded(t, func() WaitResult { return k.WaitAny(a, 0, gone) }); r != WaitFailed {
+		t.Fatalf("wait on a closed handle: %v", r)
+	}
+	rec := k.Record()
+	if len(rec.Threads) != 0 {
+		t.Errorf("threads %+v, want none: an actor is no thread of the run", rec.Threads)
+	}
+	if v := violations(rec, ViolationWaitOnClosed); len(v) != 1 || !strings.HasPrefix(v[0].Detail, "shutdown waited") {
+		t.Errorf("violations %+v, want one naming the actor", v)
 	}
 }

@@ -11,6 +11,7 @@ const (
 	ViolationStaleHandle       = "stale-handle"
 	ViolationWaitOnClosed      = "wait-on-closed"
 	ViolationTerminateThread   = "terminate-thread"
+	ViolationInvalidWait       = "invalid-wait"
 	ViolationForced            = "forced-release"
 )
 
@@ -49,8 +50,16 @@ type CloseRecord struct {
 	Name   string
 	Kind   string
 	At     time.Duration
-	// By is "auto-delete" for a thread handle closed at its exit.
+	// By is "auto-delete" for a thread handle closed at its exit, else
+	// the closer's name ("" for a caller that did not name itself).
 	By string
+	// Closer is the number of the thread that closed it (0: an actor or a
+	// caller that did not name itself). Joined are the threads the closer
+	// knew to have exited at the close, by its joins (see the package
+	// comment); Record.UnjoinedAt names the client threads it did not.
+	// Joined is shared with later records: never modify it.
+	Closer int
+	Joined []int
 	// AliveCount is how many client threads had not exited at the close;
 	// Record.AliveAt names them.
 	AliveCount int
@@ -73,6 +82,10 @@ type WaitFailure struct {
 	Recycled bool
 	// Pending: the wait was already blocked when the handle was closed.
 	Pending bool
+	// Invalid says why the set itself was refused ("no handles", "65
+	// handles, more than 64", "0x40 twice"); Handle is then the value
+	// named twice, or 0.
+	Invalid string
 }
 
 // Violation is an undefined or harmful act the kernel saw.
@@ -122,6 +135,25 @@ func (r Record) AliveAt(c CloseRecord) []int {
 	var ids []int
 	for _, t := range r.Threads {
 		if t.Client && t.Created < c.Stamp && (t.ExitStamp == 0 || t.ExitStamp > c.Stamp) {
+			ids = append(ids, t.ID)
+		}
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+// UnjoinedAt names the client threads created before c whose exit c's
+// closer had not learnt by a join: whether they were alive or gone at the
+// close, nothing told the closer they could no longer wait on what it
+// closed.
+func (r Record) UnjoinedAt(c CloseRecord) []int {
+	joined := make(map[int]bool, len(c.Joined))
+	for _, id := range c.Joined {
+		joined[id] = true
+	}
+	var ids []int
+	for _, t := range r.Threads {
+		if t.Client && t.Created < c.Stamp && !joined[t.ID] {
 			ids = append(ids, t.ID)
 		}
 	}

@@ -44,14 +44,60 @@ type Thread struct {
 	// every close (see Record.AliveAt).
 	created   uint64
 	exitStamp uint64
+	// known lists the threads this one has seen exit, in the order it
+	// learnt them: by its own joins and through what each joined thread
+	// knew at its exit. It only grows, so a close keeps a prefix of it
+	// (CloseRecord.Joined) without a copy; knows is its index.
+	known []int
+	knows map[int]struct{}
 }
 
 // ID is the thread's number in this kernel, from 1.
 func (t *Thread) ID() int { return t.id }
 
 // Handle is the handle the thread object was created with. For an
-// auto-deleting thread it is closed when the thread exits.
-func (t *Thread) Handle() Handle { return t.obj.h }
+// auto-deleting thread it is closed when the thread exits. An actor has no
+// thread object: its handle is the null handle.
+func (t *Thread) Handle() Handle {
+	if t.obj == nil {
+		return Handle{}
+	}
+	return t.obj.h
+}
+
+// Actor returns an identity for a caller the kernel did not start but whose
+// joins matter: the goroutine that runs a shutdown policy, as eMule's
+// StopSockets runs on the UI thread. Pass it to WaitAny, Join and
+// CloseHandleBy, so that what it joined is known at what it closes. An
+// actor is no thread of the run: it has number 0 (as every caller that is
+// not a modelled thread), no thread object, so nobody can join it, and no
+// record or state of its own; it is named by name in violations.
+func (k *Kernel) Actor(name string) *Thread { return &Thread{k: k, name: name} }
+
+// learn records, under the kernel lock, that t's wait was won by o: if o
+// is a thread object, its thread has exited, and t now knows that and
+// everything that thread knew at its exit. Nothing is learnt by a nil
+// caller, or from an event.
+func (t *Thread) learn(o *object) {
+	if t == nil || o.kind != kindThread {
+		return
+	}
+	t.know(o.thread.id)
+	for _, id := range o.thread.known {
+		t.know(id)
+	}
+}
+
+func (t *Thread) know(id int) {
+	if _, ok := t.knows[id]; ok {
+		return
+	}
+	if t.knows == nil {
+		t.knows = make(map[int]struct{})
+	}
+	t.knows[id] = struct{}{}
+	t.known = append(t.known, id)
+}
 
 // StateSpawning is the state of a thread that was created but has not run.
 const StateSpawning = "spawning"
@@ -107,7 +153,7 @@ func (t *Thread) exit() {
 	k.satisfy(t.obj)
 	if t.autoDelete {
 		if o, stale := k.resolve(t.obj.h); o == t.obj && !stale {
-			k.closeLocked(t.obj, "auto-delete")
+			k.closeLocked(t.obj, t, "auto-delete")
 		}
 	}
 }
@@ -164,7 +210,8 @@ func (k *Kernel) TerminateThread(t *Thread) {
 	}
 }
 
-// Join waits up to d for the thread object behind h to be signalled.
-func (k *Kernel) Join(h Handle, d time.Duration) WaitResult {
-	return k.WaitAny(nil, d, h)
+// Join is by's wait of up to d for the thread object behind h to be
+// signalled; when it is, by knows that thread has exited.
+func (k *Kernel) Join(by *Thread, h Handle, d time.Duration) WaitResult {
+	return k.WaitAny(by, d, h)
 }
