@@ -388,6 +388,12 @@ func (c *client) runTCP() {
 }
 
 // view is a copy of the client's state.
+func (c *client) localAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.local
+}
+
 func (c *client) view() ClientResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
