@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -503,5 +504,128 @@ func TestAbortEndsTheDrainWatch(t *testing.T) {
 		if c.Role == RoleInflight && c.Outcome == OutcomeCompleted {
 			t.Errorf("client %d completed: the drain was watched to its end", c.ID)
 		}
+	}
+}
+
+// Triggers asked for before the engine takes one are one request: the
+// first iteration triggers, and the second holds until a Trigger of its
+// own.
+func TestPendingTriggersCoalesce(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold, cfg.Iterations = true, 2
+	lr := newRun(t, cfg)
+	for range 3 {
+		lr.r.Trigger() // never blocks
+	}
+	lr.start()
+	held := lr.await("iteration 2 ready while holding", heldReady(2))
+	for i := range 3 {
+		held = lr.await("a later snapshot", func(s Snapshot) bool { return s.Server.At > held.Server.At })
+		if !heldReady(2)(held) {
+			t.Fatalf("snapshot %d after iteration 2 was ready: iteration %d, phase %s; want still holding", i+1, held.Iteration, held.Phase)
+		}
+	}
+	lr.r.Trigger()
+	res, err := lr.wait()
+	if err != nil || len(res.Iterations) != 2 || res.Interrupted {
+		t.Fatalf("err %v, %d iterations, interrupted %v", err, len(res.Iterations), res.Interrupted)
+	}
+	for _, it := range res.Iterations {
+		checkClean(t, it)
+	}
+}
+
+// Adjust never blocks: past adjustQueue changes waiting it drops one and
+// says so; the engine takes the queue while the clients hold, and takes
+// changes again after.
+func TestAdjustQueueIsBounded(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold = true
+	lr := newRun(t, cfg)
+	lr.adjust(Adjust{KindTCP, RoleSilent, 1})
+	for range adjustQueue - 1 {
+		lr.adjust(Adjust{KindTCP, RoleIdle, 1}) // no such client: ignored
+	}
+	if lr.r.Adjust(Adjust{KindTCP, RoleSilent, 1}) {
+		t.Fatalf("Adjust took a change past the %d queued", adjustQueue)
+	}
+	lr.start()
+	want := cfg.Mix
+	want.Silent++
+	lr.await("the queued change applied, every client ready", func(s Snapshot) bool {
+		return s.Phase == PhaseHolding && s.Mix == want && s.NotReady == 0
+	})
+	lr.adjust(Adjust{KindTCP, RoleIdle, 1}) // the queue was taken
+	lr.r.Trigger()
+	res, err := lr.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := res.Iterations[0]; it.Mix != want || res.Config.Mix != want {
+		t.Errorf("mix %+v, result's %+v; want %+v: the dropped change must not apply", it.Mix, res.Config.Mix, want)
+	}
+	checkClean(t, res.Iterations[0])
+}
+
+// Abort may be called many times, at once, and stops a holding run
+// without a cancel; Wait may be called more than once, at once, and
+// every call returns the same result.
+func TestAbortIsIdempotentAndWaitRepeats(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold, cfg.Iterations = true, 2
+	lr := startRun(t, cfg)
+	lr.await("every client ready while holding", heldReady(1))
+	type result struct {
+		res *Result
+		err error
+	}
+	waits := make(chan result, 2)
+	for range 2 {
+		go func() { // ends when the run does, which the Abort below bounds
+			res, err := lr.r.Wait()
+			waits <- result{res, err}
+		}()
+	}
+	var aborts sync.WaitGroup
+	for range 8 {
+		aborts.Add(1)
+		go func() {
+			defer aborts.Done()
+			lr.r.Abort()
+			lr.r.Abort()
+		}()
+	}
+	aborts.Wait()
+	res, err := lr.wait()
+	if err != nil || res == nil || !res.Interrupted || len(res.Iterations) != 1 || !res.Iterations[0].Interrupted {
+		t.Fatalf("err %v, result %+v; want one interrupted iteration", err, res)
+	}
+	for range 2 {
+		select {
+		case w := <-waits:
+			if w.res != res || w.err != err {
+				t.Errorf("another Wait returned %p, %v; the first %p, %v", w.res, w.err, res, err)
+			}
+		case <-time.After(waitBound):
+			t.Fatal("a second Wait did not return")
+		}
+	}
+	lr.r.Abort() // after the end: nothing left to stop
+	if again, _ := lr.r.Wait(); again != res {
+		t.Error("Wait after the end returned another result")
+	}
+}
+
+// Abort before Start: the run still starts its server, closes it at once
+// and reports the iteration interrupted, not failed to carry out.
+func TestAbortBeforeStart(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold = true
+	lr := newRun(t, cfg)
+	lr.r.Abort()
+	lr.start()
+	res, err := lr.wait()
+	if err != nil || !res.Interrupted || len(res.Iterations) != 1 || !res.Iterations[0].Interrupted {
+		t.Fatalf("err %v, interrupted %v, %d iterations", err, res.Interrupted, len(res.Iterations))
 	}
 }
