@@ -118,7 +118,8 @@ type iteration struct {
 	removed []*client
 }
 
-func (ctl *Runner) runIteration(ctx context.Context, cfg Config, n int) (*Iteration, error) {
+// runIteration runs iteration n of the run ctl steers.
+func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int) (*Iteration, error) {
 	tc := cfg.Target
 	tc.Policy, tc.DrainTimeout, tc.InflightFor = cfg.Policy, cfg.DrainTimeout, cfg.InflightFor
 	srv, err := target.New(tc)

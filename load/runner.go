@@ -92,10 +92,10 @@ func (r *Runner) Wait() (*Result, error) {
 	return r.res, r.err
 }
 
-// Trigger shuts the server down now, once the clients of the iteration
-// holding (Config.Hold) are ready: one Trigger triggers one iteration. It
-// never blocks: while one Trigger waits to be taken, another is the same
-// request and is dropped.
+// Trigger ends the hold of the iteration under way (Config.Hold, or
+// ShutdownAfter early) once its clients are ready, and the server shuts
+// down: one Trigger triggers one iteration. It never blocks: while one
+// Trigger waits to be taken, another is the same request and is dropped.
 func (r *Runner) Trigger() {
 	select {
 	case r.trigger <- struct{}{}:
@@ -136,7 +136,7 @@ func (r *Runner) run(ctx context.Context) (*Result, error) {
 	res := &Result{Config: cfg, Started: time.Now()}
 	defer func() { res.Wall = time.Since(res.Started) }()
 	for n := 1; n <= cfg.Iterations; n++ {
-		it, err := r.runIteration(ctx, cfg, n)
+		it, err := runIteration(ctx, r, cfg, n)
 		if it != nil {
 			// A change to the mix while holding carries on.
 			cfg.Mix, res.Config.Mix = it.Mix, it.Mix
