@@ -110,7 +110,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		progress := func(it load.Iteration) {
 			fmt.Fprintf(stderr, "iteration %d/%d: %s\n", it.N, opts.cfg.Iterations, progressLine(&it))
 		}
-		res, runErr = load.Run(ctx, opts.cfg, load.Observer{Progress: progress})
+		// The address, as soon as the server listens, so that a person
+		// can point something at it while it runs.
+		listening := func(_ int, addr string) { fmt.Fprintf(stderr, "listening on %s\n", addr) }
+		res, runErr = load.Run(ctx, opts.cfg, load.Observer{Progress: progress, Listening: listening})
 	}
 	return conclude(opts, res, runErr, args, limit, stdout, stderr)
 }

@@ -10,14 +10,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
+	"shutdowntest/internal/strayconn"
 	"shutdowntest/tui"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain also serves as the holder of a stray connection when a test
+// runs this binary again for one (strayconn).
+func TestMain(m *testing.M) {
+	strayconn.Serve()
+	goleak.VerifyTestMain(m)
+}
 
 // quick keeps end-to-end runs short: millisecond holds, small budgets.
 var quick = []string{"--headless", "--inflight-for", "30ms", "--drain-timeout", "2s", "--ready-timeout", "5s"}
@@ -353,5 +361,86 @@ func TestAdoptRewritesPolicyAndMix(t *testing.T) {
 	}
 	if o.cfg.Policy != "legacy" || o.cfg.Mix.WS != 4 {
 		t.Errorf("config not adopted: %+v", o.cfg)
+	}
+}
+
+// strayOnListening is stderr for a headless run: at the line that says the
+// server listens it connects a stray from another process, as a person
+// with nc would, before the run goes on.
+type strayOnListening struct {
+	t     *testing.T
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	addr  string
+	stray *strayconn.Conn
+}
+
+var listeningLine = regexp.MustCompile(`(?m)^listening on (\S+)$`)
+
+func (w *strayOnListening) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if m := listeningLine.FindSubmatch(w.buf.Bytes()); m != nil && w.stray == nil {
+		w.addr = string(m[1])
+		var err error
+		if w.stray, err = strayconn.Open(w.addr, 10*time.Second); err != nil {
+			w.t.Errorf("connect to %s: %v", w.addr, err)
+		}
+	}
+	return len(p), nil
+}
+
+// Headless says on stderr where the server listens, as soon as it does:
+// a connection made then is served, and, as the tool did not open it,
+// does not keep the run from being carried out. The verdict stands on
+// the checks: legacy fails (1, not 3) and fixed passes.
+func TestListeningLineAndAStrayConnection(t *testing.T) {
+	for _, c := range []struct {
+		policy string
+		code   int
+	}{{"legacy", exitFail}, {"fixed", exitPass}} {
+		t.Run(c.policy, func(t *testing.T) {
+			stderr := &strayOnListening{t: t}
+			var out bytes.Buffer
+			code := run(context.Background(), append([]string{"shutdowntest"}, append(quick, "--policy", c.policy, "--json", "-")...),
+				&out, stderr, false, nil)
+			if stderr.stray != nil {
+				defer func() {
+					if err := stderr.stray.Close(); err != nil {
+						t.Errorf("the stray's holder: %v", err)
+					}
+				}()
+			}
+			errs := stderr.buf.String()
+			if code != c.code || stderr.stray == nil {
+				t.Fatalf("exit %d, want %d; stray connected %v\n%s", code, c.code, stderr.stray != nil, errs)
+			}
+			if !strings.HasPrefix(errs, "listening on 127.0.0.1:") {
+				t.Errorf("stderr does not begin with the listening line: %q", errs)
+			}
+			var rep struct {
+				Iterations []struct {
+					Addr    string
+					Threads []struct{ Probe, Peer string }
+				}
+			}
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Iterations) != 1 {
+				t.Fatalf("json: %v, %d iterations", err, len(rep.Iterations))
+			}
+			it := rep.Iterations[0]
+			if it.Addr != stderr.addr {
+				t.Errorf("listening on %s, the report says the server was at %s", stderr.addr, it.Addr)
+			}
+			var foreign []string
+			for _, th := range it.Threads {
+				if th.Probe == "foreign" {
+					foreign = append(foreign, th.Peer)
+				}
+			}
+			if len(foreign) != 1 || foreign[0] != stderr.stray.Local {
+				t.Errorf("foreign threads' peers %v, want the stray's %s", foreign, stderr.stray.Local)
+			}
+		})
 	}
 }

@@ -387,6 +387,13 @@ func (c *client) runTCP() {
 	c.fail(err, "silent connection")
 }
 
+// localAddr is the client's socket address, empty until it connects.
+func (c *client) localAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.local
+}
+
 // view is a copy of the client's state.
 func (c *client) view() ClientResult {
 	c.mu.Lock()

@@ -42,12 +42,16 @@ type Snapshot struct {
 	ReadyAt  time.Duration
 }
 
-// Observer receives what the engine shows while it runs. Both fields are
+// Observer receives what the engine shows while it runs. Every field is
 // optional. Snapshots are sent without blocking: a busy consumer misses
-// some, never the result, which is Run's return value.
+// some, never the result, which is Wait's. The functions are called on
+// the run's goroutine, which waits for them: they must return soon.
 type Observer struct {
 	Snapshots chan<- Snapshot
 	Progress  func(Iteration)
+	// Listening is called as soon as an iteration's server listens, with
+	// its address, so that a person can point something at it.
+	Listening func(iteration int, addr string)
 }
 
 // RunError says a run could not be carried out, and in which iteration
@@ -89,41 +93,11 @@ const (
 	snapshotEvery = 50 * time.Millisecond
 )
 
-// Run runs cfg.Iterations cycles, each on a fresh server. It returns the
-// iterations it completed; an error means the run could not be carried
-// out (the result then holds what was seen). When ctx is cancelled the
-// current iteration still shuts its server down and is reported, marked
-// interrupted, and no further iteration starts.
-func Run(ctx context.Context, cfg Config, obs Observer) (*Result, error) {
-	res := &Result{Config: cfg, Started: time.Now()}
-	defer func() { res.Wall = time.Since(res.Started) }()
-	for n := 1; n <= cfg.Iterations; n++ {
-		it, err := runIteration(ctx, cfg, n, obs)
-		if it != nil {
-			// A change to the mix while holding carries on.
-			cfg.Mix, res.Config.Mix = it.Mix, it.Mix
-			res.Iterations = append(res.Iterations, *it)
-			if it.Interrupted {
-				res.Interrupted = true
-			}
-			if obs.Progress != nil {
-				obs.Progress(*it)
-			}
-		}
-		if err != nil {
-			return res, err
-		}
-		if res.Interrupted {
-			break
-		}
-	}
-	return res, nil
-}
-
 type iteration struct {
 	cfg       Config
 	n         int
 	obs       Observer
+	ctl       *Runner // Trigger, Adjust and Abort
 	srv       *target.Server
 	clients   []*client
 	env       *env
@@ -138,16 +112,21 @@ type iteration struct {
 	nextID    int // the id the next client added while holding gets
 	missing   int // what notReady last found
 	readyAt   time.Duration
+	// removed are the clients removed while holding: their threads must
+	// exit before the clients are ready. One may connect after its
+	// removal, so its address is read at each look.
+	removed []*client
 }
 
-func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iteration, error) {
+// runIteration runs iteration n of the run ctl steers.
+func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int) (*Iteration, error) {
 	tc := cfg.Target
 	tc.Policy, tc.DrainTimeout, tc.InflightFor = cfg.Policy, cfg.DrainTimeout, cfg.InflightFor
 	srv, err := target.New(tc)
 	if err != nil {
 		return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: fmt.Errorf("configure the embedded server: %w", err)}
 	}
-	r := &iteration{cfg: cfg, n: n, obs: obs, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix}, phase: PhaseStarting,
+	r := &iteration{cfg: cfg, n: n, obs: ctl.obs, ctl: ctl, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix}, phase: PhaseStarting,
 		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
 	base, fdOK, why := target.SocketFDs()
 	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
@@ -156,6 +135,9 @@ func runIteration(ctx context.Context, cfg Config, n int, obs Observer) (*Iterat
 		return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: fmt.Errorf("start the embedded server: %w", err)}
 	}
 	r.it.Addr = srv.Addr()
+	if r.obs.Listening != nil {
+		r.obs.Listening(n, r.it.Addr)
+	}
 	runErr := r.run(ctx)
 	r.finish()
 	// A Ctrl-C at any moment of the iteration marks it: observation went
@@ -175,8 +157,12 @@ func (r *iteration) run(ctx context.Context) error {
 		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: fmt.Errorf("route probes: %w", err)}
 	}
 	// The probes' server threads must be gone before the socket count is
-	// taken at hold.
-	if !r.waitUntil(ctx, 5*time.Second, func() bool { return r.liveThreads() == 0 }) && ctx.Err() == nil {
+	// taken at hold. A connection the tool did not open may stay.
+	probes := make(map[string]bool, len(routes))
+	for _, p := range routes {
+		probes[p.Local] = true
+	}
+	if !r.waitUntil(ctx.Done(), 5*time.Second, func() bool { return r.liveThreads(probes) == 0 }) && ctx.Err() == nil {
 		r.triggerAndObserve(ctx)
 		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: errors.New("route probe threads still alive after 5s")}
 	}
@@ -188,13 +174,13 @@ func (r *iteration) run(ctx context.Context) error {
 		missing = r.notReady()
 		return len(missing) == 0
 	}
-	ready := r.waitUntil(ctx, r.cfg.ReadyTimeout, isReady)
-	if ready && (r.cfg.Trigger != nil || r.cfg.ShutdownAfter > 0) {
+	ready := r.waitUntil(ctx.Done(), r.cfg.ReadyTimeout, isReady)
+	if ready && (r.cfg.Hold || r.cfg.ShutdownAfter > 0) {
 		r.hold(ctx)
 		// Clients added while holding, or one that fell out of its state,
 		// get the ready budget again; the usual case passes at once.
 		if ctx.Err() == nil {
-			ready = r.waitUntil(ctx, r.cfg.ReadyTimeout, isReady)
+			ready = r.waitUntil(ctx.Done(), r.cfg.ReadyTimeout, isReady)
 		} else {
 			ready = isReady() // the snapshot hold took last
 		}
@@ -239,8 +225,8 @@ func (r *iteration) startClient(sp Spec) {
 	}()
 }
 
-// hold keeps the ready clients holding until the trigger: a value on
-// Config.Trigger, ShutdownAfter, or ctx ending. It is as long as the
+// hold keeps the ready clients holding until the trigger: Runner.Trigger,
+// ShutdownAfter, or ctx ending (Abort cancels it too). It is as long as the
 // person watching wants, and ends with them: quitting the view triggers.
 func (r *iteration) hold(ctx context.Context) {
 	var after <-chan time.Time
@@ -258,11 +244,11 @@ func (r *iteration) hold(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.cfg.Trigger:
+		case <-r.ctl.trigger:
 			return
 		case <-after:
 			return
-		case a := <-r.cfg.Adjust:
+		case a := <-r.ctl.adjust:
 			r.adjust(a)
 		case <-tick.C:
 		}
@@ -295,15 +281,16 @@ func (r *iteration) adjust(a Adjust) {
 			}
 			c := r.clients[i]
 			c.halt()
+			r.removed = append(r.removed, c)
 			r.clients = append(r.clients[:i], r.clients[i+1:]...)
 			r.it.Mix = r.it.Mix.add(a.Kind, a.Role, -1)
 		}
 	}
 }
 
-// waitUntil polls cond until it holds, d passes or ctx ends, publishing
-// snapshots on the way.
-func (r *iteration) waitUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
+// waitUntil polls cond until it holds, d passes or stop is closed,
+// publishing snapshots on the way.
+func (r *iteration) waitUntil(stop <-chan struct{}, d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for {
 		t0 := time.Now()
@@ -313,23 +300,34 @@ func (r *iteration) waitUntil(ctx context.Context, d time.Duration, cond func() 
 		if cond() {
 			return true
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if time.Now().After(deadline) || closed(stop) {
 			return false
 		}
 		// A snapshot holds the kernel lock while it copies; with thousands
 		// of threads that is a millisecond. Polling no more often than 20
 		// times its cost keeps the observer under 5% of the lock.
 		select {
-		case <-ctx.Done():
+		case <-stop:
 		case <-time.After(max(pollEvery, 20*took)):
 		}
 	}
 }
 
-func (r *iteration) liveThreads() int {
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// liveThreads counts the client threads not yet exited: all of them, or
+// with peers, those serving one of those addresses.
+func (r *iteration) liveThreads(peers map[string]bool) int {
 	n := 0
 	for _, t := range r.snap.Threads {
-		if t.State != target.StateExited {
+		if t.State != target.StateExited && (peers == nil || peers[t.Peer]) {
 			n++
 		}
 	}
@@ -360,17 +358,16 @@ func wantState(role Role) []string {
 }
 
 // notReady lists what keeps the clients from being ready, and counts it
-// for the live view. A client thread that serves no client (the client was
-// removed while holding) must exit first.
+// for the live view. The thread of a client removed while holding must
+// exit first. A connection the tool did not open holds nothing up: it is
+// judged with the rest after the trigger.
 func (r *iteration) notReady() []string {
 	threads := r.threadsByPeer()
 	var missing []string
-	locals := make(map[string]bool, len(r.clients))
 	for _, c := range r.clients {
 		c.mu.Lock()
 		ready, local, ended, outcome, detail := c.ready, c.local, c.ended, c.outcome, c.detail
 		c.mu.Unlock()
-		locals[local] = true
 		want := wantState(c.Role)
 		name := fmt.Sprintf("client %d (%s %s)", c.ID, c.Kind, c.Role)
 		th, seen := threads[local]
@@ -389,9 +386,13 @@ func (r *iteration) notReady() []string {
 			missing = append(missing, fmt.Sprintf("%s: thread %d in process, request not yet held", name, th.ID))
 		}
 	}
+	removed := make(map[string]bool, len(r.removed))
+	for _, c := range r.removed {
+		removed[c.localAddr()] = true
+	}
 	for _, th := range r.snap.Threads {
-		if th.State != target.StateExited && !locals[th.Peer] {
-			missing = append(missing, fmt.Sprintf("thread %d (%s) serves no client and has not exited", th.ID, th.State))
+		if th.State != target.StateExited && removed[th.Peer] {
+			missing = append(missing, fmt.Sprintf("thread %d (%s) serves a removed client and has not exited", th.ID, th.State))
 		}
 	}
 	r.missing = len(missing)
@@ -463,26 +464,11 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	deadline := time.Now().Add(r.cfg.DrainTimeout + time.Second)
 	// A first Ctrl-C (ctx) still lets the drain be watched to its end;
 	// Abort does not.
-	obs, stop := context.WithCancel(context.Background())
-	defer stop()
-	if r.cfg.Abort != nil {
-		r.wg.Add(1)
-		go func() { // ends with the observation, or at the abort
-			defer r.wg.Done()
-			select {
-			case <-r.cfg.Abort:
-				stop()
-			case <-obs.Done():
-			}
-		}()
-	}
-	r.it.AllEnded = r.waitUntil(obs, time.Until(deadline), func() bool {
+	r.it.AllEnded = r.waitUntil(r.ctl.abort, time.Until(deadline), func() bool {
 		return r.shutdownReturned() && r.allEnded()
 	})
-	select {
-	case <-r.cfg.Abort:
+	if closed(r.ctl.abort) {
 		r.it.Interrupted = true
-	default:
 	}
 	r.it.ShutdownReturned = r.shutdownReturned()
 	if r.it.ShutdownReturned {
@@ -508,7 +494,7 @@ func (r *iteration) shutdownReturned() bool {
 // allEnded: every client has an outcome, or (idle clients) its server
 // thread is gone; and every client thread has exited.
 func (r *iteration) allEnded() bool {
-	if r.liveThreads() > 0 {
+	if r.liveThreads(nil) > 0 {
 		return false
 	}
 	for _, c := range r.clients {
@@ -549,6 +535,7 @@ func (r *iteration) finish() {
 	for _, t := range rec.ClientThreads() {
 		byPeer[t.Peer] = t
 	}
+	r.recordForeign(rec.ClientThreads())
 	// r.clients is in id order already (Mix.Specs).
 	for _, c := range r.clients {
 		cr := c.view()
@@ -567,6 +554,33 @@ func (r *iteration) finish() {
 			cr.Outcome, cr.Detail = OutcomeTimeout, "not ended by the deadline; no server thread was seen for it"
 		}
 		it.Clients = append(it.Clients, cr)
+	}
+}
+
+// recordForeign records the clients removed while holding, and the
+// connections the tool did not open: every client thread whose peer is
+// none of the tool's own sockets.
+func (r *iteration) recordForeign(threads []kernel.ThreadRecord) {
+	own := map[string]bool{}
+	for _, c := range r.clients {
+		own[c.localAddr()] = true
+	}
+	for _, c := range r.removed {
+		if l := c.localAddr(); l != "" {
+			own[l] = true
+			r.it.Removed = append(r.it.Removed, l)
+		}
+	}
+	for _, p := range r.it.Routes {
+		own[p.Local] = true
+	}
+	for _, p := range r.it.Admission {
+		own[p.Local] = true
+	}
+	for _, t := range threads {
+		if !own[t.Peer] {
+			r.it.Foreign = append(r.it.Foreign, t.Peer)
+		}
 	}
 }
 

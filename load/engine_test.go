@@ -13,10 +13,16 @@ import (
 	"go.uber.org/goleak"
 
 	"shutdowntest/internal/goldenfile"
+	"shutdowntest/internal/strayconn"
 	"shutdowntest/target"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain also serves as the holder of a stray connection when a test
+// runs this binary again for one (strayconn).
+func TestMain(m *testing.M) {
+	strayconn.Serve()
+	goleak.VerifyTestMain(m)
+}
 
 // small is a quick configuration: one client of each kind and role,
 // millisecond holds.

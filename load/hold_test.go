@@ -3,50 +3,72 @@ package load
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"shutdowntest/target"
 )
 
-// Tests of the live-view controls: Config.Trigger, ShutdownAfter and
-// Adjust. Every wait here is bounded by waitBound; snapshots, not sleeps,
-// say where the run is.
+// Tests of the live-view controls: the Runner's Trigger, Adjust and Abort,
+// and Config.Hold and ShutdownAfter. Every wait here is bounded by
+// waitBound; snapshots, not sleeps, say where the run is.
 
 const waitBound = 10 * time.Second
 
-// liveRun is a Run in its own goroutine, watched through its snapshots.
+// liveRun is a Runner watched through its snapshots.
 type liveRun struct {
-	t      *testing.T
-	cancel context.CancelFunc
-	snaps  chan Snapshot
-	done   chan struct{}
-	res    *Result // valid once done is closed
-	err    error
+	t       *testing.T
+	r       *Runner
+	ctx     context.Context
+	cancel  context.CancelFunc
+	snaps   chan Snapshot
+	started bool
+	done    chan struct{} // closed once Wait has returned
+	res     *Result       // valid once done is closed
+	err     error
 }
 
-// startRun starts Run on cfg. The cleanup cancels the run (which ends a
-// hold) and waits, bounded, for Run to return, so no goroutine outlives
-// the test even when it fails half-way. Every snapshot the test reads, or
-// leaves unread, is checked against its phase (check).
-func startRun(t *testing.T, cfg Config) *liveRun {
+// newRun makes a Runner of cfg that has not started. The cleanup cancels
+// the run (which ends a hold) and waits, bounded, for it to end, so no
+// goroutine outlives the test even when it fails half-way. Every snapshot
+// the test reads, or leaves unread, is checked against its phase (check).
+func newRun(t *testing.T, cfg Config) *liveRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	lr := &liveRun{t: t, cancel: cancel, snaps: make(chan Snapshot, 4096), done: make(chan struct{})}
-	go func() {
-		defer close(lr.done)
-		lr.res, lr.err = Run(ctx, cfg, Observer{Snapshots: lr.snaps})
-	}()
+	lr := &liveRun{t: t, ctx: ctx, cancel: cancel, snaps: make(chan Snapshot, 4096), done: make(chan struct{})}
+	lr.r = NewRunner(cfg, Observer{Snapshots: lr.snaps})
 	t.Cleanup(func() {
 		cancel()
+		if !lr.started {
+			return
+		}
 		select {
 		case <-lr.done:
 			lr.drained() // checks what the test left unread
 		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return within 30s of the cancel")
+			t.Errorf("the run did not end within 30s of the cancel")
 		}
 	})
 	return lr
+}
+
+// start starts the run, and a goroutine that waits for it: it ends when
+// the run does, which the cleanup's cancel bounds.
+func (lr *liveRun) start() *liveRun {
+	lr.started = true
+	lr.r.Start(lr.ctx)
+	go func() {
+		defer close(lr.done)
+		lr.res, lr.err = lr.r.Wait()
+	}()
+	return lr
+}
+
+// startRun starts a run of cfg (see newRun).
+func startRun(t *testing.T, cfg Config) *liveRun {
+	t.Helper()
+	return newRun(t, cfg).start()
 }
 
 // await returns the first snapshot that satisfies cond. It fails the test
@@ -119,13 +141,11 @@ func (lr *liveRun) drained() []Snapshot {
 	}
 }
 
-// send puts v on ch, failing the test if nobody takes it in time.
-func send[T any](t *testing.T, ch chan<- T, v T) {
-	t.Helper()
-	select {
-	case ch <- v:
-	case <-time.After(waitBound):
-		t.Fatalf("nobody took %+v within %v", v, waitBound)
+// adjust asks the run for a, failing the test if the queue is full.
+func (lr *liveRun) adjust(a Adjust) {
+	lr.t.Helper()
+	if !lr.r.Adjust(a) {
+		lr.t.Fatalf("Adjust(%+v) dropped: the queue is full", a)
 	}
 }
 
@@ -194,25 +214,24 @@ func clientIDs(cs []ClientResult) []int {
 	return ids
 }
 
-// TestTriggerHolds: with Config.Trigger the clients hold, ready, until a
-// value arrives, and only then does the server shut down.
+// TestTriggerHolds: with Config.Hold the clients hold, ready, until
+// Trigger, and only then does the server shut down.
 func TestTriggerHolds(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		trig    chan struct{}
-		preload bool // the value is on the channel before Run starts
+		preload bool // Trigger is called before the run starts
 	}{
-		{"unbuffered", make(chan struct{}), false},
-		{"buffered", make(chan struct{}, 1), false},
-		{"buffered, sent before the run", make(chan struct{}, 1), true},
+		{"triggered while holding", false},
+		{"triggered before the run", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := small(target.PolicyFixed)
-			cfg.Trigger = tc.trig
+			cfg.Hold = true
+			lr := newRun(t, cfg)
 			if tc.preload {
-				tc.trig <- struct{}{}
+				lr.r.Trigger()
 			}
-			lr := startRun(t, cfg)
+			lr.start()
 			var last Snapshot
 			if !tc.preload {
 				// Ready and holding, then still holding: several snapshots
@@ -233,7 +252,7 @@ func TestTriggerHolds(t *testing.T) {
 						t.Errorf("ready at moved from %v to %v while holding", first.ReadyAt, last.ReadyAt)
 					}
 				}
-				send(t, tc.trig, struct{}{})
+				lr.r.Trigger()
 			}
 			res, err := lr.wait()
 			if err != nil {
@@ -242,8 +261,8 @@ func TestTriggerHolds(t *testing.T) {
 			if len(res.Iterations) != 1 || res.Interrupted {
 				t.Fatalf("%d iterations, interrupted %v", len(res.Iterations), res.Interrupted)
 			}
-			if len(tc.trig) != 0 {
-				t.Errorf("the trigger value was not taken")
+			if len(lr.r.trigger) != 0 {
+				t.Errorf("the trigger was not taken")
 			}
 			it := res.Iterations[0]
 			checkClean(t, it)
@@ -313,8 +332,7 @@ func TestShutdownAfter(t *testing.T) {
 // iteration runs, and reports, the adjusted mix.
 func TestAdjustWhileHolding(t *testing.T) {
 	cfg := small(target.PolicyFixed)
-	trig, adj := make(chan struct{}), make(chan Adjust)
-	cfg.Trigger, cfg.Adjust = trig, adj
+	cfg.Hold = true
 	lr := startRun(t, cfg)
 	first := lr.await("every client ready while holding", heldReady(1))
 	checkHeldSnapshot(t, first, cfg.Mix)
@@ -327,11 +345,11 @@ func TestAdjustWhileHolding(t *testing.T) {
 		t.Fatalf("client 1 is %s %s", removed.Kind, removed.Role)
 	}
 
-	send(t, adj, Adjust{KindTCP, RoleSilent, 2})
-	send(t, adj, Adjust{KindHTTP, RoleIdle, -1})
-	send(t, adj, Adjust{KindHTTP, RoleInflight, -1}) // in flight: ignored
-	send(t, adj, Adjust{KindHTTP, RoleIdle, -1})     // past zero: ignored
-	send(t, adj, Adjust{KindTCP, RoleIdle, 1})       // no such client: ignored
+	lr.adjust(Adjust{KindTCP, RoleSilent, 2})
+	lr.adjust(Adjust{KindHTTP, RoleIdle, -1})
+	lr.adjust(Adjust{KindHTTP, RoleInflight, -1}) // in flight: ignored
+	lr.adjust(Adjust{KindHTTP, RoleIdle, -1})     // past zero: ignored
+	lr.adjust(Adjust{KindTCP, RoleIdle, 1})       // no such client: ignored
 	want := cfg.Mix
 	want.Silent += 2
 	want.HTTPIdle = 0
@@ -350,7 +368,7 @@ func TestAdjustWhileHolding(t *testing.T) {
 			t.Errorf("removed client's thread %d in %s while the rest are ready", th.ID, th.State)
 		}
 	}
-	send(t, trig, struct{}{})
+	lr.r.Trigger()
 
 	res, err := lr.wait()
 	if err != nil {
@@ -392,20 +410,19 @@ func TestAdjustWhileHolding(t *testing.T) {
 func TestAdjustCarriesToNextIteration(t *testing.T) {
 	cfg := small(target.PolicyFixed)
 	cfg.Iterations = 2
-	trig, adj := make(chan struct{}), make(chan Adjust)
-	cfg.Trigger, cfg.Adjust = trig, adj
+	cfg.Hold = true
 	lr := startRun(t, cfg)
 
 	checkHeldSnapshot(t, lr.await("iteration 1 ready while holding", heldReady(1)), cfg.Mix)
-	send(t, adj, Adjust{KindREST, RoleIdle, 1})
-	send(t, adj, Adjust{KindWS, RoleStream, -1})
+	lr.adjust(Adjust{KindREST, RoleIdle, 1})
+	lr.adjust(Adjust{KindWS, RoleStream, -1})
 	want := cfg.Mix
 	want.RESTIdle++
 	want.WS = 0
 	lr.await("iteration 1 adjusted and ready", func(s Snapshot) bool {
 		return s.Iteration == 1 && s.Phase == PhaseHolding && s.Mix == want && s.NotReady == 0
 	})
-	send(t, trig, struct{}{})
+	lr.r.Trigger()
 
 	// Iteration 2 starts from the adjusted mix, and holds again.
 	s2 := lr.await("iteration 2 ready while holding", heldReady(2))
@@ -413,7 +430,7 @@ func TestAdjustCarriesToNextIteration(t *testing.T) {
 	if s2.Of != 2 {
 		t.Errorf("snapshot says iteration %d of %d", s2.Iteration, s2.Of)
 	}
-	send(t, trig, struct{}{})
+	lr.r.Trigger()
 
 	res, err := lr.wait()
 	if err != nil {
@@ -446,7 +463,7 @@ func TestAdjustCarriesToNextIteration(t *testing.T) {
 func TestCancelWhileHolding(t *testing.T) {
 	cfg := small(target.PolicyFixed)
 	cfg.Iterations = 2
-	cfg.Trigger = make(chan struct{})
+	cfg.Hold = true
 	lr := startRun(t, cfg)
 	lr.await("every client ready while holding", heldReady(1))
 	lr.cancel()
@@ -472,11 +489,9 @@ func TestAbortEndsTheDrainWatch(t *testing.T) {
 	cfg := small(target.PolicyFixed)
 	cfg.InflightFor = time.Minute // the drain would take a minute
 	cfg.DrainTimeout = 2 * time.Minute
-	abort := make(chan struct{})
-	cfg.Abort = abort
 	lr := startRun(t, cfg)
 	lr.await("the drain under way", func(s Snapshot) bool { return s.Phase == PhaseDraining })
-	close(abort)
+	lr.r.Abort()
 	res, err := lr.wait()
 	if err != nil {
 		t.Fatal(err)
@@ -489,5 +504,128 @@ func TestAbortEndsTheDrainWatch(t *testing.T) {
 		if c.Role == RoleInflight && c.Outcome == OutcomeCompleted {
 			t.Errorf("client %d completed: the drain was watched to its end", c.ID)
 		}
+	}
+}
+
+// Triggers asked for before the engine takes one are one request: the
+// first iteration triggers, and the second holds until a Trigger of its
+// own.
+func TestPendingTriggersCoalesce(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold, cfg.Iterations = true, 2
+	lr := newRun(t, cfg)
+	for range 3 {
+		lr.r.Trigger() // never blocks
+	}
+	lr.start()
+	held := lr.await("iteration 2 ready while holding", heldReady(2))
+	for i := range 3 {
+		held = lr.await("a later snapshot", func(s Snapshot) bool { return s.Server.At > held.Server.At })
+		if !heldReady(2)(held) {
+			t.Fatalf("snapshot %d after iteration 2 was ready: iteration %d, phase %s; want still holding", i+1, held.Iteration, held.Phase)
+		}
+	}
+	lr.r.Trigger()
+	res, err := lr.wait()
+	if err != nil || len(res.Iterations) != 2 || res.Interrupted {
+		t.Fatalf("err %v, %d iterations, interrupted %v", err, len(res.Iterations), res.Interrupted)
+	}
+	for _, it := range res.Iterations {
+		checkClean(t, it)
+	}
+}
+
+// Adjust never blocks: past adjustQueue changes waiting it drops one and
+// says so; the engine takes the queue while the clients hold, and takes
+// changes again after.
+func TestAdjustQueueIsBounded(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold = true
+	lr := newRun(t, cfg)
+	lr.adjust(Adjust{KindTCP, RoleSilent, 1})
+	for range adjustQueue - 1 {
+		lr.adjust(Adjust{KindTCP, RoleIdle, 1}) // no such client: ignored
+	}
+	if lr.r.Adjust(Adjust{KindTCP, RoleSilent, 1}) {
+		t.Fatalf("Adjust took a change past the %d queued", adjustQueue)
+	}
+	lr.start()
+	want := cfg.Mix
+	want.Silent++
+	lr.await("the queued change applied, every client ready", func(s Snapshot) bool {
+		return s.Phase == PhaseHolding && s.Mix == want && s.NotReady == 0
+	})
+	lr.adjust(Adjust{KindTCP, RoleIdle, 1}) // the queue was taken
+	lr.r.Trigger()
+	res, err := lr.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := res.Iterations[0]; it.Mix != want || res.Config.Mix != want {
+		t.Errorf("mix %+v, result's %+v; want %+v: the dropped change must not apply", it.Mix, res.Config.Mix, want)
+	}
+	checkClean(t, res.Iterations[0])
+}
+
+// Abort may be called many times, at once, and stops a holding run
+// without a cancel; Wait may be called more than once, at once, and
+// every call returns the same result.
+func TestAbortIsIdempotentAndWaitRepeats(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold, cfg.Iterations = true, 2
+	lr := startRun(t, cfg)
+	lr.await("every client ready while holding", heldReady(1))
+	type result struct {
+		res *Result
+		err error
+	}
+	waits := make(chan result, 2)
+	for range 2 {
+		go func() { // ends when the run does, which the Abort below bounds
+			res, err := lr.r.Wait()
+			waits <- result{res, err}
+		}()
+	}
+	var aborts sync.WaitGroup
+	for range 8 {
+		aborts.Add(1)
+		go func() {
+			defer aborts.Done()
+			lr.r.Abort()
+			lr.r.Abort()
+		}()
+	}
+	aborts.Wait()
+	res, err := lr.wait()
+	if err != nil || res == nil || !res.Interrupted || len(res.Iterations) != 1 || !res.Iterations[0].Interrupted {
+		t.Fatalf("err %v, result %+v; want one interrupted iteration", err, res)
+	}
+	for range 2 {
+		select {
+		case w := <-waits:
+			if w.res != res || w.err != err {
+				t.Errorf("another Wait returned %p, %v; the first %p, %v", w.res, w.err, res, err)
+			}
+		case <-time.After(waitBound):
+			t.Fatal("a second Wait did not return")
+		}
+	}
+	lr.r.Abort() // after the end: nothing left to stop
+	if again, _ := lr.r.Wait(); again != res {
+		t.Error("Wait after the end returned another result")
+	}
+}
+
+// Abort before Start: the run still starts its server, closes it at once
+// and reports the iteration interrupted, not failed to carry out.
+func TestAbortBeforeStart(t *testing.T) {
+	cfg := small(target.PolicyFixed)
+	cfg.Hold = true
+	lr := newRun(t, cfg)
+	lr.r.Abort()
+	lr.start()
+	res, err := lr.wait()
+	if err != nil || !res.Interrupted || len(res.Iterations) != 1 || !res.Iterations[0].Interrupted {
+		t.Fatalf("err %v, interrupted %v, %d iterations", err, res.Interrupted, len(res.Iterations))
 	}
 }

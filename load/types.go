@@ -150,22 +150,15 @@ type Config struct {
 	// MaxDrain, when set, is the budget for trigger → last client thread
 	// exited (the drain-within check); 0 skips that check.
 	MaxDrain time.Duration
-	// Trigger, when set, holds the clients once they are ready until a
-	// value arrives on it (a live view's "shut down now"); one value
-	// triggers one iteration. ShutdownAfter, when set, triggers after the
-	// clients have held that long. With neither, the trigger comes as soon
-	// as every client is ready.
-	Trigger       <-chan struct{}
+	// Hold, when set, holds the clients once they are ready until
+	// Runner.Trigger (a live view's "shut down now"); one Trigger triggers
+	// one iteration. ShutdownAfter, when set, triggers after the clients
+	// have held that long. With neither, the trigger comes as soon as
+	// every client is ready. While they hold, Runner.Adjust changes the
+	// mix; a change applies from then on, to later iterations too, and
+	// Iteration.Mix and Result.Config.Mix say what ran.
+	Hold          bool
 	ShutdownAfter time.Duration
-	// Adjust, when set, takes changes to the mix while the clients hold
-	// (a live view's +/-). A change applies from then on, to later
-	// iterations too; Iteration.Mix and Result.Config.Mix say what ran.
-	Adjust <-chan Adjust
-	// Abort, when closed, ends the watching of the drain at once: the
-	// iteration is recorded as far as it got, interrupted, and the server
-	// is closed (what it still held is counted before it is forced). A
-	// cancelled context stops the run but still watches the drain.
-	Abort <-chan struct{}
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
@@ -210,6 +203,14 @@ type Iteration struct {
 	Admission      []AdmissionProbe
 	FDs            FDCheck
 	Interrupted    bool
+	// Removed are the local addresses of the clients removed while
+	// holding (Adjust); their server threads left before the trigger.
+	Removed []string
+	// Foreign are the peer addresses of connections the tool did not open
+	// (a health check, a port scanner, a person with nc): client threads
+	// that served no client, removed client, route or admission probe.
+	// They do not hold up readiness; their threads are judged as any.
+	Foreign []string
 }
 
 // ClientState is one step of a client's own life.

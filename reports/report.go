@@ -141,11 +141,13 @@ type Step struct {
 
 // Thread is one accepted-client thread (the listener and the UI thread are
 // not listed: the checks are about client threads). Client is the
-// configured client it served; otherwise Probe says what it served.
+// configured client it served; otherwise Probe says what it served. Peer
+// is the address of the connection it served, as the server saw it.
 type Thread struct {
 	ID       int      `json:"id"`
 	Client   *int     `json:"client"`
 	Probe    string   `json:"probe,omitempty"`
+	Peer     string   `json:"peer"`
 	States   []State  `json:"states"`
 	ExitedMS *float64 `json:"exited_ms"`
 	Forced   bool     `json:"forced"`
@@ -313,7 +315,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	owner := threadOwners(it)
 	probes := probeLabels(it)
 	for _, th := range srv.ClientThreads() {
-		rt := Thread{ID: th.ID, States: make([]State, 0, len(th.States)), Forced: th.Forced}
+		rt := Thread{ID: th.ID, Peer: th.Peer, States: make([]State, 0, len(th.States)), Forced: th.Forced}
 		if id, ok := owner[th.ID]; ok {
 			rt.Client = &id
 		} else if label, ok := probes[th.Peer]; ok {
@@ -434,10 +436,17 @@ func (r Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// probeLabels names the probes by their socket address, which is the peer
-// address of the server thread that served them.
+// probeLabels names what a client thread served instead of a client by
+// its socket address, which is the peer address of the thread: a probe, a
+// client removed while holding, or a connection the tool did not open.
 func probeLabels(it *load.Iteration) map[string]string {
 	m := map[string]string{}
+	for _, p := range it.Foreign {
+		m[p] = "foreign"
+	}
+	for _, l := range it.Removed {
+		m[l] = "removed client"
+	}
 	for _, r := range it.Routes {
 		if r.Local != "" {
 			m[r.Local] = "route " + r.Name

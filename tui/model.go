@@ -102,7 +102,6 @@ func New(cfg load.Config, rs *runs) Model {
 		byPeer:  map[string]*target.ThreadState{},
 		bar:     progress.New(progress.WithSolidFill(colGreen.Dark), progress.WithoutPercentage()),
 		timeBar: progress.New(progress.WithSolidFill(colYellow.Dark), progress.WithoutPercentage())}
-	m.cfg.Trigger, m.cfg.Adjust, m.cfg.Abort = nil, nil, nil
 	m.firstRun = m.startRun()
 	m.setKeys()
 	return m
@@ -256,10 +255,7 @@ func (m *Model) sendTrigger() {
 		return
 	}
 	m.triggeredFor = m.iteration()
-	select {
-	case m.run.trigger <- struct{}{}:
-	default: // one is queued already
-	}
+	m.run.ctl.Trigger()
 }
 
 func (m Model) tableKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
@@ -332,16 +328,15 @@ func (m *Model) adjust(delta int) {
 		m.notice = "in-flight clients cannot be removed: their request is already in process"
 		return
 	}
-	select {
-	case m.run.adjust <- load.Adjust{Kind: kindOf(r.kind), Role: roleOf(r.role), Delta: delta}:
-		verb := "adding"
-		if delta < 0 {
-			verb = "removing"
-		}
-		m.notice = fmt.Sprintf("%s one %s %s client", verb, r.kind, r.role)
-	default:
+	if !m.run.ctl.Adjust(load.Adjust{Kind: kindOf(r.kind), Role: roleOf(r.role), Delta: delta}) {
 		m.notice = "too many changes queued; wait for the clients to settle"
+		return
 	}
+	verb := "adding"
+	if delta < 0 {
+		verb = "removing"
+	}
+	m.notice = fmt.Sprintf("%s one %s %s client", verb, r.kind, r.role)
 }
 
 func (m *Model) selected() *row {
@@ -458,7 +453,6 @@ func (m Model) Final() Final {
 	if m.haveSnap && !m.ended {
 		cfg.Mix = m.snap.Mix
 	}
-	cfg.Trigger, cfg.Adjust, cfg.Abort = nil, nil, nil
 	f := Final{Config: cfg}
 	if m.ended && !m.quitNow {
 		f.Result, f.Err = m.res, m.err

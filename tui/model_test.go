@@ -13,14 +13,50 @@ import (
 	"shutdowntest/target"
 )
 
-// newTestModel is a model whose runs are only channels: nothing starts,
-// because no command is ever run.
+// newTestModel is a model whose run never starts, because no command is
+// ever run; what the view asks of it is recorded.
 func newTestModel(t *testing.T) Model {
 	t.Helper()
 	m := New(quick(target.PolicyFixed), &runs{parent: context.Background()})
+	m.run.ctl = &recorder{}
 	mm, _ := m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	return mm.(Model)
 }
+
+// recorder keeps what the view asked of a run, for the test to take in
+// order.
+type recorder struct {
+	triggers int
+	adjusts  []load.Adjust
+}
+
+func (r *recorder) Trigger() { r.triggers++ }
+
+func (r *recorder) Adjust(a load.Adjust) bool {
+	r.adjusts = append(r.adjusts, a)
+	return true
+}
+
+// trigger takes one Trigger the view asked for, if any.
+func (r *recorder) trigger() bool {
+	if r.triggers == 0 {
+		return false
+	}
+	r.triggers--
+	return true
+}
+
+// adjust takes the first Adjust the view asked for, if any.
+func (r *recorder) adjust() (load.Adjust, bool) {
+	if len(r.adjusts) == 0 {
+		return load.Adjust{}, false
+	}
+	a := r.adjusts[0]
+	r.adjusts = r.adjusts[1:]
+	return a, true
+}
+
+func controls(m Model) *recorder { return m.run.ctl.(*recorder) }
 
 func update(t *testing.T, m Model, msgs ...tea.Msg) (Model, tea.Cmd) {
 	t.Helper()
@@ -56,17 +92,6 @@ func holdingSnap(n int) load.Snapshot {
 	return s
 }
 
-// sent reports whether ch holds a value now.
-func sent[T any](ch chan T) (T, bool) {
-	select {
-	case v := <-ch:
-		return v, true
-	default:
-		var zero T
-		return zero, false
-	}
-}
-
 func TestShutdownKeySendsOneTrigger(t *testing.T) {
 	m := newTestModel(t)
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: holdingSnap(1)})
@@ -74,10 +99,10 @@ func TestShutdownKeySendsOneTrigger(t *testing.T) {
 		t.Fatal("s disabled while holding")
 	}
 	m, _ = update(t, m, keys("ss")...)
-	if _, ok := sent(m.run.trigger); !ok {
+	if !controls(m).trigger() {
 		t.Fatal("s sent no trigger")
 	}
-	if _, ok := sent(m.run.trigger); ok {
+	if controls(m).trigger() {
 		t.Fatal("a second s sent a second trigger")
 	}
 	if m.keys.Shutdown.Enabled() || m.keys.More.Enabled() {
@@ -91,7 +116,7 @@ func TestShutdownBeforeReadyIsQueued(t *testing.T) {
 	s.NotReady, s.ReadyAt = 2, 0
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: s})
 	m, _ = update(t, m, keys("s")...)
-	if _, ok := sent(m.run.trigger); !ok {
+	if !controls(m).trigger() {
 		t.Fatal("s before ready sent no trigger for the engine to queue")
 	}
 	if !strings.Contains(m.notice, "queued") {
@@ -119,11 +144,11 @@ func TestAdjustSendsTheSelectedRowsKind(t *testing.T) {
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: holdingSnap(1)})
 	m, _ = update(t, m, tea.KeyMsg{Type: tea.KeyDown}) // row 2: HTTP in-flight
 	m, _ = update(t, m, keys("+")...)
-	if a, ok := sent(m.run.adjust); !ok || a != (load.Adjust{Kind: load.KindHTTP, Role: load.RoleInflight, Delta: 1}) {
+	if a, ok := controls(m).adjust(); !ok || a != (load.Adjust{Kind: load.KindHTTP, Role: load.RoleInflight, Delta: 1}) {
 		t.Fatalf("+ on row 2 sent %+v %v", a, ok)
 	}
 	m, _ = update(t, m, keys("-")...)
-	if a, ok := sent(m.run.adjust); ok {
+	if a, ok := controls(m).adjust(); ok {
 		t.Fatalf("- on an in-flight row sent %+v", a)
 	}
 	if !strings.Contains(m.notice, "in-flight") {
@@ -131,7 +156,7 @@ func TestAdjustSendsTheSelectedRowsKind(t *testing.T) {
 	}
 	m, _ = update(t, m, tea.KeyMsg{Type: tea.KeyEnd}) // row 6: TCP silent
 	m, _ = update(t, m, keys("-")...)
-	if a, ok := sent(m.run.adjust); !ok || a != (load.Adjust{Kind: load.KindTCP, Role: load.RoleSilent, Delta: -1}) {
+	if a, ok := controls(m).adjust(); !ok || a != (load.Adjust{Kind: load.KindTCP, Role: load.RoleSilent, Delta: -1}) {
 		t.Fatalf("- on row 6 sent %+v %v", a, ok)
 	}
 	// After the trigger the mix is fixed.
@@ -139,7 +164,7 @@ func TestAdjustSendsTheSelectedRowsKind(t *testing.T) {
 	s.Phase, s.Trigger = load.PhaseDraining, 2*time.Second
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: s})
 	m, _ = update(t, m, keys("+")...)
-	if a, ok := sent(m.run.adjust); ok {
+	if a, ok := controls(m).adjust(); ok {
 		t.Fatalf("+ after the trigger sent %+v", a)
 	}
 }
@@ -174,7 +199,7 @@ func TestFilterAndScroll(t *testing.T) {
 	if m.filter.Value() != "" || len(m.visible) != 105 {
 		t.Errorf("esc did not clear the filter: %q, %d visible", m.filter.Value(), len(m.visible))
 	}
-	if _, ok := sent(m.run.trigger); ok {
+	if controls(m).trigger() {
 		t.Error("typing a filter sent a trigger")
 	}
 }
@@ -186,7 +211,7 @@ func TestQuitSequence(t *testing.T) {
 	if !m.quitting || cmd != nil {
 		t.Fatalf("first q: quitting %v, cmd %v; want a graceful stop, not a quit", m.quitting, cmd)
 	}
-	if _, ok := sent(m.run.trigger); !ok {
+	if !controls(m).trigger() {
 		t.Fatal("first q while holding did not trigger the shutdown")
 	}
 	m, cmd = update(t, m, tea.KeyMsg{Type: tea.KeyCtrlC})
@@ -242,7 +267,7 @@ func TestPolicyPickerStartsAgain(t *testing.T) {
 	default:
 		t.Error("the old run was not cancelled")
 	}
-	if f := m.Final(); f.Config.Policy != target.PolicyLegacy || f.Config.Trigger != nil {
+	if f := m.Final(); f.Config.Policy != target.PolicyLegacy || f.Config.Hold {
 		t.Errorf("final config %+v", f.Config)
 	}
 }
@@ -266,7 +291,7 @@ func TestRunesTypedTogetherAreSeparateKeys(t *testing.T) {
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: holdingSnap(1)})
 	m, _ = update(t, m, tea.KeyMsg{Type: tea.KeyEnd}, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("++")})
 	for i := 0; i < 2; i++ {
-		if a, ok := sent(m.run.adjust); !ok || a.Delta != 1 || a.Kind != load.KindTCP {
+		if a, ok := controls(m).adjust(); !ok || a.Delta != 1 || a.Kind != load.KindTCP {
 			t.Fatalf("adjust %d: %+v %v", i, a, ok)
 		}
 	}
@@ -277,21 +302,21 @@ func TestLaterIterationsTriggerAfterTheFirstS(t *testing.T) {
 	m := newTestModel(t)
 	m.cfg.Iterations = 3
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: holdingSnap(1)})
-	if _, ok := sent(m.run.trigger); ok {
+	if controls(m).trigger() {
 		t.Fatal("iteration 1 triggered before s")
 	}
 	m, _ = update(t, m, keys("s")...)
-	if _, ok := sent(m.run.trigger); !ok {
+	if !controls(m).trigger() {
 		t.Fatal("s sent no trigger")
 	}
 	second := holdingSnap(1)
 	second.Iteration, second.Of = 2, 3
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: second})
-	if _, ok := sent(m.run.trigger); !ok {
+	if !controls(m).trigger() {
 		t.Fatal("iteration 2 was not triggered once ready")
 	}
 	m, _ = update(t, m, snapMsg{gen: m.gen, snap: second})
-	if _, ok := sent(m.run.trigger); ok {
+	if controls(m).trigger() {
 		t.Fatal("iteration 2 was triggered twice")
 	}
 }

@@ -56,7 +56,7 @@ func TestRunToVerdict(t *testing.T) {
 		t.Run(string(c.policy), func(t *testing.T) {
 			rs := &runs{parent: context.Background()}
 			defer func() {
-				rs.stopAll()
+				rs.stopAll(false)
 				if err := rs.wait(runWait); err != nil {
 					t.Error(err)
 				}
@@ -77,7 +77,7 @@ func TestRunToVerdict(t *testing.T) {
 			if f.Result.Interrupted {
 				t.Error("a run stopped by s then q after the verdict is not interrupted")
 			}
-			if f.Config.Policy != c.policy || f.Config.Trigger != nil {
+			if f.Config.Policy != c.policy || f.Config.Hold || !f.Result.Config.Hold {
 				t.Errorf("final config %+v", f.Config)
 			}
 		})
@@ -89,7 +89,7 @@ func TestRunToVerdict(t *testing.T) {
 func TestQuitBeforeTriggerShutsDownForTheVerdict(t *testing.T) {
 	rs := &runs{parent: context.Background()}
 	defer func() {
-		rs.stopAll()
+		rs.stopAll(false)
 		if err := rs.wait(runWait); err != nil {
 			t.Error(err)
 		}
@@ -123,7 +123,7 @@ func TestSecondQuitQuitsAtOnce(t *testing.T) {
 	if f := fm.Final(); f.Result != nil {
 		t.Errorf("a second q gave a result: %+v", f.Result)
 	}
-	rs.stopAll()
+	rs.stopAll(false)
 	if err := rs.wait(runWait); err != nil {
 		t.Error(err)
 	}

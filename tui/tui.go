@@ -1,5 +1,5 @@
 // Package tui is shutdowntest's interactive view. It drives the same
-// engine as a headless run (load.Run) and draws the snapshots the engine
+// engine as a headless run (a load.Runner) and draws the snapshots the engine
 // publishes: one row per client with its server thread's state, the
 // terminate signal's life, the drain, an event log and, at the end, the
 // checks. It adds nothing to the verdict: the checks are the reports
@@ -23,8 +23,9 @@ import (
 
 // Options is one interactive session.
 type Options struct {
-	// Config is the run as the flags gave it. The view sets its Trigger
-	// and Adjust; the policy and the mix can change in the view (p, +, -).
+	// Config is the run as the flags gave it. The view's runs hold until
+	// s (Config.Hold); the policy and the mix can change in the view (p,
+	// +, -).
 	Config load.Config
 	// Input and Output are the terminal; nil means stdin and stdout.
 	// Tests give pipes.
@@ -37,7 +38,7 @@ type Options struct {
 
 // Final is what a session ends with.
 type Final struct {
-	// Result and Err are the last run's, as load.Run returned them; Result
+	// Result and Err are the last run's, as its Wait returned them; Result
 	// is nil when the view was quit before that run ended.
 	Result *load.Result
 	Err    error
@@ -57,7 +58,7 @@ const runWait = 15 * time.Second
 func Run(ctx context.Context, o Options) (Final, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rs := &runs{parent: ctx, abort: make(chan struct{})}
+	rs := &runs{parent: ctx}
 	m := New(o.Config, rs)
 	m.stop, m.quitNowCh = ctx.Done(), o.QuitNow
 	// Signals are the caller's: the first cancels ctx (a graceful stop,
@@ -73,11 +74,8 @@ func Run(ctx context.Context, o Options) (Final, error) {
 	p := tea.NewProgram(m, opts...)
 	final, err := p.Run()
 	fm, ok := final.(Model)
-	if !ok || fm.quitNow {
-		// Quit at once: runs still watching a drain stop now.
-		close(rs.abort)
-	}
-	rs.stopAll()
+	// Quit at once: runs still watching a drain stop now.
+	rs.stopAll(!ok || fm.quitNow)
 	waitErr := rs.wait(runWait)
 	if !ok {
 		return Final{Config: o.Config}, errors.Join(err, waitErr)
@@ -85,28 +83,34 @@ func Run(ctx context.Context, o Options) (Final, error) {
 	return fm.Final(), errors.Join(err, waitErr)
 }
 
-// runs owns the engine runs a session starts: each run's goroutine is
-// counted here and ends when load.Run returns, which a cancel bounds.
+// runs owns the engine runs a session starts: each run's command is
+// counted here and ends when its Runner's Wait returns, which a cancel
+// bounds.
 type runs struct {
-	parent context.Context
-	// abort, closed, ends the watching of a drain at once (load.Config.Abort).
-	abort  chan struct{}
-	mu     sync.Mutex
-	cancel []context.CancelFunc
-	closed bool
-	wg     sync.WaitGroup
+	parent  context.Context
+	mu      sync.Mutex
+	cancel  []context.CancelFunc
+	runners []*load.Runner
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// control is what the view asks of a run while it holds: a load.Runner's
+// Trigger and Adjust. Tests record what was asked.
+type control interface {
+	Trigger()
+	Adjust(load.Adjust) bool
 }
 
 // run is one engine run, as the view steers and watches it.
 type run struct {
 	gen     int
 	cfg     load.Config
+	ctl     control
 	cancel  context.CancelFunc
 	stopped <-chan struct{} // closed once cancel is called
-	trigger chan struct{}
-	adjust  chan load.Adjust
 	snaps   chan load.Snapshot
-	done    chan struct{} // closed when load.Run has returned
+	done    chan struct{} // closed when the run's command has returned
 }
 
 // start makes a run of cfg and returns it with the command that carries
@@ -114,22 +118,24 @@ type run struct {
 // until the command runs, so a model can be built without side effects.
 func (rs *runs) start(gen int, cfg load.Config) (*run, tea.Cmd) {
 	ctx, cancel := context.WithCancel(rs.parent)
-	r := &run{gen: gen, cancel: cancel, stopped: ctx.Done(), trigger: make(chan struct{}, 1),
-		adjust: make(chan load.Adjust, 64), snaps: make(chan load.Snapshot, 1), done: make(chan struct{})}
-	cfg.Trigger, cfg.Adjust, cfg.Abort = r.trigger, r.adjust, rs.abort
-	r.cfg = cfg
+	cfg.Hold = true // until s
+	r := &run{gen: gen, cfg: cfg, cancel: cancel, stopped: ctx.Done(), snaps: make(chan load.Snapshot, 1), done: make(chan struct{})}
+	runner := load.NewRunner(cfg, load.Observer{Snapshots: r.snaps})
+	r.ctl = runner
 	rs.mu.Lock()
 	rs.cancel = append(rs.cancel, cancel)
+	rs.runners = append(rs.runners, runner)
 	rs.mu.Unlock()
 	return r, func() tea.Msg {
 		defer close(r.done)
 		if !rs.enter() {
 			return nil // the session has ended
 		}
-		// Lives as long as load.Run: the hold ends with the trigger or
+		// Lives as long as the run: the hold ends with the trigger or
 		// the cancel, and everything after it is bounded by the engine.
 		defer rs.wg.Done()
-		res, err := load.Run(ctx, cfg, load.Observer{Snapshots: r.snaps})
+		runner.Start(ctx)
+		res, err := runner.Wait()
 		return doneMsg{gen: gen, res: res, err: err}
 	}
 }
@@ -147,13 +153,19 @@ func (rs *runs) enter() bool {
 }
 
 // stopAll cancels every run still going (each shuts its server down) and
-// lets no new one start.
-func (rs *runs) stopAll() {
+// lets no new one start; with abort, runs watching a drain stop watching
+// it at once.
+func (rs *runs) stopAll(abort bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.closed = true
 	for _, c := range rs.cancel {
 		c()
+	}
+	if abort {
+		for _, r := range rs.runners {
+			r.Abort()
+		}
 	}
 }
 
