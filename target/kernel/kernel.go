@@ -306,7 +306,11 @@ func (k *Kernel) closeLocked(o *object, by string) {
 	sort.Ints(rec.Blocked)
 	k.closes = append(k.closes, rec)
 	if len(o.waiters) > 0 {
-		k.viol = append(k.viol, Violation{At: now, Kind: ViolationCloseWhileWaiting,
+		closer := 0
+		if by == "auto-delete" {
+			closer = o.thread.id // an exiting thread closes its own handle
+		}
+		k.viol = append(k.viol, Violation{At: now, Kind: ViolationCloseWhileWaiting, Thread: closer, Handle: o.h.v,
 			Detail: fmt.Sprintf("%s %v closed while %d wait(s) pending on it", o.name, o.h, len(o.waiters))})
 	}
 	delete(k.table, o.h.v)
@@ -357,14 +361,14 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 		if o == nil {
 			now := k.Now()
 			k.failures = append(k.failures, WaitFailure{At: now, Thread: tidOf(t), Handle: h.v})
-			k.viol = append(k.viol, Violation{At: now, Kind: ViolationWaitOnClosed,
+			k.viol = append(k.viol, Violation{At: now, Kind: ViolationWaitOnClosed, Thread: tidOf(t), Handle: h.v,
 				Detail: fmt.Sprintf("thread %d waited on %v, a closed handle: WAIT_FAILED", tidOf(t), h)})
 			k.mu.Unlock()
 			return WaitFailed
 		}
 		if stale {
 			k.failures = append(k.failures, WaitFailure{At: k.Now(), Thread: tidOf(t), Handle: h.v, Name: o.name, Recycled: true})
-			k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationStaleHandle,
+			k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationStaleHandle, Thread: tidOf(t), Handle: h.v,
 				Detail: fmt.Sprintf("thread %d waited on %v, which now names %s", tidOf(t), h, o.name)})
 		}
 		objs[i] = o
@@ -431,7 +435,7 @@ func (k *Kernel) Release() {
 	for _, t := range k.threads {
 		if !t.exited {
 			t.forced = true
-			k.viol = append(k.viol, Violation{At: now, Kind: ViolationForced,
+			k.viol = append(k.viol, Violation{At: now, Kind: ViolationForced, Thread: t.id, Handle: t.obj.h.v,
 				Detail: fmt.Sprintf("thread %d (%s) still running in %s when the run ended", t.id, t.name, t.state)})
 		}
 	}
