@@ -195,7 +195,7 @@ func (m *Model) finish(res *load.Result, err error) {
 	m.ended, m.res, m.err = true, res, err
 	if res != nil {
 		m.cfg.Mix = res.Config.Mix
-		m.report = reports.Build(res, reports.ToolInfo{})
+		m.report = reports.Build(res, err, reports.ToolInfo{})
 		if n := len(res.Iterations); n > 0 {
 			// From here on the view shows the record, not the last live
 			// snapshot (which the engine may have dropped a few after).

@@ -43,12 +43,19 @@ func (m *Model) layout() layout {
 	}
 	avail := m.height - (1 + l.top + 1 + 1 + 1 + len(l.footer)) // header, counts, table header, events title
 	if m.ended {
-		// The first form of the checks that leaves the table room.
+		// The first form of the checks that leaves the table room. The
+		// compact form is the last that shows every failure's evidence
+		// whole, which at the verdict matters more than the table: it may
+		// leave the table a single row.
 		for _, f := range []checksForm{checksWrapped, checksCompact, checksPlain} {
 			if f == checksCompact && !m.anyFailed() {
 				continue
 			}
-			if l.checks = m.checksPanel(f); avail-len(l.checks) >= minTableRows+1 {
+			room := minTableRows + 1
+			if f == checksCompact {
+				room = 2
+			}
+			if l.checks = m.checksPanel(f); avail-len(l.checks) >= room {
 				break
 			}
 		}
