@@ -537,13 +537,18 @@ func (m *Model) rowLine(r *row, selected bool) string {
 	if r.thread != 0 {
 		inState = fmt.Sprintf("%.3fs", r.inState.Seconds())
 	}
+	outcome := r.outcome
+	if r.failed {
+		// The mark says it where the colour is not drawn (NO_COLOR).
+		outcome = "✗ " + outcome
+	}
 	var s string
 	if m.width >= wide {
 		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
-			colState, state, colTime, inState, colTerm, "  "+term, colOut, r.outcome, r.client)
+			colState, state, colTime, inState, colTerm, "  "+term, colOut, outcome, r.client)
 	} else {
 		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
-			colState+2, state+" "+term, colOut, r.outcome, r.client)
+			colState+2, state+" "+term, colOut, outcome, r.client)
 	}
 	s = ansi.Truncate(s, m.width, "…")
 	if selected {
@@ -552,8 +557,7 @@ func (m *Model) rowLine(r *row, selected bool) string {
 		return stSelected.Render(s + strings.Repeat(" ", max(m.width-lipgloss.Width(s), 0)))
 	}
 	st := stateStyle(r.state)
-	switch r.outcome {
-	case string(load.OutcomeReset), string(load.OutcomeTimeout), string(load.OutcomeError), string(load.OutcomeRefused):
+	if r.failed {
 		st = stBad
 	}
 	return st.Render(s)
