@@ -676,6 +676,33 @@ func TestUnobservedIsNoPass(t *testing.T) {
 	}
 }
 
+// A fixed run that is clean but for one wait on a closed handle that is
+// not terminate (so terminate-outlived-waiters cannot see it) fails: the
+// violation fails no-kernel-violations, and with it the verdict.
+func TestViolationFailsTheVerdict(t *testing.T) {
+	it := cleanIteration()
+	it.Server.Kernel.Violations = []kernel.Violation{{At: after(120), Kind: kernel.ViolationWaitOnClosed, Thread: 5, Handle: 0x58,
+		Detail: "thread 5 waited on 0x58, a closed handle: WAIT_FAILED"}}
+	r := Build(testResult(it), nil, ToolInfo{})
+	if r.Verdict != StatusFail {
+		t.Errorf("verdict %q, want fail", r.Verdict)
+	}
+	for _, c := range r.Iterations[0].Checks {
+		want := c.Status
+		if c.ID == CheckNoKernelViolations {
+			want = StatusFail
+			if !strings.Contains(c.Detail, "wait-on-closed at t+0.120s by thread 5 on handle 0x58") {
+				t.Errorf("detail %q", c.Detail)
+			}
+		} else if c.Status == StatusFail {
+			t.Errorf("%s fails too: %s", c.ID, c.Detail)
+		}
+		if c.Status != want {
+			t.Errorf("%s: %s, want %s", c.ID, c.Status, want)
+		}
+	}
+}
+
 // An interrupted run is never a pass, even when every check it saw passed.
 func TestInterruptedRunIsNoPass(t *testing.T) {
 	res := &load.Result{Iterations: []load.Iteration{cleanIteration()}, Interrupted: true}
