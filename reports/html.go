@@ -452,11 +452,7 @@ func htmlOutcomes(cs []Client) []htmlOutcome {
 	for i := range out {
 		key := out[i].Kind + " " + out[i].Role
 		for _, o := range order[key] {
-			cls := "good"
-			if bad[key][o] {
-				cls = "bad"
-			}
-			out[i].Outcomes = append(out[i].Outcomes, htmlKV{Key: o, Value: strconv.Itoa(counts[key][o]), Class: cls})
+			out[i].Outcomes = append(out[i].Outcomes, htmlKV{Key: o, Value: strconv.Itoa(counts[key][o]), Class: okClass(!bad[key][o])})
 		}
 	}
 	return out
