@@ -224,14 +224,11 @@ func toolInfo(args []string) reports.ToolInfo {
 }
 
 // progressLine is the one line headless prints per iteration on stderr.
+// Its verdict is the report's for that iteration (reports.IterationVerdict)
+// and its terminate words the record's, so it can say no more than the
+// report will: an iteration whose clients never got ready is no pass.
 func progressLine(it *load.Iteration) string {
 	checks := reports.Evaluate(it)
-	var failed []string
-	for _, c := range checks {
-		if c.Status == "fail" {
-			failed = append(failed, c.ID)
-		}
-	}
 	tr := it.Server.Terminate
 	term := "terminate not closed"
 	switch {
@@ -240,9 +237,23 @@ func progressLine(it *load.Iteration) string {
 	case tr.Closed:
 		term = fmt.Sprintf("terminate closed t%+.3fs with %d client threads alive", (tr.ClosedAt - it.Trigger).Seconds(), len(tr.AliveAtClose))
 	}
-	verdict := "pass"
-	if len(failed) > 0 {
+	var verdict string
+	switch reports.IterationVerdict(it, checks) {
+	case reports.StatusPass:
+		verdict = "pass"
+	case reports.VerdictError:
+		verdict = "ERROR (could not be carried out)"
+	default:
+		var failed []string
+		for _, c := range checks {
+			if c.Status == reports.StatusFail {
+				failed = append(failed, c.ID)
+			}
+		}
 		verdict = "FAIL " + strings.Join(failed, ", ")
+		if len(failed) == 0 {
+			verdict = "FAIL (the clients were never all in place)"
+		}
 	}
 	if it.Interrupted {
 		verdict += " (interrupted)"

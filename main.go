@@ -127,7 +127,7 @@ func conclude(opts options, res *load.Result, runErr error, args []string, limit
 	}
 	info := toolInfo(args)
 	info.OpenFileLimit = limit
-	rep := reports.Build(res, info)
+	rep := reports.Build(res, runErr, info)
 	all, one := reproduce(opts, progName(args[0]))
 	rep.Reproduce.Command = all
 	if rep.Verdict == "fail" && len(rep.Iterations) > 1 {
@@ -139,8 +139,7 @@ func conclude(opts options, res *load.Result, runErr error, args []string, limit
 	}
 	rep.WriteText(summary)
 	if runErr != nil {
-		fmt.Fprintf(stderr, "shutdowntest: the run could not be carried out: %v\n", runErr)
-		return exitNotRun
+		return exitNotRun // the summary's verdict line says why
 	}
 	switch {
 	case res.Interrupted:

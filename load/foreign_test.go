@@ -104,7 +104,7 @@ func TestForeignConnectionIsJudgedNotWaitedFor(t *testing.T) {
 				t.Fatalf("no server thread served the stray %s", peer)
 			}
 
-			rep := reports.Build(res, reports.ToolInfo{})
+			rep := reports.Build(res, nil, reports.ToolInfo{})
 			var failed []string
 			for _, c := range rep.Checks {
 				if c.Status == reports.StatusFail {

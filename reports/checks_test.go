@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -138,8 +139,8 @@ func closeUnderLiveThreads(s *target.Record) {
 	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveCount: 2}}
 	s.Kernel.WaitFailures = fails
 	s.Kernel.Violations = []kernel.Violation{
-		{At: after(305), Kind: kernel.ViolationWaitOnClosed, Detail: "thread 2 waited on 0x40, a closed handle: WAIT_FAILED"},
-		{At: after(306), Kind: kernel.ViolationWaitOnClosed, Detail: "thread 4 waited on 0x40, a closed handle: WAIT_FAILED"},
+		{At: after(305), Kind: kernel.ViolationWaitOnClosed, Thread: 2, Handle: 0x40, Detail: "thread 2 waited on 0x40, a closed handle: WAIT_FAILED"},
+		{At: after(306), Kind: kernel.ViolationWaitOnClosed, Thread: 4, Handle: 0x40, Detail: "thread 4 waited on 0x40, a closed handle: WAIT_FAILED"},
 	}
 }
 
@@ -211,9 +212,19 @@ func assertCheck(t *testing.T, c Check, status string, observed int, want, notWa
 	}
 }
 
+// checkIDs are the registry's ids, in its order.
+func checkIDs() []string {
+	ids := make([]string, len(criteria))
+	for i, cr := range criteria {
+		ids[i] = cr.id
+	}
+	return ids
+}
+
 func TestEvaluateOrder(t *testing.T) {
-	if len(checkIDs) != 10 || checkIDs[9] != CheckDrainWithin {
-		t.Fatalf("check ids %v: drain-within is the tenth", checkIDs)
+	checkIDs := checkIDs()
+	if len(checkIDs) != 11 || checkIDs[10] != CheckDrainWithin {
+		t.Fatalf("check ids %v: drain-within is the eleventh", checkIDs)
 	}
 	// Without --max-drain, drain-within has no budget to hold the run to
 	// and skips; with one the clean run passes every check.
@@ -278,11 +289,11 @@ func TestChecks(t *testing.T) {
 				want: []string{"closed at t+0.310s after every client thread exited"}},
 			{name: "legacy closed under live threads", base: legacyIteration, status: StatusFail, observed: 6,
 				want: []string{"closed at t+0.004s while 2 client threads were alive (2, 4)", "2 waits after close (WAIT_FAILED)", "threads 2, 4"}},
-			{name: "timeline alone shows a live thread at close", status: StatusFail, observed: 6,
+			{name: "the record's list is the story", status: StatusFail, observed: 6,
 				mutate: func(it *load.Iteration) {
-					// The kernel's list says nobody, but thread 7 exited
-					// after the close: the timeline wins.
-					it.Server.Kernel.Threads[6] = doneThread(7, target.StateWait, after(311))
+					// The record says thread 7 was alive at the close; no
+					// recount of the timeline second-guesses it.
+					it.Server.Terminate.AliveAtClose = []int{7}
 				},
 				want: []string{"while 1 client thread was alive (7)"}},
 			{name: "a thread started after the close waits on a recycled value", status: StatusFail, observed: 6,
@@ -307,6 +318,31 @@ func TestChecks(t *testing.T) {
 					it.Server.Terminate = target.TerminateRecord{Handle: 0x40}
 				},
 				want: []string{"never signalled"}},
+		},
+		CheckNoKernelViolations: {
+			{name: "none", status: StatusPass, observed: 0, want: []string{"no violation by the server"},
+				notWant: []string{"forced"}},
+			{name: "legacy: waits on the closed terminate", base: legacyIteration, status: StatusFail, observed: 2,
+				want: []string{"2 violations by the server", "wait-on-closed at t+0.305s by thread 2 on handle 0x40",
+					"wait-on-closed at t+0.306s by thread 4 on handle 0x40"}},
+			{name: "the harness's forced release does not count", status: StatusPass, observed: 1,
+				mutate: func(it *load.Iteration) {
+					it.Server.Kernel.Violations = []kernel.Violation{{At: after(320), Kind: kernel.ViolationForced, Thread: 7, Handle: 0x11c}}
+				},
+				want: []string{"no violation by the server; 1 forced release at the end of the run (the harness's, not counted)"}},
+			{name: "any other kind counts, a new one too", status: StatusFail, observed: 4,
+				mutate: func(it *load.Iteration) {
+					it.Server.Kernel.Violations = []kernel.Violation{
+						{At: after(2), Kind: kernel.ViolationCloseWhileWaiting, Handle: 0x58},
+						{At: after(3), Kind: kernel.ViolationTerminateThread, Thread: 1, Handle: 0x48},
+						{At: after(4), Kind: "double-free", Thread: 3, Handle: 0x60},
+						{At: after(320), Kind: kernel.ViolationForced, Thread: 7, Handle: 0x11c},
+					}
+				},
+				want: []string{"3 violations by the server",
+					"close-while-waiting at t+0.002s outside any modelled thread on handle 0x58",
+					"terminate-thread at t+0.003s by thread 1 on handle 0x48", "double-free at t+0.004s by thread 3 on handle 0x60",
+					"1 forced release at the end of the run"}},
 		},
 		CheckShutdownCompleted: {
 			{name: "all steps ok", status: StatusPass, observed: 4, want: []string{"4 steps in 311ms"}},
@@ -451,6 +487,17 @@ func TestChecks(t *testing.T) {
 				mutate:  func(it *load.Iteration) { it.FDs.After, it.FDs.AtHold = 1, 14 },
 				want:    []string{"1 socket fds still open", "14 socket fds at hold, server and clients accounted for 13"},
 				notWant: []string{"as accounted"}},
+			{name: "fds never counted at hold are said, not claimed", status: StatusPass, observed: 6,
+				mutate: func(it *load.Iteration) {
+					// Not ready: the engine never took the count at hold.
+					it.Ready, it.FDs.AtHold, it.FDs.ExpectedAtHold = false, 0, 0
+				},
+				want: []string{"fds: not counted at hold (the clients were never all in place), 0 after"}, notWant: []string{"as accounted"}},
+			{name: "fds after are still checked when not counted at hold", status: StatusFail, observed: 6,
+				mutate: func(it *load.Iteration) {
+					it.Ready, it.FDs.AtHold, it.FDs.ExpectedAtHold, it.FDs.After = false, 0, 0, 2
+				},
+				want: []string{"2 socket fds still open after the run", "not counted at hold"}, notWant: []string{"as accounted"}},
 			{name: "fd check unavailable is said, not claimed", status: StatusPass, observed: 5,
 				mutate: func(it *load.Iteration) { it.FDs = load.FDCheck{Why: "not linux"} },
 				want:   []string{"fd cross-check unavailable: not linux"}, notWant: []string{"fds:"}},
@@ -459,7 +506,7 @@ func TestChecks(t *testing.T) {
 				want:   []string{"kernel threads still running", "helper goroutines still running"}},
 		},
 	}
-	for _, id := range checkIDs {
+	for _, id := range checkIDs() {
 		for _, c := range cases[id] {
 			t.Run(id+"/"+c.name, func(t *testing.T) {
 				base := c.base
@@ -587,14 +634,83 @@ func TestClientChecksSkipWhenNotReady(t *testing.T) {
 	}
 }
 
+// A run reads as a pass only when every check that could be observed was
+// observed and passed: an iteration whose clients never got in place is an
+// error (or, interrupted, a failure), and a run that could not be carried
+// out is an error whatever it saw.
+func TestUnobservedIsNoPass(t *testing.T) {
+	notReady := cleanIteration()
+	notReady.Ready = false
+	if v := IterationVerdict(&notReady, Evaluate(&notReady)); v != VerdictError {
+		t.Errorf("not ready: iteration verdict %q, want error", v)
+	}
+	notReady.Interrupted = true
+	if v := IterationVerdict(&notReady, Evaluate(&notReady)); v != StatusFail {
+		t.Errorf("not ready, interrupted: iteration verdict %q, want fail", v)
+	}
+	clean := cleanIteration()
+	if v := IterationVerdict(&clean, Evaluate(&clean)); v != StatusPass {
+		t.Errorf("clean: iteration verdict %q, want pass", v)
+	}
+
+	runErr := &load.RunError{Iteration: 1, Phase: load.PhaseHolding, Err: errors.New("iteration 1: 1 client(s) not ready after 1ns: client 1")}
+	notReady.Interrupted = false
+	for name, res := range map[string]*load.Result{
+		"not ready": testResult(notReady), "after a passing iteration": testResult(cleanIteration(), notReady), "nothing recorded": nil,
+	} {
+		r := Build(res, runErr, ToolInfo{})
+		if r.Verdict != VerdictError || r.Error == nil || *r.Error != (RunError{Iteration: 1, Phase: "holding", Message: runErr.Error()}) {
+			t.Errorf("%s: verdict %q, error %+v", name, r.Verdict, r.Error)
+		}
+	}
+	// Without the engine's error the iteration still does not pass.
+	if r := Build(testResult(notReady), nil, ToolInfo{}); r.Verdict != StatusFail || r.Iterations[0].Verdict != VerdictError || r.Error != nil {
+		t.Errorf("not ready, no run error: verdict %q, iteration %q, error %+v", r.Verdict, r.Iterations[0].Verdict, r.Error)
+	}
+	// An error that is not the engine's says so.
+	if e := Build(nil, errors.New("boom"), ToolInfo{}).Error; e == nil || e.Phase != "unknown" || e.Message != "boom" {
+		t.Errorf("plain error: %+v", e)
+	}
+	if v := Build(testResult(), nil, ToolInfo{}).Verdict; v != StatusFail {
+		t.Errorf("zero iterations: verdict %q, want fail", v)
+	}
+}
+
+// A fixed run that is clean but for one wait on a closed handle that is
+// not terminate (so terminate-outlived-waiters cannot see it) fails: the
+// violation fails no-kernel-violations, and with it the verdict.
+func TestViolationFailsTheVerdict(t *testing.T) {
+	it := cleanIteration()
+	it.Server.Kernel.Violations = []kernel.Violation{{At: after(120), Kind: kernel.ViolationWaitOnClosed, Thread: 5, Handle: 0x58,
+		Detail: "thread 5 waited on 0x58, a closed handle: WAIT_FAILED"}}
+	r := Build(testResult(it), nil, ToolInfo{})
+	if r.Verdict != StatusFail {
+		t.Errorf("verdict %q, want fail", r.Verdict)
+	}
+	for _, c := range r.Iterations[0].Checks {
+		want := c.Status
+		if c.ID == CheckNoKernelViolations {
+			want = StatusFail
+			if !strings.Contains(c.Detail, "wait-on-closed at t+0.120s by thread 5 on handle 0x58") {
+				t.Errorf("detail %q", c.Detail)
+			}
+		} else if c.Status == StatusFail {
+			t.Errorf("%s fails too: %s", c.ID, c.Detail)
+		}
+		if c.Status != want {
+			t.Errorf("%s: %s, want %s", c.ID, c.Status, want)
+		}
+	}
+}
+
 // An interrupted run is never a pass, even when every check it saw passed.
 func TestInterruptedRunIsNoPass(t *testing.T) {
 	res := &load.Result{Iterations: []load.Iteration{cleanIteration()}, Interrupted: true}
-	if v := Build(res, ToolInfo{}).Verdict; v != StatusFail {
+	if v := Build(res, nil, ToolInfo{}).Verdict; v != StatusFail {
 		t.Errorf("verdict %q, want fail", v)
 	}
 	res.Interrupted = false
-	if v := Build(res, ToolInfo{}).Verdict; v != StatusPass {
+	if v := Build(res, nil, ToolInfo{}).Verdict; v != StatusPass {
 		t.Errorf("verdict %q without the interrupt, want pass", v)
 	}
 }

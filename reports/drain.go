@@ -37,7 +37,7 @@ func drainOf(it *load.Iteration) Drain {
 	}
 	var lastIn time.Duration
 	for _, c := range it.Clients {
-		if c.Role == load.RoleInflight && c.Outcome == load.OutcomeCompleted && c.EndedAt > lastIn {
+		if c.Role == load.RoleInflight && c.Role.Passes(c.Outcome) && c.EndedAt > lastIn {
 			lastIn = c.EndedAt
 		}
 	}
@@ -71,25 +71,6 @@ func lastThreadExit(it *load.Iteration) (time.Duration, bool) {
 		last = it.Trigger // every thread was gone before the trigger
 	}
 	return last, true
-}
-
-// checkDrainWithin holds shutdown to a budget: trigger → last client
-// thread exited must not exceed --max-drain. Without the flag it skips.
-func checkDrainWithin(it *load.Iteration) Check {
-	const id = CheckDrainWithin
-	if it.MaxDrain <= 0 {
-		return newCheck(id, StatusSkip, 0, "no --max-drain given")
-	}
-	n := len(it.Server.ClientThreads())
-	last, ok := lastThreadExit(it)
-	if !ok {
-		return newCheck(id, StatusFail, n, "the drain never finished: a client thread did not exit on its own (budget %v)", it.MaxDrain)
-	}
-	took := last - it.Trigger
-	if took > it.MaxDrain {
-		return newCheck(id, StatusFail, n, "last client thread exited at t+%.3fs, over the %v budget", took.Seconds(), it.MaxDrain)
-	}
-	return newCheck(id, StatusPass, n, "last client thread exited at t+%.3fs, within %v", took.Seconds(), it.MaxDrain)
 }
 
 // Stats summarises one drain figure over the iterations that reached it.

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,12 +25,12 @@ func goldenReports() []struct {
 	name string
 	r    Report
 } {
-	fixed := Build(testResult(cleanIteration()), testTool)
+	fixed := Build(testResult(cleanIteration()), nil, testTool)
 	fixed.Reproduce.Command = "shutdowntest --headless"
 
 	leg := testResult(legacyIteration())
 	leg.Config.Policy = target.PolicyLegacy
-	legacy := Build(leg, testTool)
+	legacy := Build(leg, nil, testTool)
 	legacy.Reproduce.Command = "shutdowntest --headless --policy=legacy"
 
 	// Three iterations (pass, kept open, legacy-like) with a drain budget
@@ -45,18 +46,27 @@ func goldenReports() []struct {
 	leg3.Clients[3].Outcome, leg3.Clients[3].Detail = load.OutcomeReset, "read body: connection reset by peer | after 12 of 40 bytes"
 	leg3.Interrupted = true
 	its.Config.Iterations, its.Interrupted = 5, true
-	several := Build(its, testTool)
+	several := Build(its, nil, testTool)
 	several.Reproduce = Reproduce{Command: "shutdowntest --headless --max-drain=400ms --iterations=5",
 		FirstFailing: "shutdowntest --headless --max-drain=400ms --iterations=1"}
 
 	// A run stopped before its first iteration was recorded.
 	empty := testResult()
 	empty.Config.Iterations, empty.Interrupted = 1, true
-	none := Build(empty, testTool)
+	none := Build(empty, nil, testTool)
 	none.Reproduce.Command = "shutdowntest --headless"
+
+	// A run that could not be carried out: a client never got ready, so
+	// the engine stopped the run after observing the shutdown anyway (and
+	// never counted the fds at hold).
+	notReady := cleanIteration()
+	notReady.Ready, notReady.FDs.AtHold, notReady.FDs.ExpectedAtHold = false, 0, 0
+	failed := Build(testResult(notReady), &load.RunError{Iteration: 1, Phase: load.PhaseHolding,
+		Err: errors.New("iteration 1: 1 client(s) not ready after 1ns: client 1 (http idle) not ready on the client side")}, testTool)
+	failed.Reproduce.Command = "shutdowntest --headless --ready-timeout=1ns"
 
 	return []struct {
 		name string
 		r    Report
-	}{{"fixed", fixed}, {"legacy", legacy}, {"iterations", several}, {"none", none}}
+	}{{"fixed", fixed}, {"legacy", legacy}, {"iterations", several}, {"none", none}, {"error", failed}}
 }

@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"shutdowntest/load"
 )
 
 // The HTML report is one self-contained page for a sign-off: whoever opens
@@ -85,9 +83,10 @@ func htmlNum(v float64) string {
 // htmlPage is everything the template shows; the template only lays it out.
 type htmlPage struct {
 	Title        string
-	Verdict      string // pass or fail, also the CSS class
+	Verdict      string // pass, fail or error, also the CSS class
 	Summary      string
 	FailedChecks []string
+	Error        string // why the run could not be carried out
 	Interrupted  string
 	Checks       []htmlCheck
 	ChecksScope  string
@@ -169,10 +168,13 @@ func (r Report) htmlPage() htmlPage {
 		Legend:      tlLegend(),
 		Marks:       tlMarksLegend(),
 	}
-	if p.Verdict != StatusPass {
+	if p.Verdict != StatusPass && p.Verdict != VerdictError {
 		p.Verdict = StatusFail
 	}
 	p.Title = fmt.Sprintf("shutdowntest %s: policy %s", strings.ToUpper(p.Verdict), r.Config.Policy)
+	if e := r.Error; e != nil {
+		p.Error = fmt.Sprintf("Could not be carried out (iteration %d, %s): %s", e.Iteration, e.Phase, e.Message)
+	}
 	if r.Interrupted {
 		p.Interrupted = fmt.Sprintf("Interrupted after %d of %d iterations: this run is not a sign-off.",
 			len(r.Iterations), r.Config.Iterations)
@@ -197,7 +199,7 @@ func (r Report) htmlPage() htmlPage {
 	}
 	idx, which := len(r.Iterations)-1, "the last; every iteration passed"
 	for i, it := range r.Iterations {
-		if it.Verdict == StatusFail {
+		if it.Verdict != StatusPass {
 			idx, which = i, "the first failing one"
 			break
 		}
@@ -252,7 +254,7 @@ func htmlIterRows(its []Iteration, shown int) ([]htmlIterRow, string) {
 		note = fmt.Sprintf("%d iterations: only the failing ones (up to %d) and the one drawn are listed.", len(its), htmlMaxIterRows)
 	}
 	for i, it := range its {
-		if !all && it.Verdict != StatusFail && i != shown {
+		if !all && it.Verdict == StatusPass && i != shown {
 			continue
 		}
 		if len(rows) == htmlMaxIterRows {
@@ -340,11 +342,11 @@ func (r Report) htmlIteration(it Iteration, which string) *htmlIteration {
 func htmlHeadline(it Iteration) htmlKV {
 	t := it.Terminate
 	var s, cls string
-	switch alive := tlAliveAtClose(it); {
-	case t.ClosedMS != nil && (len(alive) > 0 || t.LiveThreadsAtClose > 0 || t.WaitsAfterClose > 0):
+	switch alive := t.AliveAtClose; {
+	case t.ClosedMS != nil && (len(alive) > 0 || t.WaitsAfterClose > 0):
 		cls = "bad"
 		s = fmt.Sprintf("The terminate handle was closed at %s while %s alive", htmlT(*t.ClosedMS),
-			plural(max(len(alive), t.LiveThreadsAtClose), "client thread was", "client threads were"))
+			plural(len(alive), "client thread was", "client threads were"))
 		if len(alive) > 0 {
 			s += " (" + listIDs(alive, 5) + ")"
 		}
@@ -421,19 +423,15 @@ func htmlTerminate(it Iteration) []htmlKV {
 	return kv
 }
 
-// htmlGoodOutcome: how a client may end in a clean shutdown. Anything else
-// (reset, timeout, error, a WebSocket close other than going-away) is shown
-// as bad; the checks say which of them fail and why.
-func htmlGoodOutcome(o string) bool {
-	return o == "completed" || o == "closed" || o == "ws-close-1001"
-}
-
 // htmlOutcomes counts the clients' outcomes per kind and role, in the
-// order the kinds and roles first appear (the configured order).
+// order the kinds and roles first appear (the configured order). An
+// outcome is drawn bad when a client that ended with it is not ok: the
+// report, not the page, says which outcome each role passes with.
 func htmlOutcomes(cs []Client) []htmlOutcome {
 	var out []htmlOutcome
 	idx := map[string]int{}
 	counts := map[string]map[string]int{}
+	bad := map[string]map[string]bool{}
 	order := map[string][]string{}
 	for _, c := range cs {
 		key := c.Kind + " " + c.Role
@@ -442,25 +440,30 @@ func htmlOutcomes(cs []Client) []htmlOutcome {
 			i = len(out)
 			idx[key] = i
 			out = append(out, htmlOutcome{Kind: c.Kind, Role: c.Role})
-			counts[key] = map[string]int{}
+			counts[key], bad[key] = map[string]int{}, map[string]bool{}
 		}
 		out[i].Clients++
 		if counts[key][c.Outcome] == 0 {
 			order[key] = append(order[key], c.Outcome)
 		}
 		counts[key][c.Outcome]++
+		bad[key][c.Outcome] = bad[key][c.Outcome] || !c.OK
 	}
 	for i := range out {
 		key := out[i].Kind + " " + out[i].Role
 		for _, o := range order[key] {
-			cls := "good"
-			if !htmlGoodOutcome(o) {
-				cls = "bad"
-			}
-			out[i].Outcomes = append(out[i].Outcomes, htmlKV{Key: o, Value: strconv.Itoa(counts[key][o]), Class: cls})
+			out[i].Outcomes = append(out[i].Outcomes, htmlKV{Key: o, Value: strconv.Itoa(counts[key][o]), Class: okClass(!bad[key][o])})
 		}
 	}
 	return out
+}
+
+// okClass is how an outcome the report judged is drawn.
+func okClass(ok bool) string {
+	if ok {
+		return "good"
+	}
+	return "bad"
 }
 
 // htmlT formats a report instant (ms relative to the trigger) to the
@@ -682,21 +685,26 @@ type tlBuilder struct {
 	sc       tlScale
 	it       Iteration
 	clients  map[int]Client
-	admitted map[string]string // admission probe label → its outcome
-	closed   *float64
-	// stragglers are the threads alive after shutdown returned.
-	stragglers map[int]bool
-	v          tlView
+	admitted map[string]Admission // admission probe label → the probe
+	// aliveAtClose are the threads alive when terminate was closed, as
+	// the record lists them; stragglers those alive after shutdown
+	// returned.
+	aliveAtClose map[int]bool
+	stragglers   map[int]bool
+	v            tlView
 }
 
 func tlBuild(r Report, it Iteration) tlView {
 	sc, first := tlExtent(it)
-	b := &tlBuilder{sc: sc, it: it, clients: map[int]Client{}, admitted: map[string]string{}, closed: it.Terminate.ClosedMS}
+	b := &tlBuilder{sc: sc, it: it, clients: map[int]Client{}, admitted: map[string]Admission{}, aliveAtClose: map[int]bool{}}
 	for _, c := range it.Clients {
 		b.clients[c.ID] = c
 	}
 	for _, a := range it.Admission {
-		b.admitted["admission "+a.When] = a.Outcome
+		b.admitted["admission "+a.When] = a
+	}
+	for _, id := range it.Terminate.AliveAtClose {
+		b.aliveAtClose[id] = true
 	}
 	b.stragglers = map[int]bool{}
 	for _, id := range it.Shutdown.Stragglers {
@@ -888,7 +896,7 @@ func (b *tlBuilder) drawMarkers(r Report, marks []tlMarker, axisY, bottom float6
 // it, else "clean" (green).
 func (b *tlBuilder) closeClass() string {
 	t := b.it.Terminate
-	if len(tlAliveAtClose(b.it)) > 0 || t.LiveThreadsAtClose > 0 || t.WaitsAfterClose > 0 {
+	if len(t.AliveAtClose) > 0 || t.WaitsAfterClose > 0 {
 		return "violation"
 	}
 	return "clean"
@@ -943,11 +951,11 @@ func (b *tlBuilder) terminateRow(y float64) {
 	} else {
 		c := *t.ClosedMS
 		x := sc.x(c)
-		alive := tlAliveAtClose(b.it)
+		alive := t.AliveAtClose
 		cls, title := b.closeClass(), fmt.Sprintf("%s closed at %s after every client thread exited", name, htmlT(c))
 		if cls == "violation" {
 			title = fmt.Sprintf("%s closed at %s while %s alive (%s); %d blocked in a wait on it; %s after the close",
-				name, htmlT(c), plural(max(len(alive), t.LiveThreadsAtClose), "client thread was", "client threads were"),
+				name, htmlT(c), plural(len(alive), "client thread was", "client threads were"),
 				listIDs(alive, htmlMaxRows), t.WaitersAtClose, plural(t.WaitsAfterClose, "wait", "waits"))
 		}
 		mid := y + tlBarH/2
@@ -968,31 +976,8 @@ func htmlNum3(v float64) string {
 	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }
 
-// tlAliveAtClose lists the threads alive when terminate was closed:
-// created by then and not exited by then (exited_ms null or later), as the
-// terminate-outlived-waiters check counts them.
-func tlAliveAtClose(it Iteration) []int {
-	var ids []int
-	for _, th := range it.Threads {
-		if tlAlive(th, it.Terminate.ClosedMS) {
-			ids = append(ids, th.ID)
-		}
-	}
-	return ids
-}
-
-func tlAlive(th Thread, closed *float64) bool {
-	if closed == nil {
-		return false
-	}
-	c := *closed
-	if len(th.States) > 0 && th.States[0].AtMS > c {
-		return false
-	}
-	return th.ExitedMS == nil || *th.ExitedMS > c
-}
-
-func (b *tlBuilder) alive(th Thread) bool { return tlAlive(th, b.closed) }
+// alive: the thread was alive when terminate was closed, by the record.
+func (b *tlBuilder) alive(th Thread) bool { return b.aliveAtClose[th.ID] }
 
 // violationRow marks each violation where it happened. Violations whose
 // marks would overlap share one, whose tooltip lists the first few; its
@@ -1046,7 +1031,7 @@ type tlThreadLane struct {
 	th           Thread
 	label, title string
 	outcome      string
-	outcomeClass string
+	outcomeClass string // good or bad, as the report's ok says
 	group        string
 }
 
@@ -1076,7 +1061,7 @@ func (b *tlBuilder) lanes(y float64) float64 {
 				if c.Detail != "" {
 					l.title += " (" + c.Detail + ")"
 				}
-				l.outcome = c.Outcome
+				l.outcome, l.outcomeClass = c.Outcome, okClass(c.OK)
 			} else {
 				l.group = "client"
 				l.label = fmt.Sprintf("#%d client %d", th.ID, *th.Client)
@@ -1089,20 +1074,9 @@ func (b *tlBuilder) lanes(y float64) float64 {
 			}
 			l.label = fmt.Sprintf("#%d %s", th.ID, th.Probe)
 			l.title = fmt.Sprintf("thread %d served the %s probe", th.ID, th.Probe)
-			if o, ok := b.admitted[th.Probe]; ok {
-				l.outcome = o
-				l.title += ": " + o
-			}
-		}
-		if l.outcome != "" {
-			good := htmlGoodOutcome(l.outcome)
-			if th.Client == nil {
-				// An admission probe should be turned away.
-				good = l.outcome != load.AdmissionServed && l.outcome != load.AdmissionError
-			}
-			l.outcomeClass = "bad"
-			if good {
-				l.outcomeClass = "good"
+			if a, ok := b.admitted[th.Probe]; ok {
+				l.outcome, l.outcomeClass = a.Outcome, okClass(a.OK)
+				l.title += ": " + a.Outcome
 			}
 		}
 		single = append(single, l)
@@ -1282,6 +1256,7 @@ func (b *tlBuilder) groupLanes(y float64, single []tlThreadLane, routes []Thread
 	var groups []*tlGroup
 	byName := map[string]*tlGroup{}
 	outcomeCount := map[string]map[string]int{}
+	outcomeClass := map[string]map[string]string{}
 	outcomeOrder := map[string][]string{}
 	for _, l := range single {
 		g := byName[l.group]
@@ -1289,7 +1264,7 @@ func (b *tlBuilder) groupLanes(y float64, single []tlThreadLane, routes []Thread
 			g = &tlGroup{name: l.group}
 			byName[l.group] = g
 			groups = append(groups, g)
-			outcomeCount[l.group] = map[string]int{}
+			outcomeCount[l.group], outcomeClass[l.group] = map[string]int{}, map[string]string{}
 		}
 		g.threads = append(g.threads, l.th)
 		if l.outcome != "" {
@@ -1297,15 +1272,14 @@ func (b *tlBuilder) groupLanes(y float64, single []tlThreadLane, routes []Thread
 				outcomeOrder[l.group] = append(outcomeOrder[l.group], l.outcome)
 			}
 			outcomeCount[l.group][l.outcome]++
+			if outcomeClass[l.group][l.outcome] != "bad" {
+				outcomeClass[l.group][l.outcome] = l.outcomeClass
+			}
 		}
 	}
 	for _, g := range groups {
 		for _, o := range outcomeOrder[g.name] {
-			cls := "good"
-			if !htmlGoodOutcome(o) {
-				cls = "bad"
-			}
-			g.outcomes = append(g.outcomes, htmlKV{Key: o, Value: strconv.Itoa(outcomeCount[g.name][o]), Class: cls})
+			g.outcomes = append(g.outcomes, htmlKV{Key: o, Value: strconv.Itoa(outcomeCount[g.name][o]), Class: outcomeClass[g.name][o]})
 		}
 		// The bad outcomes first: they are what the column is for.
 		sort.SliceStable(g.outcomes, func(i, j int) bool { return g.outcomes[i].Class == "bad" && g.outcomes[j].Class != "bad" })

@@ -87,7 +87,7 @@ func htmlDecorate(it *load.Iteration) {
 func htmlFixedReport() Report {
 	it := cleanIteration()
 	htmlDecorate(&it)
-	r := Build(htmlResult(target.PolicyFixed, it), htmlTool)
+	r := Build(htmlResult(target.PolicyFixed, it), nil, htmlTool)
 	r.Reproduce.Command = "shutdowntest --headless --json report.json"
 	return r
 }
@@ -140,7 +140,7 @@ func htmlLegacyIteration() load.Iteration {
 func htmlLegacyReport() Report {
 	it := htmlLegacyIteration()
 	htmlDecorate(&it)
-	r := Build(htmlResult(target.PolicyLegacy, it), htmlTool)
+	r := Build(htmlResult(target.PolicyLegacy, it), nil, htmlTool)
 	r.Reproduce = Reproduce{Command: "shutdowntest --headless --policy=legacy --json report.json"}
 	return r
 }
@@ -188,7 +188,7 @@ func TestHTMLNoAbsoluteURL(t *testing.T) {
 	many := htmlManyReport(300)
 	reports := map[string]Report{
 		"fixed": htmlFixedReport(), "legacy": htmlLegacyReport(), "hostile": hostile,
-		"iterations": htmlIterationsReport(), "none": Build(nil, htmlTool), "zero": {}, "many": many,
+		"iterations": htmlIterationsReport(), "none": Build(nil, nil, htmlTool), "zero": {}, "many": many,
 	}
 	for name, r := range reports {
 		t.Run(name, func(t *testing.T) {
@@ -309,7 +309,7 @@ func TestHTMLFixedClosesAfterLastExit(t *testing.T) {
 // a pass; the page draws the second.
 func htmlIterationsReport() Report {
 	its := htmlResult(target.PolicyLegacy, cleanIteration(), htmlLegacyIteration(), cleanIteration())
-	return Build(its, htmlTool)
+	return Build(its, nil, htmlTool)
 }
 
 func TestHTMLIterations(t *testing.T) {
@@ -323,7 +323,7 @@ func TestHTMLIterations(t *testing.T) {
 	if n := strings.Count(page, `<tr><td class="num">`) + strings.Count(page, `<tr class="shown"><td class="num">`); n != 3 {
 		t.Errorf("%d iteration rows, want 3", n)
 	}
-	r := Build(htmlResult(target.PolicyFixed, cleanIteration(), cleanIteration()), htmlTool)
+	r := Build(htmlResult(target.PolicyFixed, cleanIteration(), cleanIteration()), nil, htmlTool)
 	if page := htmlOf(t, r); !strings.Contains(page, "iteration 2, the last; every iteration passed") {
 		t.Error("a passing run does not draw its last iteration")
 	}
@@ -380,7 +380,7 @@ func htmlManyReport(n int) Report {
 	res := htmlResult(target.PolicyLegacy, it)
 	res.Config.Mix = m
 	res.Config.DrainTimeout = 300 * time.Millisecond
-	return Build(res, htmlTool)
+	return Build(res, nil, htmlTool)
 }
 
 var htmlSVGElement = regexp.MustCompile(`<(rect|line|path|text|title|g|polygon|circle)\b`)
@@ -413,6 +413,23 @@ func TestHTMLManyThreads(t *testing.T) {
 		}
 	}
 	t.Logf("5,000 threads: %d bytes", len(page))
+}
+
+// A run that could not be carried out says so in the page's headline.
+func TestHTMLRunError(t *testing.T) {
+	it := cleanIteration()
+	it.Ready = false
+	runErr := &load.RunError{Iteration: 1, Phase: load.PhaseHolding, Err: errors.New("iteration 1: 1 client(s) not ready after 1ns")}
+	page := htmlOf(t, Build(htmlResult(target.PolicyFixed, it), runErr, htmlTool))
+	for _, w := range []string{"<title>shutdowntest ERROR: policy fixed</title>", `<span class="verdict error">error</span>`,
+		`<p class="banner error">Could not be carried out (iteration 1, holding): iteration 1: 1 client(s) not ready after 1ns</p>`} {
+		if !strings.Contains(page, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+	if strings.Contains(page, `verdict pass`) {
+		t.Error("the page reads as a pass")
+	}
 }
 
 func TestHTMLWriteError(t *testing.T) {

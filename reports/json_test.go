@@ -3,6 +3,8 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,13 +124,13 @@ func TestBuildJSON(t *testing.T) {
 
 	kept := keptOpenIteration()
 	res := testResult(clean, kept)
-	r := Build(res, testTool)
+	r := Build(res, nil, testTool)
 	m, text := roundTrip(t, r)
 
 	for _, k := range []string{"schema", "verdict", "interrupted", "tool", "config", "checks", "wall_ms", "drain", "reproduce", "iterations"} {
 		get(t, m, k)
 	}
-	if get(t, m, "schema") != Schema || Schema != "shutdowntest-report/2" {
+	if get(t, m, "schema") != Schema || Schema != "shutdowntest-report/3" {
 		t.Errorf("schema %v", get(t, m, "schema"))
 	}
 	// Build cannot know how the tool was invoked: the caller fills the
@@ -164,21 +166,21 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("config.clients.%s", k)
 		}
 	}
-	if n := len(get(t, m, "checks").([]any)); n != 10 {
+	if n := len(get(t, m, "checks").([]any)); n != 11 {
 		t.Errorf("%d aggregated checks", n)
 	}
 	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
 		t.Errorf("aggregated no-thread-leak: %s", d)
 	}
 	// Aggregated checks say in how many iterations they passed.
-	for i, want := range map[int][2]int64{0: {2, 2}, 1: {1, 2}, 2: {1, 2}, 3: {2, 2}, 9: {0, 2}} {
+	for i, want := range map[int][2]int64{0: {2, 2}, 1: {1, 2}, 2: {1, 2}, 3: {2, 2}, 9: {2, 2}, 10: {0, 2}} {
 		c := get(t, m, "checks", i)
 		if p, n := integer(t, c, "passed_iterations"), integer(t, c, "iterations"); p != want[0] || n != want[1] {
 			t.Errorf("check %v: passed %d of %d, want %d of %d", get(t, c, "id"), p, n, want[0], want[1])
 		}
 	}
-	if get(t, m, "checks", 9, "id") != CheckDrainWithin || get(t, m, "checks", 9, "status") != "skip" {
-		t.Errorf("drain-within without --max-drain: %v", get(t, m, "checks", 9))
+	if get(t, m, "checks", 10, "id") != CheckDrainWithin || get(t, m, "checks", 10, "status") != "skip" {
+		t.Errorf("drain-within without --max-drain: %v", get(t, m, "checks", 10))
 	}
 	// The drain over both iterations: the kept-open one never closed
 	// terminate, and its stragglers exited at t+0.500s.
@@ -205,7 +207,7 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("iteration %d: %d clients, configured %d", i+1, n, mix.Total())
 		}
 		checks := get(t, m, "iterations", i, "checks").([]any)
-		if len(checks) != 10 {
+		if len(checks) != 11 {
 			t.Errorf("iteration %d: %d checks", i+1, len(checks))
 		}
 		for _, c := range checks {
@@ -348,7 +350,7 @@ func TestBuildReproduceAndMaxDrain(t *testing.T) {
 	for i := range res.Iterations {
 		res.Iterations[i].MaxDrain = res.Config.MaxDrain
 	}
-	r := Build(res, testTool)
+	r := Build(res, nil, testTool)
 	r.Reproduce = Reproduce{Command: "shutdowntest --headless --iterations=2", FirstFailing: "shutdowntest --headless --iterations=1"}
 	m, _ := roundTrip(t, r)
 	if get(t, m, "reproduce", "command") != r.Reproduce.Command || get(t, m, "reproduce", "first_failing") != r.Reproduce.FirstFailing {
@@ -357,7 +359,7 @@ func TestBuildReproduceAndMaxDrain(t *testing.T) {
 	if num(t, m, "config", "max_drain_ms") != 400 {
 		t.Errorf("max_drain_ms %v", get(t, m, "config", "max_drain_ms"))
 	}
-	c := get(t, m, "checks", 9)
+	c := get(t, m, "checks", 10)
 	if get(t, c, "id") != CheckDrainWithin || get(t, c, "status") != "fail" || integer(t, c, "passed_iterations") != 1 ||
 		integer(t, c, "iterations") != 2 || integer(t, c, "observed") != 12 {
 		t.Errorf("drain-within aggregated %v", c)
@@ -368,7 +370,7 @@ func TestBuildReproduceAndMaxDrain(t *testing.T) {
 }
 
 func TestBuildLegacyTimeline(t *testing.T) {
-	r := Build(testResult(legacyIteration()), testTool)
+	r := Build(testResult(legacyIteration()), nil, testTool)
 	m, _ := roundTrip(t, r)
 	term := get(t, m, "iterations", 0, "terminate")
 	if num(t, term, "closed_ms") != 4 || integer(t, term, "live_threads_at_close") != 2 || integer(t, term, "waits_after_close") != 2 {
@@ -386,11 +388,51 @@ func TestBuildLegacyTimeline(t *testing.T) {
 	if live != 2 {
 		t.Errorf("timeline shows %d live at close", live)
 	}
-	if get(t, m, "iterations", 0, "violations", 0, "kind") != "wait-on-closed" || num(t, m, "iterations", 0, "violations", 0, "at_ms") != 305 {
+	if get(t, m, "iterations", 0, "violations", 0, "kind") != "wait-on-closed" || num(t, m, "iterations", 0, "violations", 0, "at_ms") != 305 ||
+		integer(t, m, "iterations", 0, "violations", 0, "thread") != 2 || integer(t, m, "iterations", 0, "violations", 0, "handle") != 0x40 {
 		t.Errorf("violations %v", get(t, m, "iterations", 0, "violations"))
+	}
+	// The record's list, carried as it is.
+	if ids := get(t, term, "alive_at_close").([]any); len(ids) != 2 || ids[0] != json.Number("2") || ids[1] != json.Number("4") {
+		t.Errorf("alive_at_close %v", ids)
 	}
 	if get(t, m, "verdict") != "fail" || get(t, m, "checks", 0, "status") != "fail" {
 		t.Error("legacy must fail")
+	}
+}
+
+// A run that could not be carried out: verdict error with the engine's
+// error, the iteration's own verdict error, and no fd count at hold
+// claimed. A run that could be carried out has error null, and the
+// clients' and probes' ok are the one rule's answers.
+func TestBuildJSONError(t *testing.T) {
+	it := cleanIteration()
+	it.Ready, it.FDs.AtHold, it.FDs.ExpectedAtHold = false, 0, 0
+	runErr := fmt.Errorf("run: %w", &load.RunError{Iteration: 1, Phase: load.PhaseStarting, Err: errors.New("route probes: dial: refused")})
+	m, _ := roundTrip(t, Build(testResult(it), runErr, testTool))
+	if get(t, m, "verdict") != "error" || get(t, m, "iterations", 0, "verdict") != "error" {
+		t.Errorf("verdicts %v, %v", get(t, m, "verdict"), get(t, m, "iterations", 0, "verdict"))
+	}
+	e := get(t, m, "error")
+	if integer(t, e, "iteration") != 1 || get(t, e, "phase") != "starting" || get(t, e, "message") != "run: route probes: dial: refused" {
+		t.Errorf("error %v", e)
+	}
+	fd := get(t, m, "iterations", 0, "resources", "fd_check")
+	if get(t, fd, "at_hold") != nil || get(t, fd, "expected_at_hold") != nil || integer(t, fd, "after") != 0 {
+		t.Errorf("fd_check claims a count at hold: %v", fd)
+	}
+
+	m, _ = roundTrip(t, Build(testResult(cleanIteration()), nil, testTool))
+	if v, ok := m["error"]; !ok || v != nil {
+		t.Errorf("error must be present and null, got %v", v)
+	}
+	for i, c := range get(t, m, "iterations", 0, "clients").([]any) {
+		if get(t, c, "ok") != true {
+			t.Errorf("client %d of the clean run is not ok: %v", i+1, c)
+		}
+	}
+	if get(t, m, "iterations", 0, "admission", 0, "ok") != true {
+		t.Errorf("admission %v", get(t, m, "iterations", 0, "admission", 0))
 	}
 }
 
@@ -398,7 +440,7 @@ func TestBuildNoIteration(t *testing.T) {
 	res := testResult()
 	res.Config.Iterations = 3
 	res.Interrupted = true
-	r := Build(res, ToolInfo{})
+	r := Build(res, nil, ToolInfo{})
 	m, _ := roundTrip(t, r)
 	if get(t, m, "verdict") != "fail" || get(t, m, "interrupted") != true {
 		t.Errorf("a run with no iteration cannot pass: %v", get(t, m, "verdict"))
@@ -407,7 +449,7 @@ func TestBuildNoIteration(t *testing.T) {
 		t.Error("iterations must be an empty array")
 	}
 	checks := get(t, m, "checks").([]any)
-	if len(checks) != 10 {
+	if len(checks) != 11 {
 		t.Errorf("checks %v", checks)
 	}
 	for i := range checks {
@@ -429,8 +471,8 @@ func TestBuildNoIteration(t *testing.T) {
 }
 
 func TestBuildNil(t *testing.T) {
-	r := Build(nil, testTool)
-	if r.Verdict != StatusFail || len(r.Checks) != len(checkIDs) || len(checkIDs) != 10 || r.Iterations == nil || r.Schema != Schema {
+	r := Build(nil, nil, testTool)
+	if r.Verdict != StatusFail || len(r.Checks) != len(criteria) || len(criteria) != 11 || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }
@@ -440,7 +482,7 @@ func TestBuildPendingThread(t *testing.T) {
 	it.Interrupted, it.ShutdownReturned = true, false
 	th := &it.Server.Kernel.Threads[3]
 	th.States, th.Exited, th.ExitedAt = th.States[:5], false, 0
-	m, _ := roundTrip(t, Build(testResult(it), testTool))
+	m, _ := roundTrip(t, Build(testResult(it), nil, testTool))
 	if get(t, m, "iterations", 0, "threads", 2, "exited_ms") != nil {
 		t.Error("a thread that never exited has exited_ms null")
 	}

@@ -48,7 +48,10 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure"`
-	Skipped   *junitSkipped `xml:"skipped"`
+	// Error is a test that could not be run, as JUnit tells it apart
+	// from one that failed.
+	Error   *junitFailure `xml:"error"`
+	Skipped *junitSkipped `xml:"skipped"`
 }
 
 type junitFailure struct {
@@ -69,6 +72,7 @@ type junitText struct {
 const (
 	junitRunClass       = "shutdowntest.run"
 	junitRunInterrupted = "run-interrupted"
+	junitRunError       = "run-error"
 	junitNoIteration    = "iterations-recorded"
 )
 
@@ -84,11 +88,12 @@ const (
 // without opening the JSON: the iteration's terminate story, drain
 // milestones, shutdown steps and the command to reproduce it.
 //
-// A run that proves nothing must not read as green: an interrupted run
-// gets a failing "run-interrupted" testcase, and a run in which no
-// iteration was recorded a failing "iterations-recorded" one (it would
-// otherwise hold no testcase at all). The testsuite's timestamp is the
-// run's start (omitted when unknown).
+// A run that proves nothing must not read as green: a run that could not
+// be carried out gets a "run-error" testcase in error (errors="1"), an
+// interrupted run a failing "run-interrupted" testcase, and a run in which
+// no iteration was recorded for any other reason a failing
+// "iterations-recorded" one (it would otherwise hold no testcase at all).
+// The testsuite's timestamp is the run's start (omitted when unknown).
 func (r Report) WriteJUnit(w io.Writer) error {
 	name := "shutdowntest"
 	if r.Config.Policy != "" { // empty when the run never got its configuration
@@ -126,7 +131,13 @@ func (r Report) WriteJUnit(w io.Writer) error {
 		suite.Cases = append(suite.Cases, junitCase{Classname: junitRunClass, Name: junitRunInterrupted, Time: seconds(r.WallMS),
 			Failure: &junitFailure{Message: msg, Type: junitRunInterrupted, Text: xmlText(strings.Join(append([]string{msg, ""}, text...), "\n"))}})
 	}
-	if len(r.Iterations) == 0 {
+	if e := r.Error; e != nil {
+		msg := "the run could not be carried out: " + e.Message
+		text := append([]string{msg, "", fmt.Sprintf("iteration %d, phase %s", e.Iteration, e.Phase)}, r.reproduceLines()...)
+		suite.Cases = append(suite.Cases, junitCase{Classname: junitRunClass, Name: junitRunError, Time: seconds(r.WallMS),
+			Error: &junitFailure{Message: msg, Type: junitRunError, Text: xmlText(strings.Join(text, "\n"))}})
+	}
+	if len(r.Iterations) == 0 && r.Error == nil {
 		msg := "no iteration was recorded: nothing was checked"
 		suite.Cases = append(suite.Cases, junitCase{Classname: junitRunClass, Name: junitNoIteration, Time: seconds(r.WallMS),
 			Failure: &junitFailure{Message: msg, Type: junitNoIteration, Text: xmlText(strings.Join(append([]string{msg}, r.reproduceLines()...), "\n"))}})
@@ -136,6 +147,8 @@ func (r Report) WriteJUnit(w io.Writer) error {
 		switch {
 		case tc.Failure != nil:
 			suite.Failures++
+		case tc.Error != nil:
+			suite.Errors++
 		case tc.Skipped != nil:
 			suite.Skipped++
 		}

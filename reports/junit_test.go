@@ -17,6 +17,7 @@ type parsedSuites struct {
 	Name     string   `xml:"name,attr"`
 	Tests    int      `xml:"tests,attr"`
 	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
 	Skipped  int      `xml:"skipped,attr"`
 	Time     string   `xml:"time,attr"`
 	Suites   []struct {
@@ -39,6 +40,11 @@ type parsedSuites struct {
 				Type    string `xml:"type,attr"`
 				Text    string `xml:",chardata"`
 			} `xml:"failure"`
+			Error []struct {
+				Message string `xml:"message,attr"`
+				Type    string `xml:"type,attr"`
+				Text    string `xml:",chardata"`
+			} `xml:"error"`
 			Skipped []struct {
 				Message string `xml:"message,attr"`
 			} `xml:"skipped"`
@@ -103,7 +109,12 @@ func TestJUnitCases(t *testing.T) {
 				wants[k] = want{StatusFail, "the run was interrupted " + r.interruptedAfter() + ": not a sign-off"}
 				order = append(order, k)
 			}
-			if len(r.Iterations) == 0 {
+			if r.Error != nil {
+				k := "shutdowntest.run/run-error"
+				wants[k] = want{VerdictError, "the run could not be carried out: " + r.Error.Message}
+				order = append(order, k)
+			}
+			if len(r.Iterations) == 0 && r.Error == nil {
 				k := "shutdowntest.run/iterations-recorded"
 				wants[k] = want{StatusFail, "no iteration was recorded: nothing was checked"}
 				order = append(order, k)
@@ -111,7 +122,7 @@ func TestJUnitCases(t *testing.T) {
 			if len(s.Cases) != len(order) {
 				t.Fatalf("%d testcases, want %d", len(s.Cases), len(order))
 			}
-			failures, skipped := 0, 0
+			failures, skipped, errs := 0, 0, 0
 			for i, c := range s.Cases {
 				k := c.Classname + "/" + c.Name
 				if k != order[i] {
@@ -128,6 +139,12 @@ func TestJUnitCases(t *testing.T) {
 					if f.Message != w.detail || f.Type != c.Name || !strings.HasPrefix(f.Text, w.detail+"\n") {
 						t.Errorf("%s: failure %+v, want message and text %q", k, f, w.detail)
 					}
+				case VerdictError:
+					errs++
+					if len(c.Error) != 1 || len(c.Failure)+len(c.Skipped) != 0 || c.Error[0].Message != w.detail ||
+						!strings.HasPrefix(c.Error[0].Text, w.detail+"\n") {
+						t.Errorf("%s: want one error %q, got %+v", k, w.detail, c)
+					}
 				case StatusSkip:
 					skipped++
 					if len(c.Failure) != 0 || len(c.Skipped) != 1 || c.Skipped[0].Message != w.detail {
@@ -139,18 +156,19 @@ func TestJUnitCases(t *testing.T) {
 					}
 				}
 			}
-			if s.Tests != len(s.Cases) || s.Failures != failures || s.Skipped != skipped || s.Errors != 0 {
-				t.Errorf("suite counts tests=%d failures=%d skipped=%d errors=%d, cases say %d/%d/%d/0",
-					s.Tests, s.Failures, s.Skipped, s.Errors, len(s.Cases), failures, skipped)
+			if s.Tests != len(s.Cases) || s.Failures != failures || s.Skipped != skipped || s.Errors != errs {
+				t.Errorf("suite counts tests=%d failures=%d skipped=%d errors=%d, cases say %d/%d/%d/%d",
+					s.Tests, s.Failures, s.Skipped, s.Errors, len(s.Cases), failures, skipped, errs)
 			}
-			if doc.Name != "shutdowntest" || doc.Tests != s.Tests || doc.Failures != s.Failures || doc.Skipped != s.Skipped {
+			if doc.Name != "shutdowntest" || doc.Tests != s.Tests || doc.Failures != s.Failures || doc.Skipped != s.Skipped ||
+				doc.Errors != s.Errors {
 				t.Errorf("testsuites %+v disagrees with its suite", doc)
 			}
 			if want := fmt.Sprintf("%.3f", r.WallMS/1000); doc.Time != want || s.Time != want {
 				t.Errorf("time %q/%q, want the wall time %s", doc.Time, s.Time, want)
 			}
-			if (failures == 0) != (r.Verdict == StatusPass) {
-				t.Errorf("verdict %s with %d failures: a CI reader would see the other verdict", r.Verdict, failures)
+			if (failures+errs == 0) != (r.Verdict == StatusPass) || (errs == 1) != (r.Verdict == VerdictError) {
+				t.Errorf("verdict %s with %d failures and %d errors: a CI reader would see another verdict", r.Verdict, failures, errs)
 			}
 			if !strings.Contains(s.SystemOut, "verdict: "+strings.ToUpper(r.Verdict)) {
 				t.Errorf("system-out lacks the summary:\n%s", s.SystemOut)
@@ -159,7 +177,7 @@ func TestJUnitCases(t *testing.T) {
 	}
 }
 
-// The legacy-like run fails the signal and leak checks: each failure
+// The legacy-like run fails the signal, leak and violation checks: each failure
 // carries the iteration's numbers, and nothing else fails.
 func TestJUnitLegacy(t *testing.T) {
 	var legacy, fixed Report
@@ -173,8 +191,8 @@ func TestJUnitLegacy(t *testing.T) {
 	}
 	doc, _ := junitOf(t, legacy)
 	s := doc.Suites[0]
-	if s.Name != "shutdowntest policy legacy" || s.Tests != 10 || s.Failures != 2 || s.Skipped != 1 {
-		t.Errorf("legacy suite %s: tests=%d failures=%d skipped=%d, want 10/2/1", s.Name, s.Tests, s.Failures, s.Skipped)
+	if s.Name != "shutdowntest policy legacy" || s.Tests != 11 || s.Failures != 3 || s.Skipped != 1 {
+		t.Errorf("legacy suite %s: tests=%d failures=%d skipped=%d, want 11/3/1", s.Name, s.Tests, s.Failures, s.Skipped)
 	}
 	var failed []string
 	for _, c := range s.Cases {
@@ -197,7 +215,7 @@ func TestJUnitLegacy(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(failed, ","); got != CheckTerminateOutlivedWaiters+","+CheckNoThreadLeak {
+	if got := strings.Join(failed, ","); got != CheckTerminateOutlivedWaiters+","+CheckNoThreadLeak+","+CheckNoKernelViolations {
 		t.Errorf("failed testcases %s", got)
 	}
 	props := map[string]string{}
@@ -213,8 +231,8 @@ func TestJUnitLegacy(t *testing.T) {
 
 	doc, _ = junitOf(t, fixed)
 	s = doc.Suites[0]
-	if s.Failures != 0 || doc.Failures != 0 || s.Tests != 10 {
-		t.Errorf("fixed run: tests=%d failures=%d/%d, want 10 and none", s.Tests, s.Failures, doc.Failures)
+	if s.Failures != 0 || doc.Failures != 0 || s.Tests != 11 {
+		t.Errorf("fixed run: tests=%d failures=%d/%d, want 11 and none", s.Tests, s.Failures, doc.Failures)
 	}
 	for _, c := range s.Cases {
 		if len(c.Failure) != 0 {
@@ -226,7 +244,7 @@ func TestJUnitLegacy(t *testing.T) {
 // A control byte from a socket error must not make the file unreadable:
 // attributes and texts both replace it.
 func TestJUnitInvalidCharacters(t *testing.T) {
-	r := Build(testResult(legacyIteration()), testTool)
+	r := Build(testResult(legacyIteration()), nil, testTool)
 	r.Iterations[0].Checks[0].Detail = "bad \x00 byte \x1b[31m and ]]> end"
 	r.Iterations[0].Addr = "127.0.0.1:1\x07"
 	doc, text := junitOf(t, r)
@@ -250,7 +268,7 @@ func (w *failWriter) Write(p []byte) (int, error) {
 }
 
 func TestWritersReportWriteErrors(t *testing.T) {
-	r := Build(testResult(cleanIteration()), testTool)
+	r := Build(testResult(cleanIteration()), nil, testTool)
 	for n := 0; n < 3; n++ {
 		if err := r.WriteJUnit(&failWriter{after: n}); err == nil || !strings.Contains(err.Error(), "junit") {
 			t.Errorf("junit after %d writes: %v", n, err)
@@ -265,7 +283,7 @@ func TestWritersReportWriteErrors(t *testing.T) {
 func TestStartedTimestamp(t *testing.T) {
 	res := &load.Result{Iterations: []load.Iteration{cleanIteration()},
 		Started: time.Date(2026, 11, 25, 14, 30, 5, 999, time.FixedZone("X", 3600))}
-	rep := Build(res, ToolInfo{})
+	rep := Build(res, nil, ToolInfo{})
 	if rep.Started != "2026-11-25T13:30:05Z" {
 		t.Errorf("started %q", rep.Started)
 	}

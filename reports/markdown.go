@@ -37,6 +37,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 
 func (r Report) mdSummary(b *strings.Builder) {
 	fmt.Fprintf(b, "# shutdowntest: %s\n\n", strings.ToUpper(r.Verdict))
+	if e := r.Error; e != nil {
+		fmt.Fprintf(b, "> **Could not be carried out** (iteration %d, %s): %s\n\n", e.Iteration, e.Phase, cell(e.Message))
+	}
 	if len(r.Iterations) == 0 {
 		fmt.Fprintf(b, "No iteration was recorded, so nothing was checked (policy `%s`, %.2fs).\n\n", r.Config.Policy, r.WallMS/1000)
 	} else {
@@ -179,7 +182,8 @@ func (r Report) mdTerminate(b *strings.Builder) {
 }
 
 // mdOutcomes counts how the clients ended, by kind and role, over every
-// iteration: a flaky shutdown shows as a second outcome in a row.
+// iteration: a flaky shutdown shows as a second outcome in a row, and an
+// outcome its role does not pass with is marked ✗ (the client's ok).
 func (r Report) mdOutcomes(b *strings.Builder) {
 	if len(r.Iterations) == 0 {
 		return
@@ -188,6 +192,7 @@ func (r Report) mdOutcomes(b *strings.Builder) {
 	type row struct {
 		n        int
 		outcomes map[string]int
+		failed   map[string]bool
 	}
 	rows := map[key]*row{}
 	var keys []key
@@ -196,12 +201,13 @@ func (r Report) mdOutcomes(b *strings.Builder) {
 			k := key{c.Kind, c.Role}
 			rw := rows[k]
 			if rw == nil {
-				rw = &row{outcomes: map[string]int{}}
+				rw = &row{outcomes: map[string]int{}, failed: map[string]bool{}}
 				rows[k] = rw
 				keys = append(keys, k)
 			}
 			rw.n++
 			rw.outcomes[c.Outcome]++
+			rw.failed[c.Outcome] = rw.failed[c.Outcome] || !c.OK
 		}
 	}
 	fmt.Fprintf(b, "## Client outcomes (%s)\n\n", allIterations(len(r.Iterations)))
@@ -235,13 +241,14 @@ func (r Report) mdOutcomes(b *strings.Builder) {
 	b.WriteString("| kind | role | clients | outcomes |\n|---|---|---|---|\n")
 	for _, k := range keys {
 		rw := rows[k]
-		fmt.Fprintf(b, "| %s | %s | %d | %s |\n", cell(k.kind), cell(k.role), rw.n, cell(countList(rw.outcomes)))
+		fmt.Fprintf(b, "| %s | %s | %d | %s |\n", cell(k.kind), cell(k.role), rw.n, cell(countList(rw.outcomes, rw.failed)))
 	}
 	b.WriteString("\n")
 }
 
-// countList is "completed 2, timeout 1": most frequent first, ties by name.
-func countList(m map[string]int) string {
+// countList is "completed 2, ✗ timeout 1": most frequent first, ties by
+// name, the failed ones marked.
+func countList(m map[string]int, failed map[string]bool) string {
 	names := make([]string, 0, len(m))
 	for k := range m {
 		names = append(names, k)
@@ -255,6 +262,9 @@ func countList(m map[string]int) string {
 	parts := make([]string, len(names))
 	for i, k := range names {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+		if failed[k] {
+			parts[i] = "✗ " + parts[i]
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -100,7 +100,7 @@ func TestMarkdownSections(t *testing.T) {
 		"| `join-clients` | t+0.001s | t+0.101s | 100ms | timeout | 2 of 6 client threads still alive after 100ms: [3 5] |",
 		"## Client outcomes (all 3 iterations)",
 		"| http | inflight | 3 | completed 3 |",
-		"| rest | inflight | 3 | completed 2, reset 1 |",
+		"| rest | inflight | 3 | completed 2, ✗ reset 1 |",
 		"| `inflight-completed` | **FAIL** | 2/3 | failed in 1 of 3 iterations; first (iteration 3): 1/2 whole responses; client 4: reset (read body: connection reset by peer \\| after 12 of 40 bytes) |",
 		"| ws | stream | 3 | ws-close-1001 3 |",
 		"| milestone | min | median | p95 | max | reached |",
@@ -121,14 +121,16 @@ func TestMarkdownSections(t *testing.T) {
 
 func TestCountList(t *testing.T) {
 	for _, tc := range []struct {
-		m    map[string]int
-		want string
+		m      map[string]int
+		failed map[string]bool
+		want   string
 	}{
-		{map[string]int{}, ""},
-		{map[string]int{"completed": 2}, "completed 2"},
-		{map[string]int{"timeout": 1, "completed": 2, "reset": 1}, "completed 2, reset 1, timeout 1"},
+		{map[string]int{}, nil, ""},
+		{map[string]int{"completed": 2}, nil, "completed 2"},
+		{map[string]int{"timeout": 1, "completed": 2, "reset": 1}, map[string]bool{"reset": true, "timeout": true},
+			"completed 2, ✗ reset 1, ✗ timeout 1"},
 	} {
-		if got := countList(tc.m); got != tc.want {
+		if got := countList(tc.m, tc.failed); got != tc.want {
 			t.Errorf("countList(%v) = %q, want %q", tc.m, got, tc.want)
 		}
 	}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,12 +18,16 @@ import (
 // the server's clock. Nullable instants are pointers and encode as null.
 type Report struct {
 	// Schema names the document's format and version.
-	Schema      string   `json:"schema"`
-	Verdict     string   `json:"verdict"`
-	Interrupted bool     `json:"interrupted"`
-	Tool        ToolInfo `json:"tool"`
-	Config      Config   `json:"config"`
-	Checks      []Check  `json:"checks"`
+	Schema string `json:"schema"`
+	// Verdict is pass, fail, or error for a run that could not be
+	// carried out.
+	Verdict string `json:"verdict"`
+	// Error says why the run could not be carried out; nil when it could.
+	Error       *RunError `json:"error"`
+	Interrupted bool      `json:"interrupted"`
+	Tool        ToolInfo  `json:"tool"`
+	Config      Config    `json:"config"`
+	Checks      []Check   `json:"checks"`
 	// Started is when the run began (RFC 3339, UTC, seconds); empty when
 	// unknown.
 	Started string  `json:"started"`
@@ -34,8 +39,34 @@ type Report struct {
 	Iterations []Iteration `json:"iterations"`
 }
 
-// Schema is the current report format.
-const Schema = "shutdowntest-report/2"
+// Schema is the current report format. Version 3 added the error verdict
+// and its error object, the no-kernel-violations check, alive_at_close, the
+// clients' and admission probes' ok, the violations' thread and handle, and
+// null fd counts at hold when none was taken.
+const Schema = "shutdowntest-report/3"
+
+// RunError is why a run could not be carried out: the iteration it
+// stopped in (0 when none had started), the phase (starting or holding;
+// unknown when the error did not say) and the error's message.
+type RunError struct {
+	Iteration int    `json:"iteration"`
+	Phase     string `json:"phase"`
+	Message   string `json:"message"`
+}
+
+// runErrorOf is the report's account of err, a *load.RunError when the
+// engine returned it.
+func runErrorOf(err error) *RunError {
+	if err == nil {
+		return nil
+	}
+	e := &RunError{Phase: "unknown", Message: oneLine(err.Error())}
+	var re *load.RunError
+	if errors.As(err, &re) {
+		e.Iteration, e.Phase = re.Iteration, string(re.Phase)
+	}
+	return e
+}
 
 // Reproduce gives the exact commands to run a report's run again: the
 // whole run, and for a failure the first failing iteration on its own
@@ -103,15 +134,17 @@ type Iteration struct {
 	Interrupted     bool    `json:"interrupted"`
 }
 
-// Terminate is the terminate event's story. LiveThreadsAtClose is the
-// number of client threads alive at the close (0 when never closed); it
-// agrees with the threads' exited_ms against closed_ms.
+// Terminate is the terminate event's story, as the server's record tells
+// it. AliveAtClose are the client threads alive at the close (empty when
+// never closed) and LiveThreadsAtClose their number; every one of them is
+// also alive at closed_ms by its own exited_ms.
 type Terminate struct {
 	Handle             uint32   `json:"handle"`
 	SignaledMS         *float64 `json:"signaled_ms"`
 	ClosedMS           *float64 `json:"closed_ms"`
 	KeptOpen           bool     `json:"kept_open"`
 	LiveThreadsAtClose int      `json:"live_threads_at_close"`
+	AliveAtClose       []int    `json:"alive_at_close"`
 	WaitersAtClose     int      `json:"waiters_at_close"`
 	WaitsAfterClose    int      `json:"waits_after_close"`
 }
@@ -161,12 +194,15 @@ type State struct {
 	Repeats int     `json:"repeats,omitempty"`
 }
 
-// Client is one configured client and how it ended.
+// Client is one configured client and how it ended. OK says whether that
+// ending passes for its role (load.Role.Passes): every writer and view
+// reads it rather than judging the outcome again.
 type Client struct {
 	ID       int      `json:"id"`
 	Kind     string   `json:"kind"`
 	Role     string   `json:"role"`
 	Outcome  string   `json:"outcome"`
+	OK       bool     `json:"ok"`
 	Detail   string   `json:"detail"`
 	Thread   *int     `json:"thread"`
 	EndedMS  *float64 `json:"ended_ms"`
@@ -184,11 +220,13 @@ type Route struct {
 	Error    string          `json:"error"`
 }
 
-// Admission is one connection attempted after the trigger.
+// Admission is one connection attempted after the trigger. OK: it was
+// turned away, as it must be (load.NotAdmitted).
 type Admission struct {
 	When    string  `json:"when"`
 	AtMS    float64 `json:"at_ms"`
 	Outcome string  `json:"outcome"`
+	OK      bool    `json:"ok"`
 	Detail  string  `json:"detail"`
 }
 
@@ -202,35 +240,44 @@ type Resources struct {
 	FDCheck     FDCheck  `json:"fd_check"`
 }
 
-// FDCheck is the cross-check against the process's socket fds.
+// FDCheck is the cross-check against the process's socket fds. AtHold
+// and ExpectedAtHold are null when no count was taken at hold (the clients
+// were never all in place).
 type FDCheck struct {
 	Available      bool   `json:"available"`
 	Why            string `json:"why"`
 	Base           int    `json:"base"`
-	AtHold         int    `json:"at_hold"`
-	ExpectedAtHold int    `json:"expected_at_hold"`
+	AtHold         *int   `json:"at_hold"`
+	ExpectedAtHold *int   `json:"expected_at_hold"`
 	After          int    `json:"after"`
 }
 
-// Violation is an undefined or harmful Win32 act the kernel saw.
+// Violation is an undefined or harmful Win32 act the kernel saw: Thread is
+// the thread it concerns (null: no modelled thread, such as the shutdown
+// sequence), Handle the value it named.
 type Violation struct {
 	AtMS   float64 `json:"at_ms"`
 	Kind   string  `json:"kind"`
+	Thread *int    `json:"thread"`
+	Handle uint32  `json:"handle"`
 	Detail string  `json:"detail"`
 }
 
-// Build assembles the report of a run: it evaluates every iteration,
-// aggregates the checks and converts the records to the report's units.
-// A run in which no iteration was recorded has nothing to pass on: its
-// checks are skipped and its verdict is fail. A nil result (a run that
+// Build assembles the report of a run from what load.Run returned: it
+// evaluates every iteration, aggregates the checks and converts the
+// records to the report's units. A run in which no iteration was recorded
+// has nothing to pass on: its checks are skipped. A nil result (a run that
 // could not start) is such a run, so a caller can still write its report.
-func Build(res *load.Result, tool ToolInfo) Report {
+// runErr, when the run could not be carried out, is the report's error and
+// makes its verdict error.
+func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 	if res == nil {
 		res = &load.Result{}
 	}
 	cfg := res.Config
 	r := Report{
 		Schema:      Schema,
+		Error:       runErrorOf(runErr),
 		Interrupted: res.Interrupted,
 		Tool:        tool,
 		Config: Config{
@@ -258,21 +305,38 @@ func Build(res *load.Result, tool ToolInfo) Report {
 		r.Iterations = append(r.Iterations, buildIteration(it, checks))
 	}
 	if len(per) == 0 {
-		r.Checks = make([]Check, 0, len(checkIDs))
-		for _, id := range checkIDs {
-			r.Checks = append(r.Checks, newCheck(id, StatusSkip, 0, "no iteration was recorded"))
+		r.Checks = make([]Check, 0, len(criteria))
+		for _, cr := range criteria {
+			c := newCheck(StatusSkip, 0, "no iteration was recorded")
+			c.ID = cr.id
+			r.Checks = append(r.Checks, c)
 		}
-		r.Verdict = StatusFail
-		return r
+	} else {
+		r.Checks = Aggregate(per)
+		r.Drain = drainStats(r.Iterations)
 	}
-	r.Checks = Aggregate(per)
-	r.Verdict = Verdict(r.Checks)
-	r.Drain = drainStats(r.Iterations)
-	if res.Interrupted {
-		// An interrupted run is no sign-off, whatever it saw.
-		r.Verdict = StatusFail
-	}
+	r.Verdict = r.runVerdict()
 	return r
+}
+
+// runVerdict is the run's verdict. Only a run that was carried out, was
+// not interrupted and passed in every iteration it recorded (at least one)
+// is a pass: a run that could not be carried out is an error whatever it
+// saw, and an interrupted run, or one that recorded nothing, is no
+// sign-off.
+func (r Report) runVerdict() string {
+	switch {
+	case r.Error != nil:
+		return VerdictError
+	case r.Interrupted || len(r.Iterations) == 0:
+		return StatusFail
+	}
+	for _, it := range r.Iterations {
+		if it.Verdict != StatusPass {
+			return StatusFail
+		}
+	}
+	return StatusPass
 }
 
 func buildIteration(it *load.Iteration, checks []Check) Iteration {
@@ -280,7 +344,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	relPtr := func(d time.Duration) *float64 { v := rel(d); return &v }
 	srv := &it.Server
 	out := Iteration{
-		N: it.N, Addr: it.Addr, Verdict: Verdict(checks), Checks: checks,
+		N: it.N, Addr: it.Addr, Verdict: IterationVerdict(it, checks), Checks: checks,
 		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Ready: it.Ready, Interrupted: it.Interrupted,
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
 		Violations: []Violation{},
@@ -288,13 +352,15 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	}
 
 	tr := srv.Terminate
-	t := Terminate{Handle: tr.Handle, KeptOpen: tr.KeptOpen, WaitsAfterClose: len(tr.WaitsAfterClose)}
+	t := Terminate{Handle: tr.Handle, KeptOpen: tr.KeptOpen, WaitsAfterClose: len(tr.WaitsAfterClose),
+		AliveAtClose: []int{}}
 	if tr.Signaled {
 		t.SignaledMS = relPtr(tr.SignaledAt)
 	}
 	if tr.Closed {
 		t.ClosedMS = relPtr(tr.ClosedAt)
-		t.LiveThreadsAtClose = len(aliveAtClose(it))
+		t.AliveAtClose = append(t.AliveAtClose, tr.AliveAtClose...)
+		t.LiveThreadsAtClose = len(tr.AliveAtClose)
 		t.WaitersAtClose = len(tr.BlockedAtClose)
 	}
 	out.Terminate = t
@@ -333,7 +399,8 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	}
 
 	for _, c := range it.Clients {
-		rc := Client{ID: c.ID, Kind: string(c.Kind), Role: string(c.Role), Outcome: string(c.Outcome), Detail: c.Detail}
+		rc := Client{ID: c.ID, Kind: string(c.Kind), Role: string(c.Role), Outcome: string(c.Outcome),
+			OK: c.Role.Passes(c.Outcome), Detail: c.Detail}
 		if tid := clientThread(c, owner); tid != 0 {
 			rc.Thread = &tid
 		}
@@ -354,17 +421,26 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		out.Routes = append(out.Routes, Route{Name: p.Name, Expected: p.Expected, Observed: p.Observed, Error: p.Err})
 	}
 	for _, p := range it.Admission {
-		out.Admission = append(out.Admission, Admission{When: p.When, AtMS: rel(p.At), Outcome: p.Outcome, Detail: p.Detail})
+		out.Admission = append(out.Admission, Admission{When: p.When, AtMS: rel(p.At), Outcome: p.Outcome,
+			OK: load.NotAdmitted(p.Outcome), Detail: p.Detail})
 	}
 
 	left := srv.Left
 	handles := append([]string{}, left.Handles...)
 	out.Resources = Resources{OpenSockets: left.OpenSockets, SocketData: left.SocketData,
 		OpenHandles: left.OpenHandles, Handles: handles,
-		FDCheck: FDCheck{Available: it.FDs.Available, Why: it.FDs.Why, Base: it.FDs.Base,
-			AtHold: it.FDs.AtHold, ExpectedAtHold: it.FDs.ExpectedAtHold, After: it.FDs.After}}
+		FDCheck: FDCheck{Available: it.FDs.Available, Why: it.FDs.Why, Base: it.FDs.Base, After: it.FDs.After}}
+	if fdsCountedAtHold(it) {
+		hold, want := it.FDs.AtHold, it.FDs.ExpectedAtHold
+		out.Resources.FDCheck.AtHold, out.Resources.FDCheck.ExpectedAtHold = &hold, &want
+	}
 	for _, v := range srv.Kernel.Violations {
-		out.Violations = append(out.Violations, Violation{AtMS: rel(v.At), Kind: v.Kind, Detail: v.Detail})
+		rv := Violation{AtMS: rel(v.At), Kind: v.Kind, Handle: v.Handle, Detail: v.Detail}
+		if v.Thread != 0 {
+			tid := v.Thread
+			rv.Thread = &tid
+		}
+		out.Violations = append(out.Violations, rv)
 	}
 	return out
 }

@@ -11,8 +11,8 @@ import (
 // idWidth aligns the check lines: the longest check ID.
 var idWidth = func() int {
 	w := 0
-	for _, id := range checkIDs {
-		w = max(w, len(id))
+	for _, cr := range criteria {
+		w = max(w, len(cr.id))
 	}
 	return w
 }()
@@ -39,7 +39,7 @@ func (r Report) WriteText(w io.Writer) {
 	if n := len(r.Iterations); n > 1 {
 		var failed []string
 		for _, it := range r.Iterations {
-			if it.Verdict == StatusFail {
+			if it.Verdict != StatusPass {
 				failed = append(failed, fmt.Sprint(it.N))
 			}
 		}
@@ -77,15 +77,15 @@ func (r Report) clientsLine() string {
 }
 
 // storyIteration is the iteration whose story the summaries tell: the
-// first failing one (where a reader starts looking), else the last (the
-// state the run ended in). which says which of the two it is; ok is false
-// when no iteration was recorded.
+// first that did not pass (where a reader starts looking), else the last
+// (the state the run ended in). which says which of the two it is; ok is
+// false when no iteration was recorded.
 func (r Report) storyIteration() (it Iteration, which string, ok bool) {
 	if len(r.Iterations) == 0 {
 		return Iteration{}, "", false
 	}
 	for _, it := range r.Iterations {
-		if it.Verdict == StatusFail {
+		if it.Verdict != StatusPass {
 			return it, "first failing", true
 		}
 	}
@@ -247,9 +247,12 @@ func hasRole(it Iteration, role string) bool {
 
 func (r Report) verdictLine() string {
 	var s string
-	if len(r.Iterations) == 0 {
+	switch {
+	case r.Error != nil:
+		s = "verdict: ERROR (could not be carried out: " + r.Error.Message + ")"
+	case len(r.Iterations) == 0:
 		s = fmt.Sprintf("verdict: %s (no iteration was recorded)", strings.ToUpper(r.Verdict))
-	} else {
+	default:
 		failed, skipped := r.counts()
 		s = fmt.Sprintf("verdict: %s (%s, %d failed", strings.ToUpper(r.Verdict), plural(len(r.Checks), "check", "checks"), failed)
 		if skipped > 0 {

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ func textOf(r Report) []string {
 }
 
 func TestWriteTextPass(t *testing.T) {
-	r := Build(testResult(cleanIteration()), testTool)
+	r := Build(testResult(cleanIteration()), nil, testTool)
 	r.Reproduce.Command = "shutdowntest --headless"
 	lines := textOf(r)
 	want := []string{
@@ -28,16 +29,16 @@ func TestWriteTextPass(t *testing.T) {
 			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], w)
 		}
 	}
-	// header, ten checks, terminate, drain, verdict, reproduce
-	if len(lines) != 1+10+4 {
+	// header, eleven checks, terminate, drain, verdict, reproduce
+	if len(lines) != 1+11+4 {
 		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	if got, w := lines[10], "SKIP drain-within                no --max-drain given"; got != w {
+	if got, w := lines[11], "SKIP drain-within                no --max-drain given"; got != w {
 		t.Errorf("drain-within line\n got %q\nwant %q", got, w)
 	}
 	// The details start in one column.
 	col := strings.Index(lines[1], "closed at")
-	for _, l := range lines[1:11] {
+	for _, l := range lines[1:12] {
 		if len(l) <= col || l[col-1] != ' ' || l[col-2] != ' ' || l[col] == ' ' {
 			t.Errorf("misaligned: %q", l)
 		}
@@ -45,11 +46,11 @@ func TestWriteTextPass(t *testing.T) {
 	for i, w := range []string{
 		"terminate: handle 0x40 signalled t+0.000s, closed t+0.310s, 0 client threads alive, 0 waits after close",
 		"drain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.305s, terminate closed t+0.310s",
-		"verdict: PASS (10 checks, 0 failed, 1 skipped) in 1.21s",
+		"verdict: PASS (11 checks, 0 failed, 1 skipped) in 1.21s",
 		"reproduce: shutdowntest --headless",
 	} {
-		if got := lines[11+i]; got != w {
-			t.Errorf("line %d\n got %q\nwant %q", 11+i, got, w)
+		if got := lines[12+i]; got != w {
+			t.Errorf("line %d\n got %q\nwant %q", 12+i, got, w)
 		}
 	}
 }
@@ -58,7 +59,7 @@ func TestWriteTextFail(t *testing.T) {
 	res := testResult(cleanIteration(), keptOpenIteration(), legacyIteration())
 	res.Config.Iterations = 5
 	res.Interrupted = true
-	r := Build(res, testTool)
+	r := Build(res, nil, testTool)
 	r.Reproduce = Reproduce{Command: "shutdowntest --headless --iterations=5", FirstFailing: "shutdowntest --headless --iterations=1"}
 	lines := textOf(r)
 	all := strings.Join(lines, "\n")
@@ -95,7 +96,7 @@ func TestWriteTextFail(t *testing.T) {
 		}
 	}
 	n := len(lines)
-	if got, w := lines[n-3], "verdict: FAIL (10 checks, 3 failed, 1 skipped) in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off"; got != w {
+	if got, w := lines[n-3], "verdict: FAIL (11 checks, 4 failed, 1 skipped) in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off"; got != w {
 		t.Errorf("verdict line\n got %q\nwant %q", got, w)
 	}
 	if lines[n-2] != "reproduce: shutdowntest --headless --iterations=5" ||
@@ -107,13 +108,13 @@ func TestWriteTextFail(t *testing.T) {
 func TestWriteTextLegacyAndSkip(t *testing.T) {
 	it := legacyIteration()
 	it.Routes, it.Admission = nil, nil
-	lines := textOf(Build(testResult(it), testTool))
+	lines := textOf(Build(testResult(it), nil, testTool))
 	all := strings.Join(lines, "\n")
 	for _, w := range []string{
 		"\nSKIP routing-unchanged           no route probes\n",
 		"\nterminate: handle 0x40 signalled t+0.000s, closed t+0.004s, 2 client threads alive, 2 waits after close\n",
 		"\ndrain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.310s, terminate closed t+0.004s\n",
-		"\nverdict: FAIL (10 checks, 2 failed, 3 skipped) in 1.21s\n",
+		"\nverdict: FAIL (11 checks, 3 failed, 3 skipped) in 1.21s\n",
 	} {
 		if !strings.Contains(all+"\n", w) {
 			t.Errorf("want %q in\n%s", w, all)
@@ -121,10 +122,29 @@ func TestWriteTextLegacyAndSkip(t *testing.T) {
 	}
 }
 
+// A run that could not be carried out says so in its verdict, whatever
+// its checks saw (the not-ready iteration's client checks are skips).
+func TestWriteTextError(t *testing.T) {
+	it := cleanIteration()
+	it.Ready = false
+	runErr := &load.RunError{Iteration: 1, Phase: load.PhaseHolding,
+		Err: errors.New("iteration 1: 1 client(s) not ready after 1ns: client 1 (http idle) not ready on the client side")}
+	lines := textOf(Build(testResult(it), runErr, testTool))
+	want := "verdict: ERROR (could not be carried out: iteration 1: 1 client(s) not ready after 1ns: client 1 (http idle) not ready on the client side) in 1.21s"
+	if got := lines[len(lines)-1]; got != want {
+		t.Errorf("verdict line\n got %q\nwant %q", got, want)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "PASS (") {
+			t.Errorf("reads as a pass: %q", l)
+		}
+	}
+}
+
 func TestWriteTextNoIteration(t *testing.T) {
 	res := testResult()
 	res.Config.Iterations, res.Interrupted = 1, true
-	lines := textOf(Build(res, testTool))
+	lines := textOf(Build(res, nil, testTool))
 	if lines[0] != "shutdowntest: policy fixed, 6 clients (http 1+1, rest 1+1, ws 1, tcp 1), 0 of 1 iterations" {
 		t.Errorf("header %q", lines[0])
 	}
@@ -171,7 +191,7 @@ func TestDrainStory(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(&it)
 			}
-			lines := textOf(Build(testResult(it), testTool))
+			lines := textOf(Build(testResult(it), nil, testTool))
 			want := "drain: " + tc.want
 			found := false
 			for _, l := range lines {
@@ -196,7 +216,7 @@ func TestDrainSpreadNone(t *testing.T) {
 	}
 	res := testResult(its...)
 	res.Config.Mix.HTTPInflight, res.Config.Mix.RESTInflight = 0, 0
-	all := strings.Join(textOf(Build(res, testTool)), "\n")
+	all := strings.Join(textOf(Build(res, nil, testTool)), "\n")
 	for _, w := range []string{
 		"\ndrain (n=2): listener closed            never (2 iterations)\n",
 		"\ndrain (n=2): last in-flight response    no in-flight clients\n",

@@ -450,24 +450,42 @@ func (s *Server) addrOrEmpty() string {
 }
 
 // terminateRecord derives the terminate event's story from the kernel's
-// own records, so the verdict follows from the timeline alone. Called with
-// s.mu held.
+// own record, not the server's word for it. Called with s.mu held.
 func (s *Server) terminateRecord(kr kernel.Record) TerminateRecord {
-	tr := TerminateRecord{Handle: s.term.Value(), TerminateTimes: s.termState}
-	// The close is taken from the kernel's own record, not the server's
-	// word for it.
+	return newTerminateRecord(s.term.Value(), s.termState, kr)
+}
+
+// newTerminateRecord is the terminate event's story: handle value h, the
+// server's times for it, and the kernel's record of the close and the
+// waits. The close and who was alive at it come from the kernel's order
+// stamps; a thread whose exit carries the close's own instant let go in
+// that instant and is not alive at it, so every thread the record lists
+// is also alive at ClosedAt by the thread timeline (created at or before
+// it, exited after it or never), and no reader has to reconcile the two.
+func newTerminateRecord(h uint32, times TerminateTimes, kr kernel.Record) TerminateRecord {
+	tr := TerminateRecord{Handle: h, TerminateTimes: times}
 	tr.Closed, tr.ClosedAt = false, 0
 	for _, c := range kr.Closes {
-		if c.Handle == s.term.Value() && c.Name == "terminate" {
+		if c.Handle == h && c.Name == "terminate" {
 			tr.Closed, tr.ClosedAt = true, c.At
-			tr.AliveAtClose = kr.AliveAt(c)
+			exitedAt := map[int]time.Duration{}
+			for _, t := range kr.Threads {
+				if t.Exited {
+					exitedAt[t.ID] = t.ExitedAt
+				}
+			}
+			for _, id := range kr.AliveAt(c) {
+				if at, ok := exitedAt[id]; !ok || at > c.At {
+					tr.AliveAtClose = append(tr.AliveAtClose, id)
+				}
+			}
 			tr.BlockedAtClose = c.Blocked
 			break
 		}
 	}
 	if tr.Closed {
 		for _, f := range kr.WaitFailures {
-			if f.Handle == tr.Handle && f.At >= tr.ClosedAt {
+			if f.Handle == h && f.At >= tr.ClosedAt {
 				tr.WaitsAfterClose = append(tr.WaitsAfterClose, f)
 			}
 		}
@@ -564,11 +582,13 @@ type Resources struct {
 	Handles []string
 }
 
-// TerminateRecord is the terminate event's whole story.
+// TerminateRecord is the terminate event's whole story, decided here once:
+// reports and views read it and derive none of it again.
 type TerminateRecord struct {
 	Handle uint32
 	TerminateTimes
-	// AliveAtClose are the client threads not yet exited when it closed;
+	// AliveAtClose are the client threads not yet exited when it closed,
+	// by the kernel's order (see newTerminateRecord), sorted;
 	// BlockedAtClose those blocked in a wait on it.
 	AliveAtClose   []int
 	BlockedAtClose []int

@@ -51,7 +51,9 @@ func (l *eventLog) reset() { *l = eventLog{} }
 var stepsTold = map[string]bool{"signal-terminate": true, "close-terminate": true}
 
 // observe adds what s shows that the log has not told yet, in time order.
-func (l *eventLog) observe(s *load.Snapshot, policy string) {
+// The terminate story it tells is term, the one the panel shows: the
+// record's once the run has one, the snapshot's before.
+func (l *eventLog) observe(s *load.Snapshot, policy string, term terminateView) {
 	if s.Iteration != l.told.iteration || l.told.exited == nil {
 		l.told = told{iteration: s.Iteration, exited: map[int]bool{}}
 	}
@@ -86,18 +88,17 @@ func (l *eventLog) observe(s *load.Snapshot, policy string) {
 	}
 	l.told.steps = len(srv.Steps)
 	batch = append(batch, l.exits(srv, s.Trigger)...)
-	if !l.told.closed && tt.Closed {
+	if !l.told.closed && term.closed {
 		l.told.closed = true
-		alive := aliveAt(srv, tt.ClosedAt)
-		e := event{at: tt.ClosedAt, text: "terminate handle closed; no client thread alive", good: true}
-		if alive > 0 {
-			e = event{at: tt.ClosedAt, text: fmt.Sprintf("terminate handle closed while %d client threads were alive", alive), bad: true}
+		e := event{at: term.closedAt, text: "terminate handle closed; no client thread alive", good: true}
+		if n := term.aliveAtClose; n > 0 {
+			e = event{at: term.closedAt, text: fmt.Sprintf("terminate handle closed while %d client threads were alive", n), bad: true}
 		}
 		batch = append(batch, e)
 	}
-	if !l.told.keptOpen && tt.KeptOpen {
+	if !l.told.keptOpen && term.kept {
 		l.told.keptOpen = true
-		batch = append(batch, event{at: srv.At, text: fmt.Sprintf("terminate kept open: %d client threads still alive", tt.AliveClients), bad: true})
+		batch = append(batch, event{at: srv.At, text: fmt.Sprintf("terminate kept open: %d client threads still alive", term.alive), bad: true})
 	}
 	batch = append(batch, l.violationEvents(srv)...)
 	sort.SliceStable(batch, func(i, j int) bool { return batch[i].at < batch[j].at })
@@ -160,18 +161,6 @@ func (l *eventLog) violationEvents(srv *target.Snapshot) []event {
 		parts = append(parts, fmt.Sprintf("%d %s", n[k], k))
 	}
 	return []event{{at: fresh[len(fresh)-1].At, text: "violations: " + strings.Join(parts, ", "), bad: true}}
-}
-
-// aliveAt counts the client threads alive at t: not exited, or exited
-// after t (a thread's exited state began when it exited).
-func aliveAt(srv *target.Snapshot, t time.Duration) int {
-	n := 0
-	for _, th := range srv.Threads {
-		if th.State != target.StateExited || th.Since > t {
-			n++
-		}
-	}
-	return n
 }
 
 func idList(ids []int, limit int) string {

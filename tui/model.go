@@ -177,8 +177,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) observe(s load.Snapshot) {
 	m.snap, m.haveSnap = s, true
 	m.rows = liveRows(&m.snap, m.rows, m.byPeer)
-	m.log.observe(&m.snap, string(m.cfg.Policy))
 	m.tally = m.derive()
+	m.log.observe(&m.snap, string(m.cfg.Policy), m.tally.term)
 	if m.cycling && s.Phase == load.PhaseHolding {
 		// Once s has started the cycle, the iterations after the first
 		// shut down as soon as their clients are ready, as headless.
@@ -194,17 +194,19 @@ func (m *Model) finish(res *load.Result, err error) {
 	m.ended, m.res, m.err = true, res, err
 	if res != nil {
 		m.cfg.Mix = res.Config.Mix
-		m.report = reports.Build(res, reports.ToolInfo{})
+		m.report = reports.Build(res, err, reports.ToolInfo{})
 		if n := len(res.Iterations); n > 0 {
 			// From here on the view shows the record, not the last live
 			// snapshot (which the engine may have dropped a few after).
 			it := &res.Iterations[n-1]
 			m.rows = finalRows(it)
 			m.snap, m.haveSnap = recordSnapshot(it, res.Config.Iterations), true
-			m.log.observe(&m.snap, string(res.Config.Policy))
 		}
 	}
 	m.tally = m.derive()
+	if res != nil && len(res.Iterations) > 0 {
+		m.log.observe(&m.snap, string(res.Config.Policy), m.tally.term)
+	}
 	at := m.lastAt()
 	switch {
 	case err != nil:

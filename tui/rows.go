@@ -20,7 +20,10 @@ type row struct {
 	inState time.Duration
 	onTerm  bool // the thread is blocked in a wait that includes terminate
 	outcome string
-	client  string // what the client itself says
+	// failed: the client has ended, in an outcome its role does not pass
+	// with (load.Role.Passes, the rule the checks and reports use).
+	failed bool
+	client string // what the client itself says
 }
 
 var kindWords = map[load.Kind]string{load.KindHTTP: "HTTP", load.KindREST: "REST", load.KindWS: "WS", load.KindTCP: "TCP"}
@@ -61,16 +64,19 @@ func liveRows(s *load.Snapshot, rows []row, byPeer map[string]*target.ThreadStat
 	rows = rows[:0]
 	for i := range s.Clients {
 		c := &s.Clients[i]
-		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), outcome: outcomeWord(c.Outcome), client: clientWords(c)}
+		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), client: clientWords(c)}
+		outcome := c.Outcome
 		if th := byPeer[c.Local]; th != nil && c.Local != "" {
 			r.thread, r.state, r.onTerm = th.ID, th.State, th.OnTerm
 			r.inState = s.Server.At - th.Since
 			if c.Role == load.RoleIdle && c.Outcome == load.OutcomePending && th.State == target.StateExited && s.Trigger > 0 && th.Since >= s.Trigger {
 				// An idle client holds on and sees nothing; its end is
 				// its thread's, as the engine will read it from the record.
-				r.outcome, r.client = string(load.OutcomeClosed), "server thread exited after the trigger"
+				outcome, r.client = load.OutcomeClosed, "server thread exited after the trigger"
 			}
 		}
+		r.outcome = outcomeWord(outcome)
+		r.failed = outcome != load.OutcomePending && !c.Role.Passes(outcome)
 		rows = append(rows, r)
 	}
 	return rows
@@ -89,7 +95,8 @@ func finalRows(it *load.Iteration) []row {
 	rows := make([]row, 0, len(it.Clients))
 	for i := range it.Clients {
 		c := &it.Clients[i]
-		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), outcome: outcomeWord(c.Outcome), client: clientWords(c)}
+		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), outcome: outcomeWord(c.Outcome), client: clientWords(c),
+			failed: !c.Role.Passes(c.Outcome)}
 		if t := byID[c.Thread]; t != nil && len(t.States) > 0 {
 			last := t.States[len(t.States)-1]
 			r.thread, r.state = t.ID, last.State

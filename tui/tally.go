@@ -65,7 +65,8 @@ func (m *Model) derive() tally {
 }
 
 // terminateView is the terminate signal's story so far, from the record
-// once the run has one, else from the snapshot.
+// once the run has one, else from the snapshot. The panel and the event
+// log both tell this one story.
 type terminateView struct {
 	handle                 uint32
 	signaled, closed, kept bool
@@ -84,12 +85,20 @@ func (m *Model) deriveTerminate() terminateView {
 			signaledAt: tr.SignaledAt, closedAt: tr.ClosedAt, waiters: 0, alive: len(aliveThreads(it)),
 			aliveAtClose: rt.LiveThreadsAtClose, waitsAfterClose: rt.WaitsAfterClose, exact: true}
 	}
+	// Live, before the record: counted from the snapshot, the best the
+	// view can say until the result replaces it.
 	srv := &m.snap.Server
 	tt := srv.Terminate
 	v := terminateView{handle: tt.Handle, signaled: tt.Signaled, closed: tt.Closed, kept: tt.KeptOpen,
 		signaledAt: tt.SignaledAt, closedAt: tt.ClosedAt, waiters: tt.Waiters, alive: tt.AliveClients}
 	if tt.Closed {
-		v.aliveAtClose = aliveAt(srv, tt.ClosedAt)
+		for _, th := range srv.Threads {
+			// Not exited, or exited after the close (a thread's exited
+			// state began when it exited).
+			if th.State != target.StateExited || th.Since > tt.ClosedAt {
+				v.aliveAtClose++
+			}
+		}
 		for _, f := range srv.WaitFailures {
 			if f.Handle == tt.Handle && f.At >= tt.ClosedAt {
 				v.waitsAfterClose++

@@ -71,7 +71,7 @@ func TestRunToVerdict(t *testing.T) {
 			if f.Result == nil || f.Err != nil {
 				t.Fatalf("final: result %v, err %v", f.Result, f.Err)
 			}
-			if got := reports.Build(f.Result, reports.ToolInfo{}).Verdict; got != c.verdict {
+			if got := reports.Build(f.Result, f.Err, reports.ToolInfo{}).Verdict; got != c.verdict {
 				t.Errorf("verdict %s, want %s", got, c.verdict)
 			}
 			if f.Result.Interrupted {
@@ -102,7 +102,7 @@ func TestQuitBeforeTriggerShutsDownForTheVerdict(t *testing.T) {
 	if f.Result == nil || len(f.Result.Iterations) != 1 {
 		t.Fatalf("no result after a first q: %+v", f)
 	}
-	if got := reports.Build(f.Result, reports.ToolInfo{}).Verdict; got != reports.StatusPass {
+	if got := reports.Build(f.Result, f.Err, reports.ToolInfo{}).Verdict; got != reports.StatusPass {
 		t.Errorf("verdict %s, want pass", got)
 	}
 }

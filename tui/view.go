@@ -43,12 +43,19 @@ func (m *Model) layout() layout {
 	}
 	avail := m.height - (1 + l.top + 1 + 1 + 1 + len(l.footer)) // header, counts, table header, events title
 	if m.ended {
-		// The first form of the checks that leaves the table room.
+		// The first form of the checks that leaves the table room. The
+		// compact form is the last that shows every failure's evidence
+		// whole, which at the verdict matters more than the table: it may
+		// leave the table a single row.
 		for _, f := range []checksForm{checksWrapped, checksCompact, checksPlain} {
 			if f == checksCompact && !m.anyFailed() {
 				continue
 			}
-			if l.checks = m.checksPanel(f); avail-len(l.checks) >= minTableRows+1 {
+			room := minTableRows + 1
+			if f == checksCompact {
+				room = 2
+			}
+			if l.checks = m.checksPanel(f); avail-len(l.checks) >= room {
 				break
 			}
 		}
@@ -530,13 +537,18 @@ func (m *Model) rowLine(r *row, selected bool) string {
 	if r.thread != 0 {
 		inState = fmt.Sprintf("%.3fs", r.inState.Seconds())
 	}
+	outcome := r.outcome
+	if r.failed {
+		// The mark says it where the colour is not drawn (NO_COLOR).
+		outcome = "✗ " + outcome
+	}
 	var s string
 	if m.width >= wide {
 		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
-			colState, state, colTime, inState, colTerm, "  "+term, colOut, r.outcome, r.client)
+			colState, state, colTime, inState, colTerm, "  "+term, colOut, outcome, r.client)
 	} else {
 		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
-			colState+2, state+" "+term, colOut, r.outcome, r.client)
+			colState+2, state+" "+term, colOut, outcome, r.client)
 	}
 	s = ansi.Truncate(s, m.width, "…")
 	if selected {
@@ -545,8 +557,7 @@ func (m *Model) rowLine(r *row, selected bool) string {
 		return stSelected.Render(s + strings.Repeat(" ", max(m.width-lipgloss.Width(s), 0)))
 	}
 	st := stateStyle(r.state)
-	switch r.outcome {
-	case string(load.OutcomeReset), string(load.OutcomeTimeout), string(load.OutcomeError), string(load.OutcomeRefused):
+	if r.failed {
 		st = stBad
 	}
 	return st.Render(s)

@@ -193,7 +193,7 @@ func newFxRun(p target.Policy) *fxRun {
 		// wait on the closed value and fail.
 		r.failures = []kernel.WaitFailure{{At: fxT(300.7), Thread: 6, Handle: fxTerm}, {At: fxT(301.0), Thread: 8, Handle: fxTerm}}
 		for _, f := range r.failures {
-			r.violations = append(r.violations, kernel.Violation{At: f.At, Kind: kernel.ViolationWaitOnClosed,
+			r.violations = append(r.violations, kernel.Violation{At: f.At, Kind: kernel.ViolationWaitOnClosed, Thread: f.Thread, Handle: f.Handle,
 				Detail: fmt.Sprintf("thread %d waited on %#x, a closed handle: WAIT_FAILED", f.Thread, f.Handle)})
 		}
 		r.admission = []load.AdmissionProbe{
@@ -519,9 +519,9 @@ func TestViewGoldenReportAgrees(t *testing.T) {
 		fail    []string
 	}{
 		{target.PolicyFixed, reports.StatusPass, nil},
-		{target.PolicyLegacy, reports.StatusFail, []string{reports.CheckTerminateOutlivedWaiters, reports.CheckNoThreadLeak}},
+		{target.PolicyLegacy, reports.StatusFail, []string{reports.CheckTerminateOutlivedWaiters, reports.CheckNoThreadLeak, reports.CheckNoKernelViolations}},
 	} {
-		rep := reports.Build(newFxRun(c.p).result(), reports.ToolInfo{})
+		rep := reports.Build(newFxRun(c.p).result(), nil, reports.ToolInfo{})
 		if rep.Verdict != c.verdict {
 			t.Errorf("%s: verdict %s, want %s", c.p, rep.Verdict, c.verdict)
 		}

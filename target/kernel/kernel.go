@@ -254,8 +254,8 @@ func (k *Kernel) resolve(h Handle) (o *object, stale bool) {
 // staleLocked records a use of h that reached o, the object that owns h's
 // value now, although h was issued for an object since closed. act says
 // what the use was and did, in a phrase that reads after the handle.
-func (k *Kernel) staleLocked(who string, h Handle, act string, o *object) {
-	k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationStaleHandle,
+func (k *Kernel) staleLocked(tid int, who string, h Handle, act string, o *object) {
+	k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationStaleHandle, Thread: tid, Handle: h.v,
 		Detail: fmt.Sprintf("%s used %v, a stale handle to %s (closed), and %s %s, which now owns the value",
 			who, h, k.gone[h.gen], act, o.name)})
 }
@@ -269,7 +269,7 @@ func (k *Kernel) event(op string, h Handle) (*object, error) {
 		return nil, fmt.Errorf("%s %v: invalid handle", op, h)
 	}
 	if stale {
-		k.staleLocked(op, h, "reached", o)
+		k.staleLocked(0, op, h, "reached", o)
 	}
 	if o.kind != kindEvent {
 		return nil, fmt.Errorf("%s %v: invalid handle (a %v, not an event)", op, h, o.kind)
@@ -391,7 +391,11 @@ func (k *Kernel) closeLocked(o *object, by *Thread, how string) {
 	sort.Ints(rec.Blocked)
 	k.closes = append(k.closes, rec)
 	if len(o.waiters) > 0 {
-		k.viol = append(k.viol, Violation{At: now, Kind: ViolationCloseWhileWaiting,
+		closer := tidOf(by)
+		if how == "auto-delete" {
+			closer = o.thread.id // an exiting thread closes its own handle
+		}
+		k.viol = append(k.viol, Violation{At: now, Kind: ViolationCloseWhileWaiting, Thread: closer, Handle: o.h.v,
 			Detail: fmt.Sprintf("%s %v closed while %d wait(s) pending on it", o.name, o.h, len(o.waiters))})
 	}
 	delete(k.table, o.h.v)
@@ -471,7 +475,7 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 	if why, twice := invalidSet(hs); why != "" {
 		now := k.Now()
 		k.failures = append(k.failures, WaitFailure{At: now, Thread: tidOf(t), Handle: twice, Invalid: why})
-		k.viol = append(k.viol, Violation{At: now, Kind: ViolationInvalidWait,
+		k.viol = append(k.viol, Violation{At: now, Kind: ViolationInvalidWait, Thread: tidOf(t), Handle: twice,
 			Detail: fmt.Sprintf("%s waited on %s: %s, WAIT_FAILED", who(t), handleList(hs), why)})
 		k.mu.Unlock()
 		return WaitFailed
@@ -482,14 +486,14 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 		if o == nil {
 			now := k.Now()
 			k.failures = append(k.failures, WaitFailure{At: now, Thread: tidOf(t), Handle: h.v})
-			k.viol = append(k.viol, Violation{At: now, Kind: ViolationWaitOnClosed,
+			k.viol = append(k.viol, Violation{At: now, Kind: ViolationWaitOnClosed, Thread: tidOf(t), Handle: h.v,
 				Detail: fmt.Sprintf("%s waited on %v, a closed handle: WAIT_FAILED", who(t), h)})
 			k.mu.Unlock()
 			return WaitFailed
 		}
 		if stale {
 			k.failures = append(k.failures, WaitFailure{At: k.Now(), Thread: tidOf(t), Handle: h.v, Name: o.name, Recycled: true})
-			k.staleLocked(who(t), h, "waited on", o)
+			k.staleLocked(tidOf(t), who(t), h, "waited on", o)
 		}
 		objs[i] = o
 	}
@@ -565,7 +569,7 @@ func (k *Kernel) Release() {
 	for _, t := range k.threads {
 		if !t.exited {
 			t.forced = true
-			k.viol = append(k.viol, Violation{At: now, Kind: ViolationForced,
+			k.viol = append(k.viol, Violation{At: now, Kind: ViolationForced, Thread: t.id, Handle: t.obj.h.v,
 				Detail: fmt.Sprintf("thread %d (%s) still running in %s when the run ended", t.id, t.name, t.state)})
 		}
 	}

@@ -88,10 +88,16 @@ type WaitFailure struct {
 	Invalid string
 }
 
-// Violation is an undefined or harmful act the kernel saw.
+// Violation is an undefined or harmful act the kernel saw. Thread is the
+// thread it concerns: the one that waited, was killed or was forced, or
+// whose exit closed its own handle (0: a caller that is not a modelled
+// thread, such as the shutdown sequence closing a handle). Handle is the
+// value the act named.
 type Violation struct {
 	At     time.Duration
 	Kind   string
+	Thread int
+	Handle uint32
 	Detail string
 }
 

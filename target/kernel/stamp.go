@@ -36,7 +36,7 @@ func (k *Kernel) CloseHandleBy(by *Thread, h Handle) (time.Duration, error) {
 		return 0, fmt.Errorf("CloseHandle %v: invalid handle", h)
 	}
 	if stale {
-		k.staleLocked(who(by), h, "closed", o)
+		k.staleLocked(tidOf(by), who(by), h, "closed", o)
 	}
 	k.closeLocked(o, by, "")
 	return k.closes[len(k.closes)-1].At, nil

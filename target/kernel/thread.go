@@ -203,7 +203,7 @@ func (k *Kernel) TerminateThread(t *Thread) {
 		return
 	}
 	t.killed = true
-	k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationTerminateThread,
+	k.viol = append(k.viol, Violation{At: k.Now(), Kind: ViolationTerminateThread, Thread: t.id, Handle: t.obj.h.v,
 		Detail: fmt.Sprintf("TerminateThread on thread %d (%s) in %s", t.id, t.name, t.state)})
 	if t.wait != nil {
 		k.finish(t.wait, WaitKilled)

@@ -1,0 +1,43 @@
+package reports
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// README.md's check table is the registry, row for row: the same ids in
+// the same order, each with its criterion sentence word for word, so the
+// documentation cannot drift from what the reports judge.
+func TestREADMEChecksAreTheRegistry(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## The checks\n")
+	if !ok {
+		t.Fatal("README.md has no \"## The checks\" section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	type row struct{ id, passes string }
+	var rows []row
+	for _, line := range strings.Split(section, "\n") {
+		rest, ok := strings.CutPrefix(line, "| `")
+		if !ok {
+			continue
+		}
+		id, passes, ok := strings.Cut(rest, "` | ")
+		if !ok || !strings.HasSuffix(passes, " |") {
+			t.Fatalf("README check row not in the form | `id` | sentence |: %q", line)
+		}
+		rows = append(rows, row{id, strings.TrimSuffix(passes, " |")})
+	}
+	if len(rows) != len(criteria) {
+		t.Errorf("README lists %d checks, the registry %d", len(rows), len(criteria))
+	}
+	for i := range min(len(rows), len(criteria)) {
+		if got, want := rows[i], (row{criteria[i].id, criteria[i].passes}); got != want {
+			t.Errorf("README check %d:\n got %q: %q\nwant %q: %q", i+1, got.id, got.passes, want.id, want.passes)
+		}
+	}
+}
