@@ -7,6 +7,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -283,118 +284,149 @@ func (b *tlBuilder) groupLanes(y float64, single []tlThreadLane, routes []Thread
 	return y
 }
 
+// groupLane draws one group's lane: its frame, the stacked bands of its
+// states, the mark of its last exit and its outcome column.
 func (b *tlBuilder) groupLane(y float64, i int, g *tlGroup) float64 {
-	sc := b.sc
 	n := len(g.threads)
+	ex := b.groupExits(g)
+	lane := tlLane{Class: "lane group"}
+	if ex.never == 0 && ex.exited > 0 {
+		lane.ExitedMS = htmlNum3(ex.last)
+	}
+	title := fmt.Sprintf("%s: %s", g.name, plural(n, "thread", "threads"))
+	if ex.alive > 0 {
+		title += fmt.Sprintf("; %d alive when terminate was closed", ex.alive)
+	}
+	b.laneFrame(&lane, y, tlGroupPitch, i, ex.alive > 0, fmt.Sprintf("%s ×%d", g.name, n), title)
+	base := y + (tlGroupPitch-tlGroupH)/2 + tlGroupH
+	lane.Paths = append(lane.Paths, tlGroupBands(g, b.groupCounts(g), base)...)
+	if ex.exited > 0 && ex.last >= b.sc.lo {
+		x := b.sc.x(ex.last)
+		t := fmt.Sprintf("%s: %d of %d exited, first %s, last %s", g.name, ex.exited, n, htmlT(ex.first), htmlT(ex.last))
+		lane.Lines = append(lane.Lines, svgLine{X1: x, Y1: base - tlGroupH, X2: x, Y2: base, Class: "exit-mark", Title: t})
+	}
+	lane.Texts = append(lane.Texts, tlGroupOutcomes(g, ex.alive, y)...)
+	b.v.Lanes = append(b.v.Lanes, lane)
+	return y + tlGroupPitch
+}
+
+// tlGroupExits is how a group's threads ended: how many were alive at the
+// terminate close, how many exited on their own (the first and the last
+// of them) and how many never did (a forced release is not an exit).
+type tlGroupExits struct {
+	alive, exited, never int
+	first, last          float64
+}
+
+// groupExits tallies the ends of a group's threads, by the record.
+func (b *tlBuilder) groupExits(g *tlGroup) tlGroupExits {
+	e := tlGroupExits{first: math.Inf(1), last: math.Inf(-1)}
+	for _, th := range g.threads {
+		if b.alive(th) {
+			e.alive++
+		}
+		if th.ExitedMS != nil && !th.Forced {
+			e.exited++
+			e.first = math.Min(e.first, *th.ExitedMS)
+			e.last = math.Max(e.last, *th.ExitedMS)
+		} else {
+			e.never++
+		}
+	}
+	return e
+}
+
+// groupCounts samples a group once per tlColumn pixels: counts[s][k] is
+// how many of its threads were in state tlStates[s] at the middle of
+// column k.
+func (b *tlBuilder) groupCounts(g *tlGroup) [][]int {
 	cols := int((tlPlotRight - tlPlotLeft) / tlColumn)
 	counts := make([][]int, len(tlStates))
 	for s := range counts {
 		counts[s] = make([]int, cols)
 	}
-	stateIdx := map[string]int{}
-	for k, s := range tlStates {
-		stateIdx[s] = k
-	}
-	dt := (sc.hi - sc.lo) / float64(cols)
-	alive, exited, never := 0, 0, 0
-	firstExit, lastExit := math.Inf(1), math.Inf(-1)
 	for _, th := range g.threads {
-		if b.alive(th) {
-			alive++
-		}
-		if th.ExitedMS != nil && !th.Forced {
-			exited++
-			firstExit = math.Min(firstExit, *th.ExitedMS)
-			lastExit = math.Max(lastExit, *th.ExitedMS)
-		} else {
-			never++
-		}
-		j := -1
-		for k := 0; k < cols; k++ {
-			t := sc.lo + (float64(k)+0.5)*dt
-			for j+1 < len(th.States) && th.States[j+1].AtMS <= t {
-				j++
-			}
-			if j < 0 || th.States[j].State == "exited" || (th.ExitedMS != nil && t >= *th.ExitedMS) {
-				continue
-			}
-			s := th.States[j].State
-			if th.States[j].Repeats > 0 && j > 0 {
-				s = "cycle"
-			}
-			idx, ok := stateIdx[s]
-			if !ok {
-				idx = stateIdx["other"]
-			}
-			counts[idx][k]++
-		}
+		b.sampleStates(th, counts)
 	}
-	lane := tlLane{Class: "lane group"}
-	if never == 0 && exited > 0 {
-		lane.ExitedMS = htmlNum3(lastExit)
-	}
-	label := fmt.Sprintf("%s ×%d", g.name, n)
-	title := fmt.Sprintf("%s: %s", g.name, plural(n, "thread", "threads"))
-	if alive > 0 {
-		title += fmt.Sprintf("; %d alive when terminate was closed", alive)
-	}
-	b.laneFrame(&lane, y, tlGroupPitch, i, alive > 0, label, title)
-	base := y + (tlGroupPitch-tlGroupH)/2 + tlGroupH
-	cum := make([]int, cols)
-	var paths []svgPath
-	for s := range tlStates {
-		nonzero, peak := false, 0
-		for k := range cum {
-			cum[k] += counts[s][k]
-			if counts[s][k] > 0 {
-				nonzero = true
-				peak = max(peak, counts[s][k])
-			}
+	return counts
+}
+
+// sampleStates adds one thread to a group's counts. A thread counts from
+// its first state until it exits (a column whose middle is at or after
+// the exit no longer holds it); an entry that folds a wait ⇄ send cycle
+// counts as "cycle", a state without a colour of its own as "other".
+func (b *tlBuilder) sampleStates(th Thread, counts [][]int) {
+	cols := len(counts[0])
+	dt := (b.sc.hi - b.sc.lo) / float64(cols)
+	j := -1
+	for k := range cols {
+		t := b.sc.lo + (float64(k)+0.5)*dt
+		for j+1 < len(th.States) && th.States[j+1].AtMS <= t {
+			j++
 		}
-		if !nonzero {
+		if j < 0 || th.States[j].State == "exited" || (th.ExitedMS != nil && t >= *th.ExitedMS) {
 			continue
 		}
-		paths = append(paths, svgPath{Class: "band " + "st-" + tlStates[s], D: tlAreaPath(cum, n, base, tlGroupH),
-			Title: fmt.Sprintf("%s: up to %d of %d in %s", g.name, peak, n, tlStates[s])})
+		s := th.States[j].State
+		if th.States[j].Repeats > 0 && j > 0 {
+			s = "cycle"
+		}
+		counts[tlStateRow(s)][k]++
 	}
-	// Each path is the area under its cumulative count, so painting them
-	// from the top band down leaves every band its own strip.
-	for k := len(paths) - 1; k >= 0; k-- {
-		lane.Paths = append(lane.Paths, paths[k])
+}
+
+// tlGroupBands stacks a group's counts into one band per state that
+// occurs, bottom up in the order of tlStates, and stripes the wait ⇄ send
+// band. Each band is the area under its cumulative count, so they are
+// painted from the top band down: every band keeps its own strip.
+func tlGroupBands(g *tlGroup, counts [][]int, base float64) []svgPath {
+	n := len(g.threads)
+	cum := make([]int, len(counts[0]))
+	var paths []svgPath
+	for s, state := range tlStates {
+		peak := 0
+		for k := range cum {
+			cum[k] += counts[s][k]
+			peak = max(peak, counts[s][k])
+		}
+		if peak == 0 {
+			continue
+		}
+		paths = append(paths, svgPath{Class: "band st-" + state, D: tlAreaPath(cum, n, base, tlGroupH),
+			Title: fmt.Sprintf("%s: up to %d of %d in %s", g.name, peak, n, state)})
 	}
-	if d := tlCycleStripes(counts, stateIdx["cycle"], n, base, tlGroupH); d != "" {
-		lane.Paths = append(lane.Paths, svgPath{Class: "band-stripes st-send", D: d})
+	slices.Reverse(paths)
+	if d := tlCycleStripes(counts, tlStateRow("cycle"), n, base, tlGroupH); d != "" {
+		paths = append(paths, svgPath{Class: "band-stripes st-send", D: d})
 	}
-	if exited > 0 && lastExit >= sc.lo {
-		x := sc.x(lastExit)
-		t := fmt.Sprintf("%s: %d of %d exited, first %s, last %s", g.name, exited, n, htmlT(firstExit), htmlT(lastExit))
-		lane.Lines = append(lane.Lines, svgLine{X1: x, Y1: base - tlGroupH, X2: x, Y2: base, Class: "exit-mark", Title: t})
-	}
-	tx := tlOutcomeX
+	return paths
+}
+
+// tlGroupOutcomes is a group lane's outcome column: how many of its
+// threads were alive at the close, then its first two outcomes (the bad
+// ones come first), red when one of those is bad; the tooltip lists every
+// outcome.
+func tlGroupOutcomes(g *tlGroup, alive int, y float64) []svgText {
+	var out []svgText
 	ty := y + tlGroupPitch/2 + 4
 	if alive > 0 {
-		lane.Texts = append(lane.Texts, svgText{X: tx, Y: ty - 7, Class: "outcome bad", Text: fmt.Sprintf("%d alive at close", alive)})
+		out = append(out, svgText{X: tlOutcomeX, Y: ty - 7, Class: "outcome bad", Text: fmt.Sprintf("%d alive at close", alive)})
 		ty += 7
 	}
-	var parts []string
+	if len(g.outcomes) == 0 {
+		return out
+	}
+	all := make([]string, len(g.outcomes))
 	cls := "good"
 	for k, o := range g.outcomes {
-		if k == 2 {
-			parts = append(parts, "…")
-			break
-		}
-		parts = append(parts, o.Value+" "+o.Key)
-		if o.Class == "bad" {
+		all[k] = o.Value + " " + o.Key
+		if k < 2 && o.Class == "bad" {
 			cls = "bad"
 		}
 	}
-	if len(parts) > 0 {
-		var all []string
-		for _, o := range g.outcomes {
-			all = append(all, o.Value+" "+o.Key)
-		}
-		lane.Texts = append(lane.Texts, svgText{X: tx, Y: ty, Class: "outcome " + cls, Text: strings.Join(parts, " · "), Title: strings.Join(all, ", ")})
+	text := strings.Join(all[:min(2, len(all))], " · ")
+	if len(all) > 2 {
+		text += " · …"
 	}
-	b.v.Lanes = append(b.v.Lanes, lane)
-	return y + tlGroupPitch
+	return append(out, svgText{X: tlOutcomeX, Y: ty, Class: "outcome " + cls, Text: text, Title: strings.Join(all, ", ")})
 }

@@ -7,6 +7,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,14 +45,16 @@ const (
 // span folded into one history entry (State.Repeats).
 var tlStates = []string{"spawning", "init", "wait", "cycle", "read", "process", "send", "linger", "cleanup", "other"}
 
-func tlStateClass(s string) string {
-	for _, k := range tlStates {
-		if s == k {
-			return "st-" + s
-		}
+// tlStateRow is the row of tlStates a state is drawn in: its own, or
+// "other" for a state the timeline has no colour for.
+func tlStateRow(s string) int {
+	if k := slices.Index(tlStates, s); k >= 0 {
+		return k
 	}
-	return "st-other"
+	return slices.Index(tlStates, "other")
 }
+
+func tlStateClass(s string) string { return "st-" + tlStates[tlStateRow(s)] }
 
 func tlLegend() []htmlLegend {
 	labels := map[string]string{"cycle": "wait ⇄ send cycle (×N turns)", "other": "other state"}
