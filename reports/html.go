@@ -418,15 +418,11 @@ func htmlTerminate(it Iteration) []htmlKV {
 }
 
 // htmlOutcomes counts the clients' outcomes per kind and role, in the
-// order the kinds and roles first appear (the configured order). An
-// outcome is drawn bad when a client that ended with it is not ok: the
-// report, not the page, says which outcome each role passes with.
+// order the kinds and roles first appear (the configured order).
 func htmlOutcomes(cs []Client) []htmlOutcome {
 	var out []htmlOutcome
+	var tallies []htmlTally
 	idx := map[string]int{}
-	counts := map[string]map[string]int{}
-	bad := map[string]map[string]bool{}
-	order := map[string][]string{}
 	for _, c := range cs {
 		key := c.Kind + " " + c.Role
 		i, ok := idx[key]
@@ -434,20 +430,44 @@ func htmlOutcomes(cs []Client) []htmlOutcome {
 			i = len(out)
 			idx[key] = i
 			out = append(out, htmlOutcome{Kind: c.Kind, Role: c.Role})
-			counts[key], bad[key] = map[string]int{}, map[string]bool{}
+			tallies = append(tallies, htmlTally{})
 		}
 		out[i].Clients++
-		if counts[key][c.Outcome] == 0 {
-			order[key] = append(order[key], c.Outcome)
-		}
-		counts[key][c.Outcome]++
-		bad[key][c.Outcome] = bad[key][c.Outcome] || !c.OK
+		tallies[i].add(c.Outcome, c.OK)
 	}
 	for i := range out {
-		key := out[i].Kind + " " + out[i].Role
-		for _, o := range order[key] {
-			out[i].Outcomes = append(out[i].Outcomes, htmlKV{Key: o, Value: strconv.Itoa(counts[key][o]), Class: okClass(!bad[key][o])})
-		}
+		out[i].Outcomes = tallies[i].kvs()
+	}
+	return out
+}
+
+// htmlTally counts outcomes in the order they first occur, for the
+// outcome table and the group lanes alike. An outcome is drawn bad when a
+// client (or probe) that ended with it is not ok: the report, not the
+// page, says which outcome each role passes with.
+type htmlTally struct {
+	order []string
+	count map[string]int
+	bad   map[string]bool
+}
+
+func (t *htmlTally) add(outcome string, ok bool) {
+	if t.count == nil {
+		t.count, t.bad = map[string]int{}, map[string]bool{}
+	}
+	if t.count[outcome] == 0 {
+		t.order = append(t.order, outcome)
+	}
+	t.count[outcome]++
+	t.bad[outcome] = t.bad[outcome] || !ok
+}
+
+// kvs lists the outcomes in the order they first occurred, each with its
+// count and class.
+func (t *htmlTally) kvs() []htmlKV {
+	var out []htmlKV
+	for _, o := range t.order {
+		out = append(out, htmlKV{Key: o, Value: strconv.Itoa(t.count[o]), Class: okClass(!t.bad[o])})
 	}
 	return out
 }

@@ -20,7 +20,7 @@ type tlThreadLane struct {
 	th           Thread
 	label, title string
 	outcome      string
-	outcomeClass string // good or bad, as the report's ok says
+	ok           bool // whether the outcome passes, as the report says
 	group        string
 }
 
@@ -50,7 +50,7 @@ func (b *tlBuilder) lanes(y float64) float64 {
 				if c.Detail != "" {
 					l.title += " (" + c.Detail + ")"
 				}
-				l.outcome, l.outcomeClass = c.Outcome, okClass(c.OK)
+				l.outcome, l.ok = c.Outcome, c.OK
 			} else {
 				l.group = "client"
 				l.label = fmt.Sprintf("#%d client %d", th.ID, *th.Client)
@@ -64,7 +64,7 @@ func (b *tlBuilder) lanes(y float64) float64 {
 			l.label = fmt.Sprintf("#%d %s", th.ID, th.Probe)
 			l.title = fmt.Sprintf("thread %d served the %s probe", th.ID, th.Probe)
 			if a, ok := b.admitted[th.Probe]; ok {
-				l.outcome, l.outcomeClass = a.Outcome, okClass(a.OK)
+				l.outcome, l.ok = a.Outcome, a.OK
 				l.title += ": " + a.Outcome
 			}
 		}
@@ -136,7 +136,7 @@ func (b *tlBuilder) threadLane(y float64, i int, l tlThreadLane) float64 {
 	}
 	b.segments(&lane, th, y+(tlPitch-tlBarH)/2, fmt.Sprintf("#%d", th.ID), true)
 	if l.outcome != "" {
-		lane.Texts = append(lane.Texts, svgText{X: tlOutcomeX, Y: y + tlPitch/2 + 4, Class: "outcome " + l.outcomeClass, Text: l.outcome})
+		lane.Texts = append(lane.Texts, svgText{X: tlOutcomeX, Y: y + tlPitch/2 + 4, Class: "outcome " + okClass(l.ok), Text: l.outcome})
 	}
 	b.v.Lanes = append(b.v.Lanes, lane)
 	return y + tlPitch
@@ -233,7 +233,7 @@ func (b *tlBuilder) routeLane(y float64, i int, routes []Thread) float64 {
 type tlGroup struct {
 	name     string
 	threads  []Thread
-	outcomes []htmlKV
+	outcomes htmlTally
 }
 
 // groupLanes draws one lane per group: a stacked area of how many of the
@@ -244,34 +244,17 @@ type tlGroup struct {
 func (b *tlBuilder) groupLanes(y float64, single []tlThreadLane, routes []Thread) float64 {
 	var groups []*tlGroup
 	byName := map[string]*tlGroup{}
-	outcomeCount := map[string]map[string]int{}
-	outcomeClass := map[string]map[string]string{}
-	outcomeOrder := map[string][]string{}
 	for _, l := range single {
 		g := byName[l.group]
 		if g == nil {
 			g = &tlGroup{name: l.group}
 			byName[l.group] = g
 			groups = append(groups, g)
-			outcomeCount[l.group], outcomeClass[l.group] = map[string]int{}, map[string]string{}
 		}
 		g.threads = append(g.threads, l.th)
 		if l.outcome != "" {
-			if outcomeCount[l.group][l.outcome] == 0 {
-				outcomeOrder[l.group] = append(outcomeOrder[l.group], l.outcome)
-			}
-			outcomeCount[l.group][l.outcome]++
-			if outcomeClass[l.group][l.outcome] != "bad" {
-				outcomeClass[l.group][l.outcome] = l.outcomeClass
-			}
+			g.outcomes.add(l.outcome, l.ok)
 		}
-	}
-	for _, g := range groups {
-		for _, o := range outcomeOrder[g.name] {
-			g.outcomes = append(g.outcomes, htmlKV{Key: o, Value: strconv.Itoa(outcomeCount[g.name][o]), Class: outcomeClass[g.name][o]})
-		}
-		// The bad outcomes first: they are what the column is for.
-		sort.SliceStable(g.outcomes, func(i, j int) bool { return g.outcomes[i].Class == "bad" && g.outcomes[j].Class != "bad" })
 	}
 	if len(routes) > 0 {
 		groups = append(groups, &tlGroup{name: "route probes", threads: routes})
@@ -404,8 +387,7 @@ func tlGroupBands(g *tlGroup, counts [][]int, base float64) []svgPath {
 
 // tlGroupOutcomes is a group lane's outcome column: how many of its
 // threads were alive at the close, then its first two outcomes (the bad
-// ones come first), red when one of those is bad; the tooltip lists every
-// outcome.
+// ones come first), red when any is bad; the tooltip lists every outcome.
 func tlGroupOutcomes(g *tlGroup, alive int, y float64) []svgText {
 	var out []svgText
 	ty := y + tlGroupPitch/2 + 4
@@ -413,20 +395,20 @@ func tlGroupOutcomes(g *tlGroup, alive int, y float64) []svgText {
 		out = append(out, svgText{X: tlOutcomeX, Y: ty - 7, Class: "outcome bad", Text: fmt.Sprintf("%d alive at close", alive)})
 		ty += 7
 	}
-	if len(g.outcomes) == 0 {
+	outcomes := g.outcomes.kvs()
+	if len(outcomes) == 0 {
 		return out
 	}
-	all := make([]string, len(g.outcomes))
-	cls := "good"
-	for k, o := range g.outcomes {
+	// The bad outcomes first: they are what the column is for, and the
+	// first one's class is the column's.
+	sort.SliceStable(outcomes, func(i, j int) bool { return outcomes[i].Class == "bad" && outcomes[j].Class != "bad" })
+	all := make([]string, len(outcomes))
+	for k, o := range outcomes {
 		all[k] = o.Value + " " + o.Key
-		if k < 2 && o.Class == "bad" {
-			cls = "bad"
-		}
 	}
 	text := strings.Join(all[:min(2, len(all))], " · ")
 	if len(all) > 2 {
 		text += " · …"
 	}
-	return append(out, svgText{X: tlOutcomeX, Y: ty, Class: "outcome " + cls, Text: text, Title: strings.Join(all, ", ")})
+	return append(out, svgText{X: tlOutcomeX, Y: ty, Class: "outcome " + outcomes[0].Class, Text: text, Title: strings.Join(all, ", ")})
 }
