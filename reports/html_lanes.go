@@ -30,48 +30,72 @@ type tlThreadLane struct {
 func (b *tlBuilder) lanes(y float64) float64 {
 	var single []tlThreadLane
 	var routes []Thread
-	clientIdx := map[int]int{}
-	for i, c := range b.it.Clients {
-		clientIdx[c.ID] = i
-	}
 	for _, th := range b.it.Threads {
 		if tlRouteProbe(th) {
 			routes = append(routes, th)
 			continue
 		}
-		l := tlThreadLane{th: th}
-		switch {
-		case th.Client != nil:
-			c, ok := b.clients[*th.Client]
-			if ok {
-				l.group = c.Kind + " " + c.Role
-				l.label = fmt.Sprintf("#%d %s %s", th.ID, c.Kind, c.Role)
-				l.title = fmt.Sprintf("thread %d served client %d (%s %s): %s", th.ID, c.ID, c.Kind, c.Role, c.Outcome)
-				if c.Detail != "" {
-					l.title += " (" + c.Detail + ")"
-				}
-				l.outcome, l.ok = c.Outcome, c.OK
-			} else {
-				l.group = "client"
-				l.label = fmt.Sprintf("#%d client %d", th.ID, *th.Client)
-				l.title = fmt.Sprintf("thread %d served client %d", th.ID, *th.Client)
-			}
-		default:
-			l.group = th.Probe
-			if strings.HasPrefix(th.Probe, "admission ") {
-				l.group = "admission probes"
-			}
-			l.label = fmt.Sprintf("#%d %s", th.ID, th.Probe)
-			l.title = fmt.Sprintf("thread %d served the %s probe", th.ID, th.Probe)
-			if a, ok := b.admitted[th.Probe]; ok {
-				l.outcome, l.ok = a.Outcome, a.OK
-				l.title += ": " + a.Outcome
-			}
-		}
-		single = append(single, l)
+		single = append(single, b.threadLaneOf(th))
 	}
-	// Client threads in the order of their clients (kind, then role, as
-	// configured); probes after them, by thread id.
+	b.sortLanes(single)
+	lanes := len(single)
+	if len(routes) > 0 {
+		lanes++
+	}
+	if lanes > tlMaxLanes {
+		return b.groupLanes(y, single, routes)
+	}
+	for i, l := range single {
+		y = b.threadLane(y, i, l)
+	}
+	if len(routes) > 0 {
+		y = b.routeLane(y, len(single), routes)
+	}
+	return y
+}
+
+// threadLaneOf names a thread's lane and decides its group and outcome: a
+// client thread's are its client's (kind and role), a probe thread's its
+// probe's, all admission probes making one group.
+func (b *tlBuilder) threadLaneOf(th Thread) tlThreadLane {
+	l := tlThreadLane{th: th}
+	if th.Client == nil {
+		l.group = th.Probe
+		if strings.HasPrefix(th.Probe, "admission ") {
+			l.group = "admission probes"
+		}
+		l.label = fmt.Sprintf("#%d %s", th.ID, th.Probe)
+		l.title = fmt.Sprintf("thread %d served the %s probe", th.ID, th.Probe)
+		if a, ok := b.admitted[th.Probe]; ok {
+			l.outcome, l.ok = a.Outcome, a.OK
+			l.title += ": " + a.Outcome
+		}
+		return l
+	}
+	c, ok := b.clients[*th.Client]
+	if !ok {
+		l.group = "client"
+		l.label = fmt.Sprintf("#%d client %d", th.ID, *th.Client)
+		l.title = fmt.Sprintf("thread %d served client %d", th.ID, *th.Client)
+		return l
+	}
+	l.group = c.Kind + " " + c.Role
+	l.label = fmt.Sprintf("#%d %s %s", th.ID, c.Kind, c.Role)
+	l.title = fmt.Sprintf("thread %d served client %d (%s %s): %s", th.ID, c.ID, c.Kind, c.Role, c.Outcome)
+	if c.Detail != "" {
+		l.title += " (" + c.Detail + ")"
+	}
+	l.outcome, l.ok = c.Outcome, c.OK
+	return l
+}
+
+// sortLanes puts client threads in the order of their clients (kind,
+// then role, as configured), and probes after them, by thread id.
+func (b *tlBuilder) sortLanes(single []tlThreadLane) {
+	clientIdx := map[int]int{}
+	for i, c := range b.it.Clients {
+		clientIdx[c.ID] = i
+	}
 	sort.SliceStable(single, func(i, j int) bool {
 		a, c := single[i].th, single[j].th
 		if (a.Client != nil) != (c.Client != nil) {
@@ -87,20 +111,6 @@ func (b *tlBuilder) lanes(y float64) float64 {
 		}
 		return a.ID < c.ID
 	})
-	lanes := len(single)
-	if len(routes) > 0 {
-		lanes++
-	}
-	if lanes > tlMaxLanes {
-		return b.groupLanes(y, single, routes)
-	}
-	for i, l := range single {
-		y = b.threadLane(y, i, l)
-	}
-	if len(routes) > 0 {
-		y = b.routeLane(y, len(single), routes)
-	}
-	return y
 }
 
 func (b *tlBuilder) laneFrame(lane *tlLane, y, h float64, i int, alive bool, label, title string) {
