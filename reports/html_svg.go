@@ -4,6 +4,7 @@ package reports
 // helpers that write their attributes.
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ type svgText struct {
 
 type svgPath struct {
 	D, Class, Title string
+}
+
+// svgDiamond is the path of a diamond centred on (x, y), r whole pixels
+// from its centre to each corner.
+func svgDiamond(x, y float64, r int) string {
+	return fmt.Sprintf("M%s %sl%[3]d %[3]d-%[3]d %[3]d-%[3]d-%[3]dz", htmlNum(x), htmlNum(y-float64(r)), r)
 }
 
 // htmlNum3 writes a report time as recorded (to the microsecond), for data

@@ -470,7 +470,7 @@ func (b *tlBuilder) terminateRow(y float64) {
 		}
 		mid := y + tlBarH/2
 		b.v.Close = &tlClose{Class: cls, X: x, Y1: y - 3, Y2: y + tlBarH + 3, ClosedMS: htmlNum3(c), Title: title,
-			Diamond: fmt.Sprintf("M%s %sl7 7-7 7-7-7z", htmlNum(x), htmlNum(mid-7))}
+			Diamond: svgDiamond(x, mid, 7)}
 		closeLabel := "closed"
 		if cls == "violation" {
 			closeLabel = fmt.Sprintf("closed, %d alive", len(alive))
@@ -513,7 +513,7 @@ func (b *tlBuilder) violationRow(y float64) {
 			lines = append(lines, fmt.Sprintf("and %d more", c.n-5))
 		}
 		lane.Paths = append(lane.Paths, svgPath{Class: "viol-mark",
-			D:     fmt.Sprintf("M%s %sl6 6-6 6-6-6z", htmlNum(c.x), htmlNum(mid-6)),
+			D:     svgDiamond(c.x, mid, 6),
 			Title: strings.Join(lines, "\n")})
 		label := "×" + strconv.Itoa(c.n)
 		room := tlPlotRight + 60 - c.x
