@@ -175,19 +175,13 @@ func (r Report) htmlPage() htmlPage {
 	}
 	// One iteration: its own check details say more than an aggregate
 	// that only wraps them in "passed in 1 of 1" (as the text summary).
+	checks := r.Checks
 	if len(r.Iterations) == 1 {
-		p.Checks = htmlChecks(r.Iterations[0].Checks)
-	} else {
-		p.Checks = htmlChecks(r.Checks)
-		if len(r.Iterations) > 1 {
-			p.ChecksScope = fmt.Sprintf("over all %d iterations", len(r.Iterations))
-		}
+		checks = r.Iterations[0].Checks
+	} else if len(r.Iterations) > 1 {
+		p.ChecksScope = fmt.Sprintf("over all %d iterations", len(r.Iterations))
 	}
-	for _, c := range p.Checks {
-		if c.Status == StatusFail {
-			p.FailedChecks = append(p.FailedChecks, c.ID)
-		}
-	}
+	p.Checks, p.FailedChecks = htmlChecks(checks), htmlFailed(checks)
 	if len(r.Iterations) == 0 {
 		return p
 	}
@@ -240,6 +234,20 @@ func htmlChecks(cs []Check) []htmlCheck {
 	return out
 }
 
+// htmlFailed is the ids of the checks that failed, in check order.
+func htmlFailed(cs []Check) []string {
+	var ids []string
+	for _, c := range cs {
+		if c.Status == StatusFail {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+// htmlIterRows is the iterations table: every iteration, or past
+// htmlMaxIterRows only the failing ones and the one drawn, with a note
+// saying so.
 func htmlIterRows(its []Iteration, shown int) ([]htmlIterRow, string) {
 	var rows []htmlIterRow
 	note := ""
@@ -255,13 +263,7 @@ func htmlIterRows(its []Iteration, shown int) ([]htmlIterRow, string) {
 			break
 		}
 		row := htmlIterRow{N: it.N, Verdict: it.Verdict, Terminate: htmlTerminateShort(it), Returned: "never", LastExit: "never"}
-		var failed []string
-		for _, c := range it.Checks {
-			if c.Status == StatusFail {
-				failed = append(failed, c.ID)
-			}
-		}
-		row.Failed = strings.Join(failed, ", ")
+		row.Failed = strings.Join(htmlFailed(it.Checks), ", ")
 		if it.Shutdown.ReturnedMS != nil {
 			row.Returned = htmlT(*it.Shutdown.ReturnedMS)
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 )
 
+// alive says whether a thread was alive when terminate was closed, by the
+// record.
 func (b *tlBuilder) alive(th Thread) bool { return b.aliveAtClose[th.ID] }
 
 // tlThreadLane is a thread lane before layout.
@@ -113,6 +115,9 @@ func (b *tlBuilder) sortLanes(single []tlThreadLane) {
 	})
 }
 
+// laneFrame draws what every lane has: its background (alternate lanes
+// shaded), the red edge of a lane alive at the terminate close, and its
+// label with a tooltip.
 func (b *tlBuilder) laneFrame(lane *tlLane, y, h float64, i int, alive bool, label, title string) {
 	cls := "lane-bg"
 	if i%2 == 1 {
@@ -126,6 +131,9 @@ func (b *tlBuilder) laneFrame(lane *tlLane, y, h float64, i int, alive bool, lab
 	lane.Texts = append(lane.Texts, svgText{X: tlLabelRight, Y: y + h/2 + 4, Anchor: "end", Class: "lane-label", Text: label, Title: title})
 }
 
+// threadLane draws one thread's lane: its states, its exit and its
+// outcome; a thread that outlived shutdown without being alive at the
+// close is marked a straggler.
 func (b *tlBuilder) threadLane(y float64, i int, l tlThreadLane) float64 {
 	th := l.th
 	lane := tlLane{Class: "lane", Thread: strconv.Itoa(th.ID)}

@@ -53,7 +53,6 @@ func htmlNum3(v float64) string {
 	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }
 
-// alive: the thread was alive when terminate was closed, by the record.
 // tlCycleStripes stripes the wait ⇄ send band of a group lane as the thread
 // lanes stripe a cycle: one short vertical stroke per sampled column,
 // across the band's strip (a fill pattern would need url(), which the page

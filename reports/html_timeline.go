@@ -54,6 +54,7 @@ func tlStateRow(s string) int {
 	return slices.Index(tlStates, "other")
 }
 
+// tlStateClass is the CSS class a state is drawn with.
 func tlStateClass(s string) string { return "st-" + tlStates[tlStateRow(s)] }
 
 func tlLegend() []htmlLegend {
