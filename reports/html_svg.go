@@ -20,6 +20,12 @@ func htmlNum(v float64) string {
 	return s
 }
 
+// htmlNum3 writes a report time as recorded (to the microsecond), for data
+// attributes.
+func htmlNum3(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+}
+
 // svgRect, svgLine, svgText and svgPath are the SVG elements the template
 // draws; a Title becomes the element's tooltip.
 type svgRect struct {
@@ -45,12 +51,6 @@ type svgPath struct {
 // from its centre to each corner.
 func svgDiamond(x, y float64, r int) string {
 	return fmt.Sprintf("M%s %sl%[3]d %[3]d-%[3]d %[3]d-%[3]d-%[3]dz", htmlNum(x), htmlNum(y-float64(r)), r)
-}
-
-// htmlNum3 writes a report time as recorded (to the microsecond), for data
-// attributes.
-func htmlNum3(v float64) string {
-	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }
 
 // tlCycleStripes stripes the wait ⇄ send band of a group lane as the thread
