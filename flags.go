@@ -23,6 +23,11 @@ const version = "0.1.0"
 
 var errHelp = errors.New("help shown")
 
+// maxDuration is the longest any duration flag may be. Longer is a typo,
+// not a shutdown test, and the engine adds the durations to its deadlines,
+// which must not overflow.
+const maxDuration = 24 * time.Hour
+
 type options struct {
 	cfg      load.Config
 	headless bool
@@ -51,6 +56,8 @@ Examples:
   shutdowntest --headless --iterations 100 --drain-timeout 2s --json report.json
   shutdowntest --headless --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
+
+Durations are at most 24h.
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
 3 the run could not be carried out, 130 interrupted.
@@ -98,32 +105,39 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		return o, fmt.Errorf("--policy: %v", err)
 	}
 	o.cfg.Policy = p
+	var names []string
 	for _, c := range counts {
 		if *c.n < 0 {
 			return o, fmt.Errorf("--%s: must be 0 or more, got %d", c.name, *c.n)
 		}
+		names = append(names, "--"+c.name)
 	}
-	if o.cfg.Mix.Total() == 0 {
-		return o, errors.New("--http-idle, --http-inflight, --rest-idle, --rest-inflight, --ws, --silent: at least one client is needed")
+	switch total := o.cfg.Mix.Total(); {
+	case total == 0:
+		return o, fmt.Errorf("%s: at least one client is needed", strings.Join(names, ", "))
+	case total > load.MaxClients:
+		return o, fmt.Errorf("%s: more than %d clients in all, too many to count their sockets", strings.Join(names, ", "), load.MaxClients)
 	}
 	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"inflight-for", o.cfg.InflightFor}, {"drain-timeout", o.cfg.DrainTimeout}, {"ready-timeout", o.cfg.ReadyTimeout}} {
-		if d.v <= 0 {
+		name   string
+		v      time.Duration
+		zeroOK bool // 0 means "not given"
+	}{
+		{"inflight-for", o.cfg.InflightFor, false}, {"drain-timeout", o.cfg.DrainTimeout, false},
+		{"ready-timeout", o.cfg.ReadyTimeout, false}, {"shutdown-after", o.cfg.ShutdownAfter, true},
+		{"max-drain", o.cfg.MaxDrain, true},
+	} {
+		switch {
+		case d.v < 0 && d.zeroOK:
+			return o, fmt.Errorf("--%s: must be 0 or more, got %v", d.name, d.v)
+		case d.v <= 0 && !d.zeroOK:
 			return o, fmt.Errorf("--%s: must be more than 0, got %v", d.name, d.v)
+		case d.v > maxDuration:
+			return o, fmt.Errorf("--%s: must be at most %gh, got %v", d.name, maxDuration.Hours(), d.v)
 		}
 	}
 	if o.cfg.Iterations < 1 {
 		return o, fmt.Errorf("--iterations: must be 1 or more, got %d", o.cfg.Iterations)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"max-drain", o.cfg.MaxDrain}, {"shutdown-after", o.cfg.ShutdownAfter}} {
-		if d.v < 0 {
-			return o, fmt.Errorf("--%s: must be 0 or more, got %v", d.name, d.v)
-		}
 	}
 	for _, out := range []struct{ flag, path string }{
 		{"json", o.jsonPath}, {"junit", o.junitPath}, {"markdown", o.markdownPath}, {"html", o.htmlPath},

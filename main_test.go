@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
+	"shutdowntest/load"
 	"shutdowntest/tui"
 )
 
@@ -53,6 +56,16 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		{[]string{"--http-idle", "0", "--http-inflight", "0", "--rest-idle", "0", "--rest-inflight", "0", "--ws", "0", "--silent", "0"}, "at least one client"},
 		{[]string{"--silent", "100000"}, "open-file limit"},
 		{[]string{"extra"}, "unexpected argument"},
+		// Counts whose sum, or whose socket estimate, does not fit in an int.
+		{[]string{"--silent", "9223372036854775807", "--ws", "9223372036854775807"}, "--silent"},
+		{[]string{"--http-idle", "4611686018427387888"}, "--http-idle"},
+		{[]string{"--silent", "99999999999999999999"}, "--silent"},
+		// Durations over 24h: the observation deadline would overflow.
+		{[]string{"--drain-timeout", "2562047h47m16s"}, "--drain-timeout"},
+		{[]string{"--inflight-for", "24h0m0.001s"}, "--inflight-for"},
+		{[]string{"--ready-timeout", "25h"}, "--ready-timeout"},
+		{[]string{"--shutdown-after", "100h"}, "--shutdown-after"},
+		{[]string{"--max-drain", "1000h"}, "--max-drain"},
 	}
 	for _, c := range cases {
 		code, out, errs := runArgs(t, c.args...)
@@ -65,6 +78,26 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		if strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.flag) {
 			t.Errorf("%v: stderr %q, want one line naming %s", c.args, errs, c.flag)
 		}
+	}
+}
+
+// The largest values that are valid input are accepted as they are.
+func TestLimitsAreInclusive(t *testing.T) {
+	day := "24h"
+	o, err := parseFlags([]string{"--inflight-for", day, "--drain-timeout", day, "--ready-timeout", day,
+		"--shutdown-after", day, "--max-drain", day, "--http-idle", "0", "--http-inflight", "0", "--rest-idle", "0",
+		"--rest-inflight", "0", "--ws", "0", "--silent", fmt.Sprint(load.MaxClients)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	for _, d := range []time.Duration{c.InflightFor, c.DrainTimeout, c.ReadyTimeout, c.ShutdownAfter, c.MaxDrain} {
+		if d != maxDuration {
+			t.Errorf("a duration of 24h became %v", d)
+		}
+	}
+	if got := c.Mix.SocketsNeeded(); got < 2*load.MaxClients {
+		t.Errorf("the socket estimate of %d clients wrapped to %d", c.Mix.Total(), got)
 	}
 }
 
