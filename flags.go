@@ -57,10 +57,13 @@ Examples:
   shutdowntest --headless --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
 
-Durations are at most 24h.
+Durations are at most 24h. A report path may be a file (replaced atomically),
+a symbolic link (the file it names is replaced) or a FIFO or device (written to).
 
-Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
-3 the run could not be carried out, 130 interrupted.
+Exit status: 0 every check passed, 1 a check failed, 2 bad usage, 3 the run
+could not be carried out, 4 the verdict was reached but a report could not be
+written (the summary says the verdict), 130 interrupted. When several apply,
+the first of 130, 3, 4, 1 wins.
 
 Flags:
 `
@@ -139,18 +142,8 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	if o.cfg.Iterations < 1 {
 		return o, fmt.Errorf("--iterations: must be 1 or more, got %d", o.cfg.Iterations)
 	}
-	for _, out := range []struct{ flag, path string }{
-		{"json", o.jsonPath}, {"junit", o.junitPath}, {"markdown", o.markdownPath}, {"html", o.htmlPath},
-	} {
-		if out.path == "" || (out.flag == "json" && out.path == "-") {
-			continue
-		}
-		if out.path == "-" {
-			return o, fmt.Errorf("--%s: only --json writes to stdout (-); give a file", out.flag)
-		}
-		if err := checkWritable(out.path); err != nil {
-			return o, fmt.Errorf("--%s: %v", out.flag, err)
-		}
+	if err := checkReportPaths(o.reportPaths()); err != nil {
+		return o, err
 	}
 	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
@@ -209,19 +202,60 @@ func (o *options) adopt(cfg load.Config) {
 	o.cfg.Policy, o.cfg.Mix = cfg.Policy, cfg.Mix
 }
 
-// checkWritable fails before the run, not after it, on a report path that
-// cannot be written: it creates and removes a temporary file beside it.
-func checkWritable(path string) error {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
+// reportPath is a report flag given and the path it names.
+type reportPath struct{ flag, path string }
+
+// label names the report in messages: the flag and its path.
+func (r reportPath) label() string { return "--" + r.flag + " " + r.path }
+
+// reportPaths are the report flags given, in the order of --help.
+func (o options) reportPaths() []reportPath {
+	var out []reportPath
+	for _, r := range []reportPath{{"json", o.jsonPath}, {"junit", o.junitPath}, {"markdown", o.markdownPath}, {"html", o.htmlPath}} {
+		if r.path != "" {
+			out = append(out, r)
+		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".shutdowntest-probe-*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %v", path, err)
+	return out
+}
+
+// checkReportPaths fails before the run, not after it, on a report path
+// that cannot be written, and on two report flags naming one file: the
+// second report would silently replace the first. One file is the same
+// path once absolute and through its links, or, for files that exist, the
+// same file by os.SameFile (a hard link, a bind mount).
+func checkReportPaths(outs []reportPath) error {
+	type file struct {
+		flag, target string
+		fi           os.FileInfo // nil for a file still to be created
 	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
+	var files []file
+	for _, out := range outs {
+		if out.path == "-" {
+			if out.flag == "json" {
+				continue // stdout, not a file
+			}
+			return fmt.Errorf("--%s: only --json writes to stdout (-); give a file", out.flag)
+		}
+		if err := reports.CheckWritable(out.path); err != nil {
+			return fmt.Errorf("--%s: %v", out.flag, err)
+		}
+		target, err := reports.Target(out.path)
+		if err != nil {
+			return fmt.Errorf("--%s: cannot write %s: %v", out.flag, out.path, err)
+		}
+		fi, err := os.Stat(out.path)
+		if err != nil {
+			fi = nil
+		}
+		for _, f := range files {
+			if f.target == target || (fi != nil && f.fi != nil && os.SameFile(fi, f.fi)) {
+				return fmt.Errorf("--%s and --%s: both name %s; give each report its own file", f.flag, out.flag, target)
+			}
+		}
+		files = append(files, file{out.flag, target, fi})
+	}
+	return nil
 }
 
 func toolInfo(args []string) reports.ToolInfo {
