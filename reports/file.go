@@ -80,14 +80,12 @@ func (b *Batch) write(path string, render func(io.Writer) error) error {
 	if abandoned {
 		return fmt.Errorf("write %s: %w", path, errAbandoned)
 	}
-	fi, err := os.Stat(path) // through links: what the data would land in
-	switch {
-	case err == nil && fi.IsDir():
-		return fmt.Errorf("write %s: is a directory", path)
-	case err == nil && !fi.Mode().IsRegular():
-		return writeDirect(path, render)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	fi, err := stat(path)
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if fi != nil && !fi.Mode().IsRegular() {
+		return writeDirect(path, render)
 	}
 	target, err := Target(path)
 	if err != nil {
@@ -222,6 +220,21 @@ func writeDirect(path string, render func(io.Writer) error) error {
 	return nil
 }
 
+// stat is what a report written to path would land in, through links:
+// nil for a file still to be created, an error for a directory.
+func stat(path string) (fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, errors.New("it is a directory")
+	}
+	return fi, nil
+}
+
 // Target is the file a report path names, absolute and free of symbolic
 // links: through any chain of links (a dangling one names the file to
 // create) and through linked directories. The directory it is in must
@@ -261,17 +274,15 @@ func Target(path string) (string, error) {
 // file a temporary file is created and removed in the directory the file
 // is (or would be) in.
 func CheckWritable(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err == nil && fi.IsDir():
-		return fmt.Errorf("%s is a directory", path)
-	case err == nil && !fi.Mode().IsRegular():
+	fi, err := stat(path)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	if fi != nil && !fi.Mode().IsRegular() {
 		if err := canWrite(path); err != nil {
 			return fmt.Errorf("cannot write %s: %v", path, err)
 		}
 		return nil
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("cannot write %s: %v", path, err)
 	}
 	target, err := Target(path)
 	if err != nil {
