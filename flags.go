@@ -23,6 +23,11 @@ const version = "0.1.0"
 
 var errHelp = errors.New("help shown")
 
+// maxDuration is the longest any duration flag may be. Longer is a typo,
+// not a shutdown test, and the engine adds the durations to its deadlines,
+// which must not overflow.
+const maxDuration = 24 * time.Hour
+
 type options struct {
 	cfg      load.Config
 	headless bool
@@ -52,8 +57,13 @@ Examples:
   shutdowntest --headless --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
 
-Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
-3 the run could not be carried out, 130 interrupted.
+Durations are at most 24h. A report path may be a file (replaced atomically),
+a symbolic link (the file it names is replaced) or a FIFO or device (written to).
+
+Exit status: 0 every check passed, 1 a check failed, 2 bad usage, 3 the run
+could not be carried out, 4 the verdict was reached but a report could not be
+written (the summary says the verdict), 130 interrupted. When several apply,
+the first of 130, 3, 4, 1 wins.
 
 Flags:
 `
@@ -98,45 +108,42 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		return o, fmt.Errorf("--policy: %v", err)
 	}
 	o.cfg.Policy = p
+	var names []string
 	for _, c := range counts {
 		if *c.n < 0 {
 			return o, fmt.Errorf("--%s: must be 0 or more, got %d", c.name, *c.n)
 		}
+		names = append(names, "--"+c.name)
 	}
-	if o.cfg.Mix.Total() == 0 {
-		return o, errors.New("--http-idle, --http-inflight, --rest-idle, --rest-inflight, --ws, --silent: at least one client is needed")
+	switch total := o.cfg.Mix.Total(); {
+	case total == 0:
+		return o, fmt.Errorf("%s: at least one client is needed", strings.Join(names, ", "))
+	case total > load.MaxClients:
+		return o, fmt.Errorf("%s: more than %d clients in all, too many to count their sockets", strings.Join(names, ", "), load.MaxClients)
 	}
 	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"inflight-for", o.cfg.InflightFor}, {"drain-timeout", o.cfg.DrainTimeout}, {"ready-timeout", o.cfg.ReadyTimeout}} {
-		if d.v <= 0 {
+		name   string
+		v      time.Duration
+		zeroOK bool // 0 means "not given"
+	}{
+		{"inflight-for", o.cfg.InflightFor, false}, {"drain-timeout", o.cfg.DrainTimeout, false},
+		{"ready-timeout", o.cfg.ReadyTimeout, false}, {"shutdown-after", o.cfg.ShutdownAfter, true},
+		{"max-drain", o.cfg.MaxDrain, true},
+	} {
+		switch {
+		case d.v < 0 && d.zeroOK:
+			return o, fmt.Errorf("--%s: must be 0 or more, got %v", d.name, d.v)
+		case d.v <= 0 && !d.zeroOK:
 			return o, fmt.Errorf("--%s: must be more than 0, got %v", d.name, d.v)
+		case d.v > maxDuration:
+			return o, fmt.Errorf("--%s: must be at most %gh, got %v", d.name, maxDuration.Hours(), d.v)
 		}
 	}
 	if o.cfg.Iterations < 1 {
 		return o, fmt.Errorf("--iterations: must be 1 or more, got %d", o.cfg.Iterations)
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"max-drain", o.cfg.MaxDrain}, {"shutdown-after", o.cfg.ShutdownAfter}} {
-		if d.v < 0 {
-			return o, fmt.Errorf("--%s: must be 0 or more, got %v", d.name, d.v)
-		}
-	}
-	for _, out := range []struct{ flag, path string }{
-		{"json", o.jsonPath}, {"junit", o.junitPath}, {"markdown", o.markdownPath}, {"html", o.htmlPath},
-	} {
-		if out.path == "" || (out.flag == "json" && out.path == "-") {
-			continue
-		}
-		if out.path == "-" {
-			return o, fmt.Errorf("--%s: only --json writes to stdout (-); give a file", out.flag)
-		}
-		if err := checkWritable(out.path); err != nil {
-			return o, fmt.Errorf("--%s: %v", out.flag, err)
-		}
+	if err := checkReportPaths(o.reportPaths()); err != nil {
+		return o, err
 	}
 	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
@@ -195,19 +202,60 @@ func (o *options) adopt(cfg load.Config) {
 	o.cfg.Policy, o.cfg.Mix = cfg.Policy, cfg.Mix
 }
 
-// checkWritable fails before the run, not after it, on a report path that
-// cannot be written: it creates and removes a temporary file beside it.
-func checkWritable(path string) error {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
+// reportPath is a report flag given and the path it names.
+type reportPath struct{ flag, path string }
+
+// label names the report in messages: the flag and its path.
+func (r reportPath) label() string { return "--" + r.flag + " " + r.path }
+
+// reportPaths are the report flags given, in the order of --help.
+func (o options) reportPaths() []reportPath {
+	var out []reportPath
+	for _, r := range []reportPath{{"json", o.jsonPath}, {"junit", o.junitPath}, {"markdown", o.markdownPath}, {"html", o.htmlPath}} {
+		if r.path != "" {
+			out = append(out, r)
+		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".shutdowntest-probe-*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %v", path, err)
+	return out
+}
+
+// checkReportPaths fails before the run, not after it, on a report path
+// that cannot be written, and on two report flags naming one file: the
+// second report would silently replace the first. One file is the same
+// path once absolute and through its links, or, for files that exist, the
+// same file by os.SameFile (a hard link, a bind mount).
+func checkReportPaths(outs []reportPath) error {
+	type file struct {
+		flag, target string
+		fi           os.FileInfo // nil for a file still to be created
 	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
+	var files []file
+	for _, out := range outs {
+		if out.path == "-" {
+			if out.flag == "json" {
+				continue // stdout, not a file
+			}
+			return fmt.Errorf("--%s: only --json writes to stdout (-); give a file", out.flag)
+		}
+		if err := reports.CheckWritable(out.path); err != nil {
+			return fmt.Errorf("--%s: %v", out.flag, err)
+		}
+		target, err := reports.Target(out.path)
+		if err != nil {
+			return fmt.Errorf("--%s: cannot write %s: %v", out.flag, out.path, err)
+		}
+		fi, err := os.Stat(out.path)
+		if err != nil {
+			fi = nil
+		}
+		for _, f := range files {
+			if f.target == target || (fi != nil && f.fi != nil && os.SameFile(fi, f.fi)) {
+				return fmt.Errorf("--%s and --%s: both name %s; give each report its own file", f.flag, out.flag, target)
+			}
+		}
+		files = append(files, file{out.flag, target, fi})
+	}
+	return nil
 }
 
 func toolInfo(args []string) reports.ToolInfo {

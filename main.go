@@ -6,17 +6,21 @@
 // triggers shutdown, records how every client and every server thread
 // ended, and checks the record against what a clean shutdown promises.
 // Exit status: 0 every check passed, 1 a check failed, 2 bad usage, 3 the
-// run could not be carried out, 130 interrupted.
+// run could not be carried out, 4 the verdict was reached but a report
+// could not be written, 130 interrupted. When several apply, the first of
+// 130, 3, 4, 1 wins: 4 wins over a verdict because the verdict is still in
+// the printed summary while the missing report is only in the status, and
+// a pipeline that tests for 0 fails on 4 as it does on 1.
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -31,6 +35,7 @@ const (
 	exitFail        = 1
 	exitUsage       = 2
 	exitNotRun      = 3
+	exitNoReport    = 4 // the verdict was reached, a report could not be written
 	exitInterrupted = 130
 )
 
@@ -40,6 +45,10 @@ var interactive = tui.Run
 // inTUI is set while the terminal UI runs: a second signal must then
 // quit through it, so the terminal is restored, not by os.Exit.
 var inTUI atomic.Bool
+
+// writing is the report files of the current run, so that a second
+// signal, which exits at once, can abandon them (see quitAtOnce).
+var writing atomic.Pointer[reports.Batch]
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -60,6 +69,7 @@ func main() {
 			close(quitNow)
 			<-sigs // a third: the view did not quit
 		}
+		quitAtOnce(os.Stderr)
 		os.Exit(exitInterrupted)
 	}()
 	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr, isTerminal(os.Stdout) && isTerminal(os.Stdin), quitNow))
@@ -86,6 +96,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
 		return exitUsage
 	}
+	var files []string // the reports a second signal may leave unwritten
+	for _, r := range opts.reportPaths() {
+		if r.path != "-" {
+			files = append(files, r.label())
+		}
+	}
+	out := reports.NewBatch(files...)
+	writing.Store(out)
 	var res *load.Result
 	var runErr error
 	if tty && !opts.headless {
@@ -115,12 +133,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		listening := func(_ int, addr string) { fmt.Fprintf(stderr, "listening on %s\n", addr) }
 		res, runErr = load.Run(ctx, opts.cfg, load.Observer{Progress: progress, Listening: listening})
 	}
-	return conclude(opts, res, runErr, args, limit, stdout, stderr)
+	return conclude(opts, res, runErr, args, limit, out, stdout, stderr)
 }
 
-// conclude writes the reports and the summary of a run, headless or
-// watched, and returns its exit status.
-func conclude(opts options, res *load.Result, runErr error, args []string, limit uint64, stdout, stderr io.Writer) int {
+// quitAtOnce is what a second signal does before os.Exit: it removes the
+// temporary files of the reports being written and says in one line which
+// report files were not written (none, once they all are).
+func quitAtOnce(stderr io.Writer) {
+	out := writing.Load()
+	if out == nil {
+		return
+	}
+	if left := out.Abandon(); len(left) > 0 {
+		fmt.Fprintf(stderr, "shutdowntest: quit at once; no report written for %s\n", strings.Join(left, ", "))
+	}
+}
+
+// conclude prints the summary of a run, headless or watched, writes its
+// reports into out, and returns its exit status.
+func conclude(opts options, res *load.Result, runErr error, args []string, limit uint64, out *reports.Batch, stdout, stderr io.Writer) int {
 	summary := stdout
 	if opts.jsonPath == "-" {
 		summary = stderr
@@ -130,55 +161,55 @@ func conclude(opts options, res *load.Result, runErr error, args []string, limit
 	rep := reports.Build(res, runErr, info)
 	all, one := reproduce(opts, progName(args[0]))
 	rep.Reproduce.Command = all
-	if rep.Verdict == "fail" && len(rep.Iterations) > 1 {
+	if rep.Verdict != reports.StatusPass && len(rep.Iterations) > 1 {
 		rep.Reproduce.FirstFailing = one
 	}
-	if err := writeReports(opts, rep, stdout); err != nil {
-		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
-		return exitNotRun
-	}
+	// The summary comes first: the verdict is said even when a report
+	// then cannot be written.
 	rep.WriteText(summary)
-	if runErr != nil {
-		return exitNotRun // the summary's verdict line says why
-	}
+	written := writeReports(opts, rep, out, stdout, stderr)
+	return exitStatus(res.Interrupted, runErr != nil, written, rep.Verdict == "pass")
+}
+
+// exitStatus is the one status a run ends with when several apply: see the
+// package comment for the order and why.
+func exitStatus(interrupted, notRun, written, pass bool) int {
 	switch {
-	case res.Interrupted:
+	case interrupted:
 		return exitInterrupted
-	case rep.Verdict != "pass":
+	case notRun:
+		return exitNotRun
+	case !written:
+		return exitNoReport
+	case !pass:
 		return exitFail
 	}
 	return exitPass
 }
 
-// writeReports writes every report asked for, each atomically, so a
-// reader never sees half a file. It goes on past a failed one so the
-// others still land, and returns the first error.
-func writeReports(o options, rep reports.Report, stdout io.Writer) error {
-	var first error
-	for _, out := range []struct {
-		flag, path string
-		write      func(io.Writer) error
-	}{
-		{"json", o.jsonPath, rep.WriteJSON},
-		{"junit", o.junitPath, rep.WriteJUnit},
-		{"markdown", o.markdownPath, rep.WriteMarkdown},
-		{"html", o.htmlPath, rep.WriteHTML},
-	} {
-		if out.path == "" {
-			continue
-		}
+// writeReports writes every report asked for: a file through out (see
+// reports.Batch.Write: atomic, so a reader never sees half a file), --json -
+// to stdout. It goes on past a failed one so the others still land, says
+// each failure in one line naming the flag, the file and the error, and
+// reports whether every report was written.
+func writeReports(o options, rep reports.Report, out *reports.Batch, stdout, stderr io.Writer) bool {
+	render := map[string]func(io.Writer) error{
+		"json": rep.WriteJSON, "junit": rep.WriteJUnit, "markdown": rep.WriteMarkdown, "html": rep.WriteHTML,
+	}
+	written := true
+	for _, r := range o.reportPaths() {
 		var err error
-		if out.path == "-" {
-			err = out.write(stdout)
-		} else {
-			var buf bytes.Buffer
-			if err = out.write(&buf); err == nil {
-				err = reports.WriteFileAtomic(out.path, buf.Bytes())
+		if r.path == "-" {
+			if err = render[r.flag](stdout); err != nil {
+				err = fmt.Errorf("write stdout: %w", err)
 			}
+		} else {
+			err = out.Write(r.label(), r.path, render[r.flag])
 		}
-		if err != nil && first == nil {
-			first = fmt.Errorf("--%s: %w", out.flag, err)
+		if err != nil {
+			fmt.Fprintf(stderr, "shutdowntest: --%s: report not written: %v\n", r.flag, err)
+			written = false
 		}
 	}
-	return first
+	return written
 }

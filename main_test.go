@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"go.uber.org/goleak"
 
 	"shutdowntest/internal/strayconn"
+	"shutdowntest/load"
+	"shutdowntest/reports"
 	"shutdowntest/tui"
 )
 
@@ -61,6 +64,16 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		{[]string{"--http-idle", "0", "--http-inflight", "0", "--rest-idle", "0", "--rest-inflight", "0", "--ws", "0", "--silent", "0"}, "at least one client"},
 		{[]string{"--silent", "100000"}, "open-file limit"},
 		{[]string{"extra"}, "unexpected argument"},
+		// Counts whose sum, or whose socket estimate, does not fit in an int.
+		{[]string{"--silent", "9223372036854775807", "--ws", "9223372036854775807"}, "--silent"},
+		{[]string{"--http-idle", "4611686018427387888"}, "--http-idle"},
+		{[]string{"--silent", "99999999999999999999"}, "--silent"},
+		// Durations over 24h: the observation deadline would overflow.
+		{[]string{"--drain-timeout", "2562047h47m16s"}, "--drain-timeout"},
+		{[]string{"--inflight-for", "24h0m0.001s"}, "--inflight-for"},
+		{[]string{"--ready-timeout", "25h"}, "--ready-timeout"},
+		{[]string{"--shutdown-after", "100h"}, "--shutdown-after"},
+		{[]string{"--max-drain", "1000h"}, "--max-drain"},
 	}
 	for _, c := range cases {
 		code, out, errs := runArgs(t, c.args...)
@@ -73,6 +86,115 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		if strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.flag) {
 			t.Errorf("%v: stderr %q, want one line naming %s", c.args, errs, c.flag)
 		}
+	}
+}
+
+// The largest values that are valid input are accepted as they are.
+func TestLimitsAreInclusive(t *testing.T) {
+	day := "24h"
+	o, err := parseFlags([]string{"--inflight-for", day, "--drain-timeout", day, "--ready-timeout", day,
+		"--shutdown-after", day, "--max-drain", day, "--http-idle", "0", "--http-inflight", "0", "--rest-idle", "0",
+		"--rest-inflight", "0", "--ws", "0", "--silent", fmt.Sprint(load.MaxClients)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	for _, d := range []time.Duration{c.InflightFor, c.DrainTimeout, c.ReadyTimeout, c.ShutdownAfter, c.MaxDrain} {
+		if d != maxDuration {
+			t.Errorf("a duration of 24h became %v", d)
+		}
+	}
+	if got := c.Mix.SocketsNeeded(); got < 2*load.MaxClients {
+		t.Errorf("the socket estimate of %d clients wrapped to %d", c.Mix.Total(), got)
+	}
+}
+
+// Two report flags naming one file are refused before the run, naming
+// both: the same path, the same path spelled differently, a link to it,
+// and a hard link to it.
+func TestReportFlagsNamingOneFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "r.json")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link, hard := filepath.Join(dir, "l"), filepath.Join(dir, "h")
+	if err := os.Symlink("r.json", link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	if err := os.Link(file, hard); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(dir, "new.md")
+	for _, pair := range [][2]string{
+		{file, file}, {file, filepath.Join(dir, ".", "..", filepath.Base(dir), "r.json")},
+		{file, link}, {file, hard}, {fresh, fresh},
+	} {
+		code, _, errs := runArgs(t, "--json", pair[0], "--junit", filepath.Join(dir, "j.xml"), "--markdown", pair[1])
+		if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "--json and --markdown") {
+			t.Errorf("--json %s --markdown %s: exit %d, stderr %q; want 2 and one line naming both", pair[0], pair[1], code, errs)
+		}
+	}
+	// Stdout is not a file: --json - with file reports is fine.
+	if _, err := parseFlags([]string{"--json", "-", "--junit", file, "--markdown", fresh}, io.Discard); err != nil {
+		t.Errorf("--json - beside two files: %v", err)
+	}
+}
+
+// When several exit statuses apply, the documented order picks one.
+func TestExitStatusPrecedence(t *testing.T) {
+	for _, c := range []struct {
+		interrupted, notRun, written, pass bool
+		want                               int
+	}{
+		{false, false, true, true, exitPass},
+		{false, false, true, false, exitFail},
+		{false, false, false, true, exitNoReport},
+		{false, false, false, false, exitNoReport},
+		{false, true, false, false, exitNotRun},
+		{false, true, true, true, exitNotRun},
+		{true, true, false, false, exitInterrupted},
+		{true, false, true, true, exitInterrupted},
+	} {
+		if got := exitStatus(c.interrupted, c.notRun, c.written, c.pass); got != c.want {
+			t.Errorf("exitStatus(interrupted %v, not run %v, written %v, pass %v) = %d, want %d",
+				c.interrupted, c.notRun, c.written, c.pass, got, c.want)
+		}
+	}
+}
+
+// A second Ctrl-C while a report is being written (here: in the middle of
+// rendering it) removes the temporary file at once and says in one line
+// which reports were not written.
+func TestSecondSignalWhileWritingRemovesTemps(t *testing.T) {
+	dir := t.TempDir()
+	done, mid := filepath.Join(dir, "done.json"), filepath.Join(dir, "mid.html")
+	out := reports.NewBatch("--json "+done, "--html "+mid, "--markdown m.md")
+	was := writing.Swap(out)
+	t.Cleanup(func() { writing.Store(was) })
+	if err := out.Write("--json "+done, done, func(w io.Writer) error { _, err := io.WriteString(w, "{}"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	err := out.Write("--html "+mid, mid, func(w io.Writer) error {
+		if _, err := io.WriteString(w, "<html>"); err != nil {
+			return err
+		}
+		quitAtOnce(&errb)
+		return nil
+	})
+	if err == nil {
+		t.Error("the write interrupted by the second signal succeeded")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	if _, err := os.Stat(mid); err == nil {
+		t.Error("the interrupted report exists")
+	}
+	want := "shutdowntest: quit at once; no report written for --html " + mid + ", --markdown m.md\n"
+	if errb.String() != want {
+		t.Errorf("stderr %q, want %q", errb.String(), want)
 	}
 }
 

@@ -1,10 +1,31 @@
 package load
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
+
+// socketsSpare is the sockets a run holds besides two per client: the
+// listener, the probes and some spare.
+const socketsSpare = 32
+
+// MaxClients is the most clients a mix may have: the most whose socket
+// estimate (SocketsNeeded) is an int. No open-file limit comes near it; it
+// is there so a mix given on the command line cannot wrap the estimate
+// around under the limit.
+const MaxClients = (math.MaxInt - socketsSpare) / 2
 
 // SocketsNeeded is how many sockets a run with this mix holds at once: one
-// per client on each side, plus the listener, the probes and some spare.
-func (m Mix) SocketsNeeded() int { return 2*m.Total() + 32 }
+// per client on each side, plus socketsSpare. A mix of more than
+// MaxClients needs math.MaxInt: more than any limit, never a wrapped
+// small number.
+func (m Mix) SocketsNeeded() int {
+	n := m.Total()
+	if n > MaxClients {
+		return math.MaxInt
+	}
+	return 2*n + socketsSpare
+}
 
 // CheckFileLimit refuses up front a mix whose sockets would not fit in the
 // open-file limit (the soft limit raised to the hard one, which the Go

@@ -9,6 +9,7 @@ package load
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"shutdowntest/target"
@@ -69,9 +70,17 @@ type Mix struct {
 	Silent       int
 }
 
-// Total is the number of clients.
+// Total is the number of clients. It saturates at math.MaxInt rather than
+// wrap: counts from the command line can add up past it.
 func (m Mix) Total() int {
-	return m.HTTPIdle + m.HTTPInflight + m.RESTIdle + m.RESTInflight + m.WS + m.Silent
+	t := 0
+	for _, f := range m.fields() {
+		if *f.n > 0 && t > math.MaxInt-*f.n {
+			return math.MaxInt
+		}
+		t += *f.n
+	}
+	return t
 }
 
 // Specs lists the clients in id order: http idle, http inflight, rest

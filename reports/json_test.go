@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -506,58 +504,5 @@ func TestMS(t *testing.T) {
 		if b, _ := json.Marshal(got); strings.HasPrefix(string(b), "-0") && tc.want == 0 {
 			t.Errorf("ms(%d) encodes as %s", tc.d, b)
 		}
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "report.json")
-	for _, content := range []string{"first\n", "second, longer\n"} {
-		if err := WriteFileAtomic(path, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != content {
-			t.Fatalf("read %q, %v; want %q", got, err, content)
-		}
-		assertOnly(t, dir, "report.json")
-	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v, %v", fi.Mode(), err)
-	}
-}
-
-func TestWriteFileAtomicErrors(t *testing.T) {
-	dir := t.TempDir()
-	if err := WriteFileAtomic(filepath.Join(dir, "missing", "r.json"), []byte("x")); err == nil {
-		t.Error("writing into a missing directory must fail")
-	}
-	// A directory in the way makes the rename fail after the temporary
-	// file was written: it must be cleaned up.
-	target := filepath.Join(dir, "taken")
-	if err := os.Mkdir(target, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(target, "keep"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(target, []byte("x")); err == nil {
-		t.Error("replacing a directory must fail")
-	}
-	assertOnly(t, dir, "taken")
-}
-
-func assertOnly(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range ents {
-		got = append(got, e.Name())
-	}
-	if strings.Join(got, ",") != strings.Join(names, ",") {
-		t.Errorf("%s holds %v, want only %v", dir, got, names)
 	}
 }
