@@ -130,7 +130,7 @@ func conclude(opts options, res *load.Result, runErr error, args []string, limit
 	rep := reports.Build(res, runErr, info)
 	all, one := reproduce(opts, progName(args[0]))
 	rep.Reproduce.Command = all
-	if rep.Verdict == "fail" && len(rep.Iterations) > 1 {
+	if rep.Verdict == reports.VerdictFail && len(rep.Iterations) > 1 {
 		rep.Reproduce.FirstFailing = one
 	}
 	if err := writeReports(opts, rep, stdout); err != nil {
@@ -144,7 +144,7 @@ func conclude(opts options, res *load.Result, runErr error, args []string, limit
 	switch {
 	case res.Interrupted:
 		return exitInterrupted
-	case rep.Verdict != "pass":
+	case rep.Verdict != reports.VerdictPass:
 		return exitFail
 	}
 	return exitPass

@@ -29,7 +29,7 @@ func peerOf(tid int) string { return fmt.Sprintf("127.0.0.1:%d", 40000+tid) }
 
 // doneThread is a client thread that went through a request and exited
 // at exit, parked in park before cleanup.
-func doneThread(id int, park string, exit time.Duration) kernel.ThreadRecord {
+func doneThread(id int, park target.State, exit time.Duration) kernel.ThreadRecord {
 	return kernel.ThreadRecord{
 		ID: id, Name: "client", Client: true, Peer: peerOf(id), Handle: uint32(0x100 + 4*id),
 		States: []kernel.StateRecord{
@@ -52,7 +52,7 @@ func cleanIteration() load.Iteration {
 		States: []kernel.StateRecord{{State: "spawning"}, {State: "wait", At: 1}, {State: "exited", At: after(1)}},
 		Exited: true, ExitedAt: after(1)}
 	threads := []kernel.ThreadRecord{listener}
-	parks := []string{target.StateLinger, target.StateProcess, target.StateLinger, target.StateProcess, target.StateSend, target.StateWait}
+	parks := []target.State{target.StateLinger, target.StateProcess, target.StateLinger, target.StateProcess, target.StateSend, target.StateWait}
 	for i, park := range parks {
 		threads = append(threads, doneThread(i+2, park, after(300+float64(i))))
 	}
@@ -186,7 +186,7 @@ func find(t *testing.T, checks []Check, id string) Check {
 	return Check{}
 }
 
-func assertCheck(t *testing.T, c Check, status string, observed int, want, notWant []string) {
+func assertCheck(t *testing.T, c Check, status Status, observed int, want, notWant []string) {
 	t.Helper()
 	if c.Status != status {
 		t.Errorf("%s: status %q, want %q (detail %q)", c.ID, c.Status, status, c.Detail)
@@ -247,7 +247,7 @@ func TestEvaluateOrder(t *testing.T) {
 				t.Errorf("clean run, max drain %v: %s is %s, want %s: %s", maxDrain, c.ID, c.Status, want, c.Detail)
 			}
 		}
-		if v := Verdict(got); v != StatusPass {
+		if v := VerdictOf(got); v != VerdictPass {
 			t.Errorf("clean run verdict %s", v)
 		}
 	}
@@ -258,7 +258,7 @@ func TestChecks(t *testing.T) {
 		name     string
 		base     func() load.Iteration
 		mutate   func(*load.Iteration)
-		status   string
+		status   Status
 		observed int
 		want     []string
 		notWant  []string
@@ -551,7 +551,7 @@ func TestLegacyAndKeptOpen(t *testing.T) {
 	if c.Pass || !strings.Contains(c.Detail, "thread 3") || !strings.Contains(c.Detail, "thread 5") {
 		t.Errorf("kept open must fail the leak check naming 3 and 5: %+v", c)
 	}
-	if Verdict(checks) != StatusFail {
+	if VerdictOf(checks) != VerdictFail {
 		t.Error("kept-open verdict must be fail")
 	}
 }
@@ -569,7 +569,7 @@ func TestStateAt(t *testing.T) {
 }
 
 func TestAggregate(t *testing.T) {
-	mk := func(id, status string, obs int, detail string) Check {
+	mk := func(id string, status Status, obs int, detail string) Check {
 		return Check{ID: id, Status: status, Pass: status != StatusFail, Observed: obs, Detail: detail}
 	}
 	per := [][]Check{
@@ -579,9 +579,10 @@ func TestAggregate(t *testing.T) {
 	}
 	got := Aggregate(per)
 	want := []struct {
-		id, status string
-		obs        int
-		detail     string
+		id     string
+		status Status
+		obs    int
+		detail string
 	}{
 		{"a", StatusFail, 7, "failed in 2 of 3 iterations; first (iteration 2): a2 bad"},
 		{"b", StatusSkip, 0, "skipped in 3 of 3 iterations; last: none"},
@@ -611,10 +612,10 @@ func TestAggregate(t *testing.T) {
 		*all[0].PassedIterations != 2 || *all[0].Iterations != 2 {
 		t.Errorf("all pass: %+v", all[0])
 	}
-	if Verdict(got) != StatusFail || Verdict(all) != StatusPass || Verdict(nil) != StatusPass {
+	if VerdictOf(got) != VerdictFail || VerdictOf(all) != VerdictPass || VerdictOf(nil) != VerdictPass {
 		t.Error("verdicts")
 	}
-	if Verdict([]Check{mk("s", StatusSkip, 0, "")}) != StatusPass {
+	if VerdictOf([]Check{mk("s", StatusSkip, 0, "")}) != VerdictPass {
 		t.Error("a skip is not a failure")
 	}
 }
@@ -645,11 +646,11 @@ func TestUnobservedIsNoPass(t *testing.T) {
 		t.Errorf("not ready: iteration verdict %q, want error", v)
 	}
 	notReady.Interrupted = true
-	if v := IterationVerdict(&notReady, Evaluate(&notReady)); v != StatusFail {
+	if v := IterationVerdict(&notReady, Evaluate(&notReady)); v != VerdictFail {
 		t.Errorf("not ready, interrupted: iteration verdict %q, want fail", v)
 	}
 	clean := cleanIteration()
-	if v := IterationVerdict(&clean, Evaluate(&clean)); v != StatusPass {
+	if v := IterationVerdict(&clean, Evaluate(&clean)); v != VerdictPass {
 		t.Errorf("clean: iteration verdict %q, want pass", v)
 	}
 
@@ -664,14 +665,14 @@ func TestUnobservedIsNoPass(t *testing.T) {
 		}
 	}
 	// Without the engine's error the iteration still does not pass.
-	if r := Build(testResult(notReady), nil, ToolInfo{}); r.Verdict != StatusFail || r.Iterations[0].Verdict != VerdictError || r.Error != nil {
+	if r := Build(testResult(notReady), nil, ToolInfo{}); r.Verdict != VerdictFail || r.Iterations[0].Verdict != VerdictError || r.Error != nil {
 		t.Errorf("not ready, no run error: verdict %q, iteration %q, error %+v", r.Verdict, r.Iterations[0].Verdict, r.Error)
 	}
 	// An error that is not the engine's says so.
 	if e := Build(nil, errors.New("boom"), ToolInfo{}).Error; e == nil || e.Phase != "unknown" || e.Message != "boom" {
 		t.Errorf("plain error: %+v", e)
 	}
-	if v := Build(testResult(), nil, ToolInfo{}).Verdict; v != StatusFail {
+	if v := Build(testResult(), nil, ToolInfo{}).Verdict; v != VerdictFail {
 		t.Errorf("zero iterations: verdict %q, want fail", v)
 	}
 }
@@ -684,7 +685,7 @@ func TestViolationFailsTheVerdict(t *testing.T) {
 	it.Server.Kernel.Violations = []kernel.Violation{{At: after(120), Kind: kernel.ViolationWaitOnClosed, Thread: 5, Handle: 0x58,
 		Detail: "thread 5 waited on 0x58, a closed handle: WAIT_FAILED"}}
 	r := Build(testResult(it), nil, ToolInfo{})
-	if r.Verdict != StatusFail {
+	if r.Verdict != VerdictFail {
 		t.Errorf("verdict %q, want fail", r.Verdict)
 	}
 	for _, c := range r.Iterations[0].Checks {
@@ -706,11 +707,11 @@ func TestViolationFailsTheVerdict(t *testing.T) {
 // An interrupted run is never a pass, even when every check it saw passed.
 func TestInterruptedRunIsNoPass(t *testing.T) {
 	res := &load.Result{Iterations: []load.Iteration{cleanIteration()}, Interrupted: true}
-	if v := Build(res, nil, ToolInfo{}).Verdict; v != StatusFail {
+	if v := Build(res, nil, ToolInfo{}).Verdict; v != VerdictFail {
 		t.Errorf("verdict %q, want fail", v)
 	}
 	res.Interrupted = false
-	if v := Build(res, nil, ToolInfo{}).Verdict; v != StatusPass {
+	if v := Build(res, nil, ToolInfo{}).Verdict; v != VerdictPass {
 		t.Errorf("verdict %q without the interrupt, want pass", v)
 	}
 }

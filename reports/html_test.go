@@ -345,7 +345,7 @@ func htmlManyReport(n int) Report {
 	var alive []int
 	for _, sp := range m.Specs() {
 		id := sp.ID + 1
-		park := map[load.Role]string{load.RoleIdle: target.StateLinger, load.RoleInflight: target.StateProcess,
+		park := map[load.Role]target.State{load.RoleIdle: target.StateLinger, load.RoleInflight: target.StateProcess,
 			load.RoleStream: target.StateSend, load.RoleSilent: target.StateWait}[sp.Role]
 		exit := after(1 + float64(id%30)/10) // before the close at 4 ms
 		if sp.Role == load.RoleInflight {

@@ -66,7 +66,7 @@ type fxRun struct {
 	observed   time.Duration
 }
 
-func fxState(s string, at time.Duration) kernel.StateRecord {
+func fxState(s target.State, at time.Duration) kernel.StateRecord {
 	return kernel.StateRecord{State: s, At: at}
 }
 
@@ -515,11 +515,11 @@ func TestViewGolden(t *testing.T) {
 func TestViewGoldenReportAgrees(t *testing.T) {
 	for _, c := range []struct {
 		p       target.Policy
-		verdict string
+		verdict reports.Verdict
 		fail    []string
 	}{
-		{target.PolicyFixed, reports.StatusPass, nil},
-		{target.PolicyLegacy, reports.StatusFail, []string{reports.CheckTerminateOutlivedWaiters, reports.CheckNoThreadLeak, reports.CheckNoKernelViolations}},
+		{target.PolicyFixed, reports.VerdictPass, nil},
+		{target.PolicyLegacy, reports.VerdictFail, []string{reports.CheckTerminateOutlivedWaiters, reports.CheckNoThreadLeak, reports.CheckNoKernelViolations}},
 	} {
 		rep := reports.Build(newFxRun(c.p).result(), nil, reports.ToolInfo{})
 		if rep.Verdict != c.verdict {
