@@ -52,7 +52,8 @@ const (
 // Verdict is a run's or an iteration's result.
 type Verdict string
 
-// Verdicts.
+// Verdicts. Pass and fail come from the checks; error is for what could
+// not be judged.
 const (
 	VerdictPass Verdict = "pass"
 	VerdictFail Verdict = "fail"

@@ -31,7 +31,7 @@ func peerOf(tid int) string { return fmt.Sprintf("127.0.0.1:%d", 40000+tid) }
 // at exit, parked in park before cleanup.
 func doneThread(id int, park target.State, exit time.Duration) kernel.ThreadRecord {
 	return kernel.ThreadRecord{
-		ID: id, Name: "client", Client: true, Peer: peerOf(id), Handle: uint32(0x100 + 4*id),
+		ID: id, Name: target.ThreadClient, Client: true, Peer: peerOf(id), Handle: uint32(0x100 + 4*id),
 		States: []kernel.StateRecord{
 			{State: target.StateSpawning, At: after(-200)},
 			{State: target.StateInit, At: after(-199)},
@@ -48,8 +48,8 @@ func doneThread(id int, park target.State, exit time.Duration) kernel.ThreadReco
 // cleanIteration is a fixed-policy run that passes everything: every
 // client thread exits by t+0.305s, terminate is closed at t+0.310s.
 func cleanIteration() load.Iteration {
-	listener := kernel.ThreadRecord{ID: 1, Name: "listener", Handle: 0x48,
-		States: []kernel.StateRecord{{State: "spawning"}, {State: "wait", At: 1}, {State: "exited", At: after(1)}},
+	listener := kernel.ThreadRecord{ID: 1, Name: target.ThreadListener, Handle: 0x48,
+		States: []kernel.StateRecord{{State: target.StateSpawning}, {State: target.StateWait, At: 1}, {State: target.StateExited, At: after(1)}},
 		Exited: true, ExitedAt: after(1)}
 	threads := []kernel.ThreadRecord{listener}
 	parks := []target.State{target.StateLinger, target.StateProcess, target.StateLinger, target.StateProcess, target.StateSend, target.StateWait}
@@ -74,14 +74,14 @@ func cleanIteration() load.Iteration {
 			Policy: target.PolicyFixed, Addr: "127.0.0.1:41000",
 			Shutdown: target.ShutdownRecord{Policy: target.PolicyFixed, Trigger: trig, Returned: after(311),
 				Steps: []target.Step{
-					{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
-					{Name: "join-listener", Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
-					{Name: "join-clients", Start: after(1), End: after(310), Budget: 10 * time.Second, Outcome: target.StepOK, Detail: "6 client threads joined"},
-					{Name: "close-terminate", Start: after(310), End: after(310), Outcome: target.StepOK},
+					{Name: target.StepSignalTerminate, Start: trig, End: trig, Outcome: target.StepOK},
+					{Name: target.StepJoinListener, Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
+					{Name: target.StepJoinClients, Start: after(1), End: after(310), Budget: 10 * time.Second, Outcome: target.StepOK, Detail: "6 client threads joined"},
+					{Name: target.StepCloseTerminate, Start: after(310), End: after(310), Outcome: target.StepOK},
 				}},
 			Terminate: target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(310)}},
 			Kernel: kernel.Record{Threads: threads,
-				Closes: []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(310)}}},
+				Closes: []kernel.CloseRecord{{Handle: 0x40, Name: target.EventTerminate, Kind: "event", At: after(310)}}},
 			ThreadsEnded: true, GoroutinesEnded: true, Accepted: 6,
 		},
 		Clients: clients,
@@ -92,8 +92,8 @@ func cleanIteration() load.Iteration {
 				Observed: load.RouteShape{Status: 200, ContentType: "text/html", Shape: "Transfers"}},
 		},
 		Admission: []load.AdmissionProbe{
-			{When: "at-trigger", At: after(0.5), Outcome: load.AdmissionUnavailable, Detail: "503"},
-			{When: "after-return", At: after(312), Outcome: load.AdmissionRefused},
+			{When: load.WhenAtTrigger, At: after(0.5), Outcome: load.AdmissionUnavailable, Detail: "503"},
+			{When: load.WhenAfterReturn, At: after(312), Outcome: load.AdmissionRefused},
 		},
 		FDs: load.FDCheck{Available: true, Base: 4, AtHold: 13, ExpectedAtHold: 13, After: 0},
 	}
@@ -127,16 +127,16 @@ func closeUnderLiveThreads(s *target.Record) {
 	s.Policy = target.PolicyLegacy
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
 		Steps: []target.Step{
-			{Name: "free-tls", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "join-listener", Start: trig, End: after(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
-			{Name: "close-terminate", Start: after(4), End: after(4), Outcome: target.StepOK},
+			{Name: target.StepFreeTLS, Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: target.StepSignalTerminate, Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: target.StepJoinListener, Start: trig, End: after(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
+			{Name: target.StepCloseTerminate, Start: after(4), End: after(4), Outcome: target.StepOK},
 		}}
 	fails := []kernel.WaitFailure{{At: after(305), Thread: 2, Handle: 0x40}, {At: after(306), Thread: 4, Handle: 0x40}}
 	s.Terminate = target.TerminateRecord{Handle: 0x40,
 		TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4)},
 		AliveAtClose:   []int{2, 4}, WaitsAfterClose: fails}
-	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveCount: 2}}
+	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: target.EventTerminate, Kind: "event", At: after(4), AliveCount: 2}}
 	s.Kernel.WaitFailures = fails
 	s.Kernel.Violations = []kernel.Violation{
 		{At: after(305), Kind: kernel.ViolationWaitOnClosed, Thread: 2, Handle: 0x40, Detail: "thread 2 waited on 0x40, a closed handle: WAIT_FAILED"},
@@ -162,16 +162,16 @@ func keptOpenIteration() load.Iteration {
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyFixed, Trigger: trig, Returned: after(101),
 		Stragglers: []int{3, 5},
 		Steps: []target.Step{
-			{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "join-listener", Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
-			{Name: "join-clients", Start: after(1), End: after(101), Budget: 100 * time.Millisecond, Outcome: target.StepTimeout,
+			{Name: target.StepSignalTerminate, Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: target.StepJoinListener, Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
+			{Name: target.StepJoinClients, Start: after(1), End: after(101), Budget: 100 * time.Millisecond, Outcome: target.StepTimeout,
 				Detail: "2 of 6 client threads still alive after 100ms: [3 5]"},
-			{Name: "close-terminate", Start: after(101), End: after(101), Outcome: target.StepKeptOpen,
+			{Name: target.StepCloseTerminate, Start: after(101), End: after(101), Outcome: target.StepKeptOpen,
 				Detail: "termination handle kept open: 2 client thread(s) alive"},
 		}}
 	s.Terminate = target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, KeptOpen: true}}
 	s.Kernel.Closes = nil
-	s.Left = target.Resources{OpenHandles: 1, Handles: []string{"terminate"}}
+	s.Left = target.Resources{OpenHandles: 1, Handles: []string{target.EventTerminate}}
 	return it
 }
 
@@ -469,12 +469,12 @@ func TestChecks(t *testing.T) {
 				want: []string{"terminate handle kept open on purpose"}},
 			{name: "terminate left open without keeping it", status: StatusFail, observed: 7,
 				mutate: func(it *load.Iteration) {
-					it.Server.Left = target.Resources{OpenHandles: 1, Handles: []string{"terminate"}}
+					it.Server.Left = target.Resources{OpenHandles: 1, Handles: []string{target.EventTerminate}}
 				},
 				want: []string{"1 handle left open: terminate"}},
 			{name: "kept open plus a thread handle", base: keptOpenIteration, status: StatusFail, observed: 7,
 				mutate: func(it *load.Iteration) {
-					it.Server.Left = target.Resources{OpenHandles: 3, Handles: []string{"terminate", "thread 3", "thread 5"}}
+					it.Server.Left = target.Resources{OpenHandles: 3, Handles: []string{target.EventTerminate, "thread 3", "thread 5"}}
 				},
 				want: []string{"2 handles left open: thread 3, thread 5", "terminate handle kept open on purpose"}},
 			{name: "handles held until the forced close", status: StatusFail, observed: 7,
@@ -557,7 +557,7 @@ func TestLegacyAndKeptOpen(t *testing.T) {
 }
 
 func TestStateAt(t *testing.T) {
-	h := []kernel.StateRecord{{State: "spawning", At: 0}, {State: "wait", At: 10}, {State: "send", At: 20, Repeats: 3}, {State: "linger", At: 30}}
+	h := []kernel.StateRecord{{State: target.StateSpawning, At: 0}, {State: target.StateWait, At: 10}, {State: target.StateSend, At: 20, Repeats: 3}, {State: target.StateLinger, At: 30}}
 	for _, tc := range []struct {
 		at   time.Duration
 		want string
