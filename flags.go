@@ -287,8 +287,8 @@ func progressLine(it *load.Iteration) string {
 	}
 	var verdict string
 	switch reports.IterationVerdict(it, checks) {
-	case reports.StatusPass:
-		verdict = "pass"
+	case reports.VerdictPass:
+		verdict = string(reports.VerdictPass)
 	case reports.VerdictError:
 		verdict = "ERROR (could not be carried out)"
 	default:

@@ -161,14 +161,14 @@ func conclude(opts options, res *load.Result, runErr error, args []string, limit
 	rep := reports.Build(res, runErr, info)
 	all, one := reproduce(opts, progName(args[0]))
 	rep.Reproduce.Command = all
-	if rep.Verdict != reports.StatusPass && len(rep.Iterations) > 1 {
+	if rep.Verdict != reports.VerdictPass && len(rep.Iterations) > 1 {
 		rep.Reproduce.FirstFailing = one
 	}
 	// The summary comes first: the verdict is said even when a report
 	// then cannot be written.
 	rep.WriteText(summary)
 	written := writeReports(opts, rep, out, stdout, stderr)
-	return exitStatus(res.Interrupted, runErr != nil, written, rep.Verdict == "pass")
+	return exitStatus(res.Interrupted, runErr != nil, written, rep.Verdict == reports.VerdictPass)
 }
 
 // exitStatus is the one status a run ends with when several apply: see the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -344,16 +345,16 @@ func (r *iteration) threadsByPeer() map[string]target.ThreadState {
 }
 
 // wantState is where each role's server thread must be at the trigger.
-func wantState(role Role) []string {
+func wantState(role Role) []target.State {
 	switch role {
 	case RoleIdle:
-		return []string{target.StateLinger}
+		return []target.State{target.StateLinger}
 	case RoleInflight:
-		return []string{target.StateProcess}
+		return []target.State{target.StateProcess}
 	case RoleStream:
-		return []string{target.StateWait, target.StateSend, target.StateRead}
+		return []target.State{target.StateWait, target.StateSend, target.StateRead}
 	default:
-		return []string{target.StateWait}
+		return []target.State{target.StateWait}
 	}
 }
 
@@ -378,8 +379,8 @@ func (r *iteration) notReady() []string {
 			missing = append(missing, name+" not ready on the client side")
 		case !seen:
 			missing = append(missing, name+" has no server thread")
-		case !contains(want, th.State):
-			missing = append(missing, fmt.Sprintf("%s: thread %d in %s, want %s", name, th.ID, th.State, strings.Join(want, "|")))
+		case !slices.Contains(want, th.State):
+			missing = append(missing, fmt.Sprintf("%s: thread %d in %s, want %s", name, th.ID, th.State, joinStates(want)))
 		case c.Role == RoleInflight && !th.Held:
 			// In process is not enough: the handler must be past its
 			// shutting-down check, with the request held by the UI thread.
@@ -402,13 +403,13 @@ func (r *iteration) notReady() []string {
 	return missing
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// joinStates lists the states a thread may be in: "wait|send|read".
+func joinStates(states []target.State) string {
+	words := make([]string, len(states))
+	for i, st := range states {
+		words[i] = string(st)
 	}
-	return false
+	return strings.Join(words, "|")
 }
 
 // fdAtHold cross-checks socket accounting while everything holds still:
@@ -459,7 +460,7 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	r.wg.Add(1)
 	go func() { // one connection attempt; bounded by its own timeouts
 		defer r.wg.Done()
-		admission <- probeAdmission(r.srv.Addr(), r.creds.apiKey, "at-trigger", r.srv.Since)
+		admission <- probeAdmission(r.srv.Addr(), r.creds.apiKey, WhenAtTrigger, r.srv.Since)
 	}()
 	deadline := time.Now().Add(r.cfg.DrainTimeout + time.Second)
 	// A first Ctrl-C (ctx) still lets the drain be watched to its end;
@@ -475,7 +476,7 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 		t0 := time.Now()
 		r.srv.Shutdown()
 		r.it.SecondShutdown = time.Since(t0)
-		r.it.Admission = append(r.it.Admission, probeAdmission(r.srv.Addr(), r.creds.apiKey, "after-return", r.srv.Since))
+		r.it.Admission = append(r.it.Admission, probeAdmission(r.srv.Addr(), r.creds.apiKey, WhenAfterReturn, r.srv.Since))
 	}
 	r.it.Admission = append([]AdmissionProbe{<-admission}, r.it.Admission...)
 	r.it.ObservedUntil = r.srv.Now()

@@ -74,11 +74,11 @@ func jsonThreads(t *testing.T, rep reports.Report) []jsonThread {
 func TestForeignConnectionIsJudgedNotWaitedFor(t *testing.T) {
 	for _, tc := range []struct {
 		policy  target.Policy
-		verdict string
+		verdict reports.Verdict
 		failed  string // a check that must fail; every other must not, for fixed
 	}{
-		{target.PolicyLegacy, reports.StatusFail, reports.CheckTerminateOutlivedWaiters},
-		{target.PolicyFixed, reports.StatusPass, ""},
+		{target.PolicyLegacy, reports.VerdictFail, reports.CheckTerminateOutlivedWaiters},
+		{target.PolicyFixed, reports.VerdictPass, ""},
 	} {
 		t.Run(string(tc.policy), func(t *testing.T) {
 			cfg := load.SmallConfig(tc.policy)

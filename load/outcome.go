@@ -28,7 +28,7 @@ func (r Role) Passes(o Outcome) bool {
 // NotAdmitted reports whether a connection tried after the trigger, which
 // ended with outcome, was turned away as a shutting-down server must: a
 // refused connect, a close without an answer, or a 503.
-func NotAdmitted(outcome string) bool {
+func NotAdmitted(outcome Admission) bool {
 	switch outcome {
 	case AdmissionRefused, AdmissionClosed, AdmissionUnavailable:
 		return true

@@ -19,7 +19,7 @@ func TestRolePasses(t *testing.T) {
 }
 
 func TestNotAdmitted(t *testing.T) {
-	for o, want := range map[string]bool{AdmissionRefused: true, AdmissionClosed: true, AdmissionUnavailable: true,
+	for o, want := range map[Admission]bool{AdmissionRefused: true, AdmissionClosed: true, AdmissionUnavailable: true,
 		AdmissionServed: false, AdmissionError: false, "": false} {
 		if got := NotAdmitted(o); got != want {
 			t.Errorf("NotAdmitted(%q) = %v, want %v", o, got, want)

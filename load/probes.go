@@ -177,7 +177,7 @@ func jsonShape(v any, key string) string {
 // probeAdmission tries a new connection and a REST request after the
 // trigger. Refused, closed with no answer or a 503 mean the server did not
 // admit it; any other answer means it did.
-func probeAdmission(addr, apiKey, when string, clock func(time.Time) time.Duration) AdmissionProbe {
+func probeAdmission(addr, apiKey string, when When, clock func(time.Time) time.Duration) AdmissionProbe {
 	p := AdmissionProbe{When: when, At: clock(time.Now())}
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {

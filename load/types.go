@@ -8,8 +8,9 @@
 package load
 
 import (
-	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"shutdowntest/target"
@@ -56,9 +57,18 @@ const (
 	OutcomeError     Outcome = "error"
 )
 
+// wsClosePrefix starts every WebSocket close outcome.
+const wsClosePrefix = "ws-close-"
+
 // WSClose is the outcome of a WebSocket client that got close code code
 // (1006 when no close frame came).
-func WSClose(code int) Outcome { return Outcome(fmt.Sprintf("ws-close-%d", code)) }
+func WSClose(code int) Outcome { return Outcome(wsClosePrefix + strconv.Itoa(code)) }
+
+// WSCloseCode is the close code of a WebSocket close outcome (WSClose), as
+// written in it; ok is false for any other outcome.
+func (o Outcome) WSCloseCode() (code string, ok bool) {
+	return strings.CutPrefix(string(o), wsClosePrefix)
+}
 
 // Mix is how many clients of each kind and role to open.
 type Mix struct {
@@ -262,23 +272,35 @@ type RouteShape struct {
 
 // AdmissionProbe is a connection attempted after the trigger.
 type AdmissionProbe struct {
-	// When: "at-trigger" or "after-return".
-	When  string
+	When  When
 	At    time.Duration
 	Local string // empty when the connection was refused
 	// Outcome: refused, closed (closed unserved), unavailable (503), or
 	// served (a normal answer: the server admitted it).
-	Outcome string
+	Outcome Admission
 	Detail  string
 }
 
-// Admission probe outcomes that count as not admitted.
+// When says at which point of a shutdown an admission probe was sent.
+type When string
+
+// The admission probes' moments.
 const (
-	AdmissionRefused     = "refused"
-	AdmissionClosed      = "closed"
-	AdmissionUnavailable = "unavailable"
-	AdmissionServed      = "served"
-	AdmissionError       = "error"
+	WhenAtTrigger   When = "at-trigger"   // as shutdown is triggered
+	WhenAfterReturn When = "after-return" // once shutdown has returned
+)
+
+// Admission is how an admission probe ended.
+type Admission string
+
+// Admission probe outcomes. Refused, closed and unavailable count as not
+// admitted (NotAdmitted).
+const (
+	AdmissionRefused     Admission = "refused"
+	AdmissionClosed      Admission = "closed"
+	AdmissionUnavailable Admission = "unavailable"
+	AdmissionServed      Admission = "served"
+	AdmissionError       Admission = "error"
 )
 
 // FDCheck cross-checks the server's socket accounting against the

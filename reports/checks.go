@@ -23,7 +23,7 @@ import (
 // whole run once aggregated.
 type Check struct {
 	ID     string `json:"id"`
-	Status string `json:"status"`
+	Status Status `json:"status"`
 	// Pass is false only when Status is fail: a skip did not fail.
 	Pass bool `json:"pass"`
 	// Observed is how many things the check looked at (threads, clients,
@@ -37,16 +37,29 @@ type Check struct {
 	Detail string `json:"detail"`
 }
 
-// Check statuses. A verdict is StatusPass, StatusFail or VerdictError.
+// Status is a check's result.
+type Status string
+
+// Check statuses.
 const (
-	StatusPass = "pass"
-	StatusFail = "fail"
+	StatusPass Status = "pass"
+	StatusFail Status = "fail"
 	// StatusSkip: there was nothing to observe (no client of that role,
 	// no probe), so the criterion was neither met nor broken.
-	StatusSkip = "skip"
+	StatusSkip Status = "skip"
+)
+
+// Verdict is a run's or an iteration's result.
+type Verdict string
+
+// Verdicts. Pass and fail come from the checks; error is for what could
+// not be judged.
+const (
+	VerdictPass Verdict = "pass"
+	VerdictFail Verdict = "fail"
 	// VerdictError: the run (or an iteration) could not be carried out,
 	// so it proves nothing either way.
-	VerdictError = "error"
+	VerdictError Verdict = "error"
 )
 
 // Check IDs. Their order, the sentence each is judged by and the function
@@ -177,14 +190,14 @@ func Aggregate(per [][]Check) []Check {
 	return out
 }
 
-// Verdict is "pass" when no check failed, else "fail".
-func Verdict(checks []Check) string {
+// VerdictOf is pass when no check failed, else fail.
+func VerdictOf(checks []Check) Verdict {
 	for _, c := range checks {
 		if c.Status == StatusFail || !c.Pass {
-			return StatusFail
+			return VerdictFail
 		}
 	}
-	return StatusPass
+	return VerdictPass
 }
 
 // IterationVerdict is one iteration's verdict from its checks. It fails
@@ -192,20 +205,20 @@ func Verdict(checks []Check) string {
 // was not observed through the shutdown, so it is never a pass: when an
 // interrupt cut the wait short it fails (no sign-off), and otherwise it
 // could not be carried out (error; the engine stops the run there).
-func IterationVerdict(it *load.Iteration, checks []Check) string {
+func IterationVerdict(it *load.Iteration, checks []Check) Verdict {
 	switch {
-	case Verdict(checks) == StatusFail:
-		return StatusFail
+	case VerdictOf(checks) == VerdictFail:
+		return VerdictFail
 	case !it.Ready && it.Interrupted:
-		return StatusFail
+		return VerdictFail
 	case !it.Ready:
 		return VerdictError
 	}
-	return StatusPass
+	return VerdictPass
 }
 
 // newCheck is a check's result; Evaluate gives it the check's ID.
-func newCheck(status string, observed int, format string, args ...any) Check {
+func newCheck(status Status, observed int, format string, args ...any) Check {
 	return Check{Status: status, Pass: status != StatusFail, Observed: observed,
 		Detail: oneLine(fmt.Sprintf(format, args...))}
 }
@@ -342,7 +355,7 @@ func checkShutdown(it *load.Iteration) Check {
 			if st.Outcome == target.StepOK {
 				continue
 			}
-			s := st.Name + ": " + st.Outcome
+			s := fmt.Sprintf("%s: %s", st.Name, st.Outcome)
 			if st.Detail != "" {
 				s += " (" + st.Detail + ")"
 			}
@@ -422,9 +435,9 @@ func stateAt(h []kernel.StateRecord, t time.Duration) string {
 		return "not yet created"
 	}
 	if h[i].Repeats > 0 && i > 0 {
-		return h[i-1].State + "⇄" + h[i].State
+		return string(h[i-1].State + "⇄" + h[i].State)
 	}
-	return h[i].State
+	return string(h[i].State)
 }
 
 // clientCheck is the shape shared by the client-outcome checks: every
@@ -561,9 +574,6 @@ func checkRouting(it *load.Iteration) Check {
 	return newCheck(StatusPass, n, "%d/%d routes unchanged", n, n)
 }
 
-// terminateName is the kernel object name of the terminate event.
-const terminateName = "terminate"
-
 // checkResources: every socket, SocketData and handle is released, except
 // the terminate handle the fix leaks on purpose when it keeps it open; the
 // kernel threads and helper goroutines ended; and, where the OS lets us
@@ -583,7 +593,7 @@ func checkResources(it *load.Iteration) Check {
 	var extra []string
 	keptSeen := false
 	for _, h := range left.Handles {
-		if kept && h == terminateName && !keptSeen {
+		if kept && h == target.EventTerminate && !keptSeen {
 			keptSeen = true
 			continue
 		}

@@ -29,9 +29,9 @@ func peerOf(tid int) string { return fmt.Sprintf("127.0.0.1:%d", 40000+tid) }
 
 // doneThread is a client thread that went through a request and exited
 // at exit, parked in park before cleanup.
-func doneThread(id int, park string, exit time.Duration) kernel.ThreadRecord {
+func doneThread(id int, park target.State, exit time.Duration) kernel.ThreadRecord {
 	return kernel.ThreadRecord{
-		ID: id, Name: "client", Client: true, Peer: peerOf(id), Handle: uint32(0x100 + 4*id),
+		ID: id, Name: target.ThreadClient, Client: true, Peer: peerOf(id), Handle: uint32(0x100 + 4*id),
 		States: []kernel.StateRecord{
 			{State: target.StateSpawning, At: after(-200)},
 			{State: target.StateInit, At: after(-199)},
@@ -48,11 +48,11 @@ func doneThread(id int, park string, exit time.Duration) kernel.ThreadRecord {
 // cleanIteration is a fixed-policy run that passes everything: every
 // client thread exits by t+0.305s, terminate is closed at t+0.310s.
 func cleanIteration() load.Iteration {
-	listener := kernel.ThreadRecord{ID: 1, Name: "listener", Handle: 0x48,
-		States: []kernel.StateRecord{{State: "spawning"}, {State: "wait", At: 1}, {State: "exited", At: after(1)}},
+	listener := kernel.ThreadRecord{ID: 1, Name: target.ThreadListener, Handle: 0x48,
+		States: []kernel.StateRecord{{State: target.StateSpawning}, {State: target.StateWait, At: 1}, {State: target.StateExited, At: after(1)}},
 		Exited: true, ExitedAt: after(1)}
 	threads := []kernel.ThreadRecord{listener}
-	parks := []string{target.StateLinger, target.StateProcess, target.StateLinger, target.StateProcess, target.StateSend, target.StateWait}
+	parks := []target.State{target.StateLinger, target.StateProcess, target.StateLinger, target.StateProcess, target.StateSend, target.StateWait}
 	for i, park := range parks {
 		threads = append(threads, doneThread(i+2, park, after(300+float64(i))))
 	}
@@ -74,14 +74,14 @@ func cleanIteration() load.Iteration {
 			Policy: target.PolicyFixed, Addr: "127.0.0.1:41000",
 			Shutdown: target.ShutdownRecord{Policy: target.PolicyFixed, Trigger: trig, Returned: after(311),
 				Steps: []target.Step{
-					{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
-					{Name: "join-listener", Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
-					{Name: "join-clients", Start: after(1), End: after(310), Budget: 10 * time.Second, Outcome: target.StepOK, Detail: "6 client threads joined"},
-					{Name: "close-terminate", Start: after(310), End: after(310), Outcome: target.StepOK},
+					{Name: target.StepSignalTerminate, Start: trig, End: trig, Outcome: target.StepOK},
+					{Name: target.StepJoinListener, Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
+					{Name: target.StepJoinClients, Start: after(1), End: after(310), Budget: 10 * time.Second, Outcome: target.StepOK, Detail: "6 client threads joined"},
+					{Name: target.StepCloseTerminate, Start: after(310), End: after(310), Outcome: target.StepOK},
 				}},
 			Terminate: target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(310)}},
 			Kernel: kernel.Record{Threads: threads,
-				Closes: []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(310)}}},
+				Closes: []kernel.CloseRecord{{Handle: 0x40, Name: target.EventTerminate, Kind: "event", At: after(310)}}},
 			ThreadsEnded: true, GoroutinesEnded: true, Accepted: 6,
 		},
 		Clients: clients,
@@ -92,8 +92,8 @@ func cleanIteration() load.Iteration {
 				Observed: load.RouteShape{Status: 200, ContentType: "text/html", Shape: "Transfers"}},
 		},
 		Admission: []load.AdmissionProbe{
-			{When: "at-trigger", At: after(0.5), Outcome: load.AdmissionUnavailable, Detail: "503"},
-			{When: "after-return", At: after(312), Outcome: load.AdmissionRefused},
+			{When: load.WhenAtTrigger, At: after(0.5), Outcome: load.AdmissionUnavailable, Detail: "503"},
+			{When: load.WhenAfterReturn, At: after(312), Outcome: load.AdmissionRefused},
 		},
 		FDs: load.FDCheck{Available: true, Base: 4, AtHold: 13, ExpectedAtHold: 13, After: 0},
 	}
@@ -127,16 +127,16 @@ func closeUnderLiveThreads(s *target.Record) {
 	s.Policy = target.PolicyLegacy
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
 		Steps: []target.Step{
-			{Name: "free-tls", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "join-listener", Start: trig, End: after(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
-			{Name: "close-terminate", Start: after(4), End: after(4), Outcome: target.StepOK},
+			{Name: target.StepFreeTLS, Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: target.StepSignalTerminate, Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: target.StepJoinListener, Start: trig, End: after(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
+			{Name: target.StepCloseTerminate, Start: after(4), End: after(4), Outcome: target.StepOK},
 		}}
 	fails := []kernel.WaitFailure{{At: after(305), Thread: 2, Handle: 0x40}, {At: after(306), Thread: 4, Handle: 0x40}}
 	s.Terminate = target.TerminateRecord{Handle: 0x40,
 		TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4)},
 		AliveAtClose:   []int{2, 4}, WaitsAfterClose: fails}
-	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", Kind: "event", At: after(4), AliveCount: 2}}
+	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: target.EventTerminate, Kind: "event", At: after(4), AliveCount: 2}}
 	s.Kernel.WaitFailures = fails
 	s.Kernel.Violations = []kernel.Violation{
 		{At: after(305), Kind: kernel.ViolationWaitOnClosed, Thread: 2, Handle: 0x40, Detail: "thread 2 waited on 0x40, a closed handle: WAIT_FAILED"},
@@ -162,16 +162,16 @@ func keptOpenIteration() load.Iteration {
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyFixed, Trigger: trig, Returned: after(101),
 		Stragglers: []int{3, 5},
 		Steps: []target.Step{
-			{Name: "signal-terminate", Start: trig, End: trig, Outcome: target.StepOK},
-			{Name: "join-listener", Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
-			{Name: "join-clients", Start: after(1), End: after(101), Budget: 100 * time.Millisecond, Outcome: target.StepTimeout,
+			{Name: target.StepSignalTerminate, Start: trig, End: trig, Outcome: target.StepOK},
+			{Name: target.StepJoinListener, Start: trig, End: after(1), Budget: 10 * time.Second, Outcome: target.StepOK},
+			{Name: target.StepJoinClients, Start: after(1), End: after(101), Budget: 100 * time.Millisecond, Outcome: target.StepTimeout,
 				Detail: "2 of 6 client threads still alive after 100ms: [3 5]"},
-			{Name: "close-terminate", Start: after(101), End: after(101), Outcome: target.StepKeptOpen,
+			{Name: target.StepCloseTerminate, Start: after(101), End: after(101), Outcome: target.StepKeptOpen,
 				Detail: "termination handle kept open: 2 client thread(s) alive"},
 		}}
 	s.Terminate = target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, KeptOpen: true}}
 	s.Kernel.Closes = nil
-	s.Left = target.Resources{OpenHandles: 1, Handles: []string{"terminate"}}
+	s.Left = target.Resources{OpenHandles: 1, Handles: []string{target.EventTerminate}}
 	return it
 }
 
@@ -186,7 +186,7 @@ func find(t *testing.T, checks []Check, id string) Check {
 	return Check{}
 }
 
-func assertCheck(t *testing.T, c Check, status string, observed int, want, notWant []string) {
+func assertCheck(t *testing.T, c Check, status Status, observed int, want, notWant []string) {
 	t.Helper()
 	if c.Status != status {
 		t.Errorf("%s: status %q, want %q (detail %q)", c.ID, c.Status, status, c.Detail)
@@ -247,7 +247,7 @@ func TestEvaluateOrder(t *testing.T) {
 				t.Errorf("clean run, max drain %v: %s is %s, want %s: %s", maxDrain, c.ID, c.Status, want, c.Detail)
 			}
 		}
-		if v := Verdict(got); v != StatusPass {
+		if v := VerdictOf(got); v != VerdictPass {
 			t.Errorf("clean run verdict %s", v)
 		}
 	}
@@ -258,7 +258,7 @@ func TestChecks(t *testing.T) {
 		name     string
 		base     func() load.Iteration
 		mutate   func(*load.Iteration)
-		status   string
+		status   Status
 		observed int
 		want     []string
 		notWant  []string
@@ -469,12 +469,12 @@ func TestChecks(t *testing.T) {
 				want: []string{"terminate handle kept open on purpose"}},
 			{name: "terminate left open without keeping it", status: StatusFail, observed: 7,
 				mutate: func(it *load.Iteration) {
-					it.Server.Left = target.Resources{OpenHandles: 1, Handles: []string{"terminate"}}
+					it.Server.Left = target.Resources{OpenHandles: 1, Handles: []string{target.EventTerminate}}
 				},
 				want: []string{"1 handle left open: terminate"}},
 			{name: "kept open plus a thread handle", base: keptOpenIteration, status: StatusFail, observed: 7,
 				mutate: func(it *load.Iteration) {
-					it.Server.Left = target.Resources{OpenHandles: 3, Handles: []string{"terminate", "thread 3", "thread 5"}}
+					it.Server.Left = target.Resources{OpenHandles: 3, Handles: []string{target.EventTerminate, "thread 3", "thread 5"}}
 				},
 				want: []string{"2 handles left open: thread 3, thread 5", "terminate handle kept open on purpose"}},
 			{name: "handles held until the forced close", status: StatusFail, observed: 7,
@@ -551,13 +551,13 @@ func TestLegacyAndKeptOpen(t *testing.T) {
 	if c.Pass || !strings.Contains(c.Detail, "thread 3") || !strings.Contains(c.Detail, "thread 5") {
 		t.Errorf("kept open must fail the leak check naming 3 and 5: %+v", c)
 	}
-	if Verdict(checks) != StatusFail {
+	if VerdictOf(checks) != VerdictFail {
 		t.Error("kept-open verdict must be fail")
 	}
 }
 
 func TestStateAt(t *testing.T) {
-	h := []kernel.StateRecord{{State: "spawning", At: 0}, {State: "wait", At: 10}, {State: "send", At: 20, Repeats: 3}, {State: "linger", At: 30}}
+	h := []kernel.StateRecord{{State: target.StateSpawning, At: 0}, {State: target.StateWait, At: 10}, {State: target.StateSend, At: 20, Repeats: 3}, {State: target.StateLinger, At: 30}}
 	for _, tc := range []struct {
 		at   time.Duration
 		want string
@@ -569,7 +569,7 @@ func TestStateAt(t *testing.T) {
 }
 
 func TestAggregate(t *testing.T) {
-	mk := func(id, status string, obs int, detail string) Check {
+	mk := func(id string, status Status, obs int, detail string) Check {
 		return Check{ID: id, Status: status, Pass: status != StatusFail, Observed: obs, Detail: detail}
 	}
 	per := [][]Check{
@@ -579,9 +579,10 @@ func TestAggregate(t *testing.T) {
 	}
 	got := Aggregate(per)
 	want := []struct {
-		id, status string
-		obs        int
-		detail     string
+		id     string
+		status Status
+		obs    int
+		detail string
 	}{
 		{"a", StatusFail, 7, "failed in 2 of 3 iterations; first (iteration 2): a2 bad"},
 		{"b", StatusSkip, 0, "skipped in 3 of 3 iterations; last: none"},
@@ -611,10 +612,10 @@ func TestAggregate(t *testing.T) {
 		*all[0].PassedIterations != 2 || *all[0].Iterations != 2 {
 		t.Errorf("all pass: %+v", all[0])
 	}
-	if Verdict(got) != StatusFail || Verdict(all) != StatusPass || Verdict(nil) != StatusPass {
+	if VerdictOf(got) != VerdictFail || VerdictOf(all) != VerdictPass || VerdictOf(nil) != VerdictPass {
 		t.Error("verdicts")
 	}
-	if Verdict([]Check{mk("s", StatusSkip, 0, "")}) != StatusPass {
+	if VerdictOf([]Check{mk("s", StatusSkip, 0, "")}) != VerdictPass {
 		t.Error("a skip is not a failure")
 	}
 }
@@ -645,11 +646,11 @@ func TestUnobservedIsNoPass(t *testing.T) {
 		t.Errorf("not ready: iteration verdict %q, want error", v)
 	}
 	notReady.Interrupted = true
-	if v := IterationVerdict(&notReady, Evaluate(&notReady)); v != StatusFail {
+	if v := IterationVerdict(&notReady, Evaluate(&notReady)); v != VerdictFail {
 		t.Errorf("not ready, interrupted: iteration verdict %q, want fail", v)
 	}
 	clean := cleanIteration()
-	if v := IterationVerdict(&clean, Evaluate(&clean)); v != StatusPass {
+	if v := IterationVerdict(&clean, Evaluate(&clean)); v != VerdictPass {
 		t.Errorf("clean: iteration verdict %q, want pass", v)
 	}
 
@@ -664,14 +665,14 @@ func TestUnobservedIsNoPass(t *testing.T) {
 		}
 	}
 	// Without the engine's error the iteration still does not pass.
-	if r := Build(testResult(notReady), nil, ToolInfo{}); r.Verdict != StatusFail || r.Iterations[0].Verdict != VerdictError || r.Error != nil {
+	if r := Build(testResult(notReady), nil, ToolInfo{}); r.Verdict != VerdictFail || r.Iterations[0].Verdict != VerdictError || r.Error != nil {
 		t.Errorf("not ready, no run error: verdict %q, iteration %q, error %+v", r.Verdict, r.Iterations[0].Verdict, r.Error)
 	}
 	// An error that is not the engine's says so.
 	if e := Build(nil, errors.New("boom"), ToolInfo{}).Error; e == nil || e.Phase != "unknown" || e.Message != "boom" {
 		t.Errorf("plain error: %+v", e)
 	}
-	if v := Build(testResult(), nil, ToolInfo{}).Verdict; v != StatusFail {
+	if v := Build(testResult(), nil, ToolInfo{}).Verdict; v != VerdictFail {
 		t.Errorf("zero iterations: verdict %q, want fail", v)
 	}
 }
@@ -684,7 +685,7 @@ func TestViolationFailsTheVerdict(t *testing.T) {
 	it.Server.Kernel.Violations = []kernel.Violation{{At: after(120), Kind: kernel.ViolationWaitOnClosed, Thread: 5, Handle: 0x58,
 		Detail: "thread 5 waited on 0x58, a closed handle: WAIT_FAILED"}}
 	r := Build(testResult(it), nil, ToolInfo{})
-	if r.Verdict != StatusFail {
+	if r.Verdict != VerdictFail {
 		t.Errorf("verdict %q, want fail", r.Verdict)
 	}
 	for _, c := range r.Iterations[0].Checks {
@@ -706,11 +707,11 @@ func TestViolationFailsTheVerdict(t *testing.T) {
 // An interrupted run is never a pass, even when every check it saw passed.
 func TestInterruptedRunIsNoPass(t *testing.T) {
 	res := &load.Result{Iterations: []load.Iteration{cleanIteration()}, Interrupted: true}
-	if v := Build(res, nil, ToolInfo{}).Verdict; v != StatusFail {
+	if v := Build(res, nil, ToolInfo{}).Verdict; v != VerdictFail {
 		t.Errorf("verdict %q, want fail", v)
 	}
 	res.Interrupted = false
-	if v := Build(res, nil, ToolInfo{}).Verdict; v != StatusPass {
+	if v := Build(res, nil, ToolInfo{}).Verdict; v != VerdictPass {
 		t.Errorf("verdict %q without the interrupt, want pass", v)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"shutdowntest/load"
+	"shutdowntest/target"
 )
 
 // Drain is how long one iteration's shutdown took to reach each milestone,
@@ -31,7 +32,7 @@ func drainOf(it *load.Iteration) Drain {
 	rel := func(d time.Duration) *float64 { v := ms(d - it.Trigger); return &v }
 	var d Drain
 	for _, t := range it.Server.Kernel.Threads {
-		if t.Name == "listener" && t.Exited && !t.Forced {
+		if t.Name == target.ThreadListener && t.Exited && !t.Forced {
 			d.ListenerClosedMS = rel(t.ExitedAt)
 		}
 	}

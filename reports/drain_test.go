@@ -216,7 +216,7 @@ func TestCheckDrainWithin(t *testing.T) {
 		base     func() load.Iteration
 		maxDrain time.Duration
 		mutate   func(*load.Iteration)
-		status   string
+		status   Status
 		observed int
 		want     []string
 	}{

@@ -152,7 +152,7 @@ const htmlMaxIterRows = 200
 
 func (r Report) htmlPage() htmlPage {
 	p := htmlPage{
-		Verdict:   r.Verdict,
+		Verdict:   string(r.Verdict),
 		Summary:   r.htmlSummary(),
 		Reproduce: r.Reproduce,
 		Tool: fmt.Sprintf("shutdowntest %s (%s), %s %s/%s, GOMAXPROCS %d, open-file limit %d, report %s",
@@ -162,8 +162,8 @@ func (r Report) htmlPage() htmlPage {
 		Legend:      tlLegend(),
 		Marks:       tlMarksLegend(),
 	}
-	if p.Verdict != StatusPass && p.Verdict != VerdictError {
-		p.Verdict = StatusFail
+	if p.Verdict != string(VerdictPass) && p.Verdict != string(VerdictError) {
+		p.Verdict = string(VerdictFail)
 	}
 	p.Title = fmt.Sprintf("shutdowntest %s: policy %s", strings.ToUpper(p.Verdict), r.Config.Policy)
 	if e := r.Error; e != nil {
@@ -187,7 +187,7 @@ func (r Report) htmlPage() htmlPage {
 	}
 	idx, which := len(r.Iterations)-1, "the last; every iteration passed"
 	for i, it := range r.Iterations {
-		if it.Verdict != StatusPass {
+		if it.Verdict != VerdictPass {
 			idx, which = i, "the first failing one"
 			break
 		}
@@ -256,13 +256,13 @@ func htmlIterRows(its []Iteration, shown int) ([]htmlIterRow, string) {
 		note = fmt.Sprintf("%d iterations: only the failing ones (up to %d) and the one drawn are listed.", len(its), htmlMaxIterRows)
 	}
 	for i, it := range its {
-		if !all && it.Verdict == StatusPass && i != shown {
+		if !all && it.Verdict == VerdictPass && i != shown {
 			continue
 		}
 		if len(rows) == htmlMaxIterRows {
 			break
 		}
-		row := htmlIterRow{N: it.N, Verdict: it.Verdict, Terminate: htmlTerminateShort(it), Returned: "never", LastExit: "never"}
+		row := htmlIterRow{N: it.N, Verdict: string(it.Verdict), Terminate: htmlTerminateShort(it), Returned: "never", LastExit: "never"}
 		row.Failed = strings.Join(htmlFailed(it.Checks), ", ")
 		if it.Shutdown.ReturnedMS != nil {
 			row.Returned = htmlT(*it.Shutdown.ReturnedMS)

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"shutdowntest/target"
 )
 
 // alive says whether a thread was alive when terminate was closed, by the
@@ -167,7 +169,7 @@ func (b *tlBuilder) threadLane(y float64, i int, l tlThreadLane) float64 {
 func (b *tlBuilder) segments(lane *tlLane, th Thread, y float64, who string, labels bool) {
 	sc := b.sc
 	for i, s := range th.States {
-		if s.State == "exited" {
+		if s.State == string(target.StateExited) {
 			continue
 		}
 		start, end := s.AtMS, sc.hi
@@ -204,7 +206,7 @@ func (b *tlBuilder) segments(lane *tlLane, th Thread, y float64, who string, lab
 			Title: fmt.Sprintf("%s %s: %s", who, s.State, span)})
 		if labels && w >= float64(len(s.State))*tlCharW+8 {
 			cls := "seg-label dark"
-			if s.State == "process" || s.State == "linger" || s.State == "cleanup" {
+			if st := target.State(s.State); st == target.StateProcess || st == target.StateLinger || st == target.StateCleanup {
 				cls = "seg-label" // white reads better on the three dark colours
 			}
 			lane.Texts = append(lane.Texts, svgText{X: x1 + w/2, Y: y + 11, Anchor: "middle", Class: cls, Text: s.State})
@@ -365,7 +367,7 @@ func (b *tlBuilder) sampleStates(th Thread, counts [][]int) {
 		for j+1 < len(th.States) && th.States[j+1].AtMS <= t {
 			j++
 		}
-		if j < 0 || th.States[j].State == "exited" || (th.ExitedMS != nil && t >= *th.ExitedMS) {
+		if j < 0 || th.States[j].State == string(target.StateExited) || (th.ExitedMS != nil && t >= *th.ExitedMS) {
 			continue
 		}
 		s := th.States[j].State

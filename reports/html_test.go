@@ -69,7 +69,7 @@ func htmlDecorate(it *load.Iteration) {
 		s.Kernel.Threads = append(s.Kernel.Threads, th)
 		it.Routes[i].Local = peerOf(id)
 	}
-	adm := kernel.ThreadRecord{ID: 22, Name: "client", Client: true, Peer: peerOf(22), Handle: 0x200,
+	adm := kernel.ThreadRecord{ID: 22, Name: target.ThreadClient, Client: true, Peer: peerOf(22), Handle: 0x200,
 		States: []kernel.StateRecord{
 			{State: target.StateSpawning, At: after(0.5)},
 			{State: target.StateInit, At: after(0.6)},
@@ -345,7 +345,7 @@ func htmlManyReport(n int) Report {
 	var alive []int
 	for _, sp := range m.Specs() {
 		id := sp.ID + 1
-		park := map[load.Role]string{load.RoleIdle: target.StateLinger, load.RoleInflight: target.StateProcess,
+		park := map[load.Role]target.State{load.RoleIdle: target.StateLinger, load.RoleInflight: target.StateProcess,
 			load.RoleStream: target.StateSend, load.RoleSilent: target.StateWait}[sp.Role]
 		exit := after(1 + float64(id%30)/10) // before the close at 4 ms
 		if sp.Role == load.RoleInflight {
@@ -371,7 +371,7 @@ func htmlManyReport(n int) Report {
 	}
 	s.Kernel.Threads = threads
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
-		Steps: []target.Step{{Name: "close-terminate", Start: after(4), End: after(4), Outcome: target.StepOK}}}
+		Steps: []target.Step{{Name: target.StepCloseTerminate, Start: after(4), End: after(4), Outcome: target.StepOK}}}
 	s.Terminate = target.TerminateRecord{Handle: 0x40, TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4)},
 		AliveAtClose: alive, WaitsAfterClose: fails}
 	s.Kernel.WaitFailures = fails

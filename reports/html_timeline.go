@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"shutdowntest/target"
 )
 
 // Timeline geometry, in SVG user units (pixels at 100%): a label column,
@@ -43,7 +45,10 @@ const (
 // The thread states in the order a thread goes through them; group lanes
 // stack their counts in this order, bottom up. "cycle" is a wait ⇄ send
 // span folded into one history entry (State.Repeats).
-var tlStates = []string{"spawning", "init", "wait", "cycle", "read", "process", "send", "linger", "cleanup", "other"}
+var tlStates = []string{
+	string(target.StateSpawning), string(target.StateInit), string(target.StateWait), "cycle", string(target.StateRead),
+	string(target.StateProcess), string(target.StateSend), string(target.StateLinger), string(target.StateCleanup), "other",
+}
 
 // tlStateRow is the row of tlStates a state is drawn in: its own, or
 // "other" for a state the timeline has no colour for.
@@ -419,7 +424,7 @@ func (b *tlBuilder) closeClass() string {
 func (b *tlBuilder) terminateRow(y float64) {
 	t := b.it.Terminate
 	sc := b.sc
-	lane := tlLane{Class: "terminate"}
+	lane := tlLane{Class: target.EventTerminate}
 	name := fmt.Sprintf("terminate 0x%x", t.Handle)
 	lane.Texts = append(lane.Texts, svgText{X: tlLabelRight, Y: y + 11, Anchor: "end", Class: "lane-label term-label", Text: name})
 	end := sc.hi

@@ -470,7 +470,7 @@ func TestBuildNoIteration(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	r := Build(nil, nil, testTool)
-	if r.Verdict != StatusFail || len(r.Checks) != len(criteria) || len(criteria) != 11 || r.Iterations == nil || r.Schema != Schema {
+	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria) || len(criteria) != 11 || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }

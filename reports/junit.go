@@ -190,7 +190,7 @@ func (r Report) junitProperties() []junitProperty {
 	}
 	props = append(props,
 		junitProperty{"iterations", fmt.Sprintf("%d of %d", len(r.Iterations), c.Iterations)},
-		junitProperty{"verdict", r.Verdict},
+		junitProperty{"verdict", string(r.Verdict)},
 		junitProperty{"interrupted", fmt.Sprint(r.Interrupted)},
 		junitProperty{"schema", r.Schema},
 		junitProperty{"version", r.Tool.Version},

@@ -100,23 +100,23 @@ func TestJUnitCases(t *testing.T) {
 			for _, it := range r.Iterations {
 				for _, c := range it.Checks {
 					k := fmt.Sprintf("shutdowntest.iteration%d/%s", it.N, c.ID)
-					wants[k] = want{c.Status, c.Detail}
+					wants[k] = want{string(c.Status), c.Detail}
 					order = append(order, k)
 				}
 			}
 			if r.Interrupted {
 				k := "shutdowntest.run/run-interrupted"
-				wants[k] = want{StatusFail, "the run was interrupted " + r.interruptedAfter() + ": not a sign-off"}
+				wants[k] = want{string(StatusFail), "the run was interrupted " + r.interruptedAfter() + ": not a sign-off"}
 				order = append(order, k)
 			}
 			if r.Error != nil {
 				k := "shutdowntest.run/run-error"
-				wants[k] = want{VerdictError, "the run could not be carried out: " + r.Error.Message}
+				wants[k] = want{string(VerdictError), "the run could not be carried out: " + r.Error.Message}
 				order = append(order, k)
 			}
 			if len(r.Iterations) == 0 && r.Error == nil {
 				k := "shutdowntest.run/iterations-recorded"
-				wants[k] = want{StatusFail, "no iteration was recorded: nothing was checked"}
+				wants[k] = want{string(StatusFail), "no iteration was recorded: nothing was checked"}
 				order = append(order, k)
 			}
 			if len(s.Cases) != len(order) {
@@ -130,7 +130,7 @@ func TestJUnitCases(t *testing.T) {
 				}
 				w := wants[k]
 				switch w.status {
-				case StatusFail:
+				case string(StatusFail):
 					failures++
 					if len(c.Failure) != 1 || len(c.Skipped) != 0 {
 						t.Fatalf("%s: %d failures, %d skipped; want one failure", k, len(c.Failure), len(c.Skipped))
@@ -139,13 +139,13 @@ func TestJUnitCases(t *testing.T) {
 					if f.Message != w.detail || f.Type != c.Name || !strings.HasPrefix(f.Text, w.detail+"\n") {
 						t.Errorf("%s: failure %+v, want message and text %q", k, f, w.detail)
 					}
-				case VerdictError:
+				case string(VerdictError):
 					errs++
 					if len(c.Error) != 1 || len(c.Failure)+len(c.Skipped) != 0 || c.Error[0].Message != w.detail ||
 						!strings.HasPrefix(c.Error[0].Text, w.detail+"\n") {
 						t.Errorf("%s: want one error %q, got %+v", k, w.detail, c)
 					}
-				case StatusSkip:
+				case string(StatusSkip):
 					skipped++
 					if len(c.Failure) != 0 || len(c.Skipped) != 1 || c.Skipped[0].Message != w.detail {
 						t.Errorf("%s: want one skipped %q, got %+v", k, w.detail, c)
@@ -167,10 +167,10 @@ func TestJUnitCases(t *testing.T) {
 			if want := fmt.Sprintf("%.3f", r.WallMS/1000); doc.Time != want || s.Time != want {
 				t.Errorf("time %q/%q, want the wall time %s", doc.Time, s.Time, want)
 			}
-			if (failures+errs == 0) != (r.Verdict == StatusPass) || (errs == 1) != (r.Verdict == VerdictError) {
+			if (failures+errs == 0) != (r.Verdict == VerdictPass) || (errs == 1) != (r.Verdict == VerdictError) {
 				t.Errorf("verdict %s with %d failures and %d errors: a CI reader would see another verdict", r.Verdict, failures, errs)
 			}
-			if !strings.Contains(s.SystemOut, "verdict: "+strings.ToUpper(r.Verdict)) {
+			if !strings.Contains(s.SystemOut, "verdict: "+strings.ToUpper(string(r.Verdict))) {
 				t.Errorf("system-out lacks the summary:\n%s", s.SystemOut)
 			}
 		})

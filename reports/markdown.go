@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"shutdowntest/load"
 )
 
 // maxViolations bounds the violations the Markdown lists: a broken run can
@@ -36,7 +38,7 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 }
 
 func (r Report) mdSummary(b *strings.Builder) {
-	fmt.Fprintf(b, "# shutdowntest: %s\n\n", strings.ToUpper(r.Verdict))
+	fmt.Fprintf(b, "# shutdowntest: %s\n\n", strings.ToUpper(string(r.Verdict)))
 	if e := r.Error; e != nil {
 		fmt.Fprintf(b, "> **Could not be carried out** (iteration %d, %s): %s\n\n", e.Iteration, e.Phase, cell(e.Message))
 	}
@@ -107,7 +109,7 @@ func (r Report) mdChecks(b *strings.Builder) {
 		if a := agg[c.ID]; a.PassedIterations != nil && a.Iterations != nil {
 			passed = fmt.Sprintf("%d/%d", *a.PassedIterations, *a.Iterations)
 		}
-		status := strings.ToUpper(c.Status)
+		status := strings.ToUpper(string(c.Status))
 		if c.Status == StatusFail {
 			status = "**FAIL**"
 		}
@@ -217,8 +219,8 @@ func (r Report) mdOutcomes(b *strings.Builder) {
 	}
 	// The order clients are configured in (http, rest, ws, tcp; idle
 	// before in-flight), so the table reads like the configuration.
-	kindOrder := map[string]int{"http": 0, "rest": 1, "ws": 2, "tcp": 3}
-	roleOrder := map[string]int{"idle": 0, "inflight": 1, "stream": 2, "silent": 3}
+	kindOrder := map[string]int{string(load.KindHTTP): 0, string(load.KindREST): 1, string(load.KindWS): 2, string(load.KindTCP): 3}
+	roleOrder := map[string]int{string(load.RoleIdle): 0, string(load.RoleInflight): 1, string(load.RoleStream): 2, string(load.RoleSilent): 3}
 	rank := func(m map[string]int, s string) int {
 		if v, ok := m[s]; ok {
 			return v
@@ -290,7 +292,7 @@ func (r Report) mdDrain(b *strings.Builder) {
 			return tms(*v)
 		}
 		inflight := "never"
-		if !hasRole(r.Iterations[0], "inflight") {
+		if !hasRole(r.Iterations[0], load.RoleInflight) {
 			inflight = "no in-flight clients"
 		}
 		terminate := "never"

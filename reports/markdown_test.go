@@ -38,7 +38,7 @@ func TestMarkdownTables(t *testing.T) {
 				r.Checks[0].Detail = it.Checks[0].Detail
 			}
 			md := markdownOf(t, r)
-			if !strings.HasPrefix(md, "# shutdowntest: "+strings.ToUpper(r.Verdict)+"\n") || !strings.HasSuffix(md, "\n") ||
+			if !strings.HasPrefix(md, "# shutdowntest: "+strings.ToUpper(string(r.Verdict))+"\n") || !strings.HasSuffix(md, "\n") ||
 				strings.HasSuffix(md, "\n\n") {
 				t.Errorf("title or ending:\n%s", md)
 			}

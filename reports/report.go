@@ -21,7 +21,7 @@ type Report struct {
 	Schema string `json:"schema"`
 	// Verdict is pass, fail, or error for a run that could not be
 	// carried out.
-	Verdict string `json:"verdict"`
+	Verdict Verdict `json:"verdict"`
 	// Error says why the run could not be carried out; nil when it could.
 	Error       *RunError `json:"error"`
 	Interrupted bool      `json:"interrupted"`
@@ -115,7 +115,7 @@ type Mix struct {
 type Iteration struct {
 	N          int         `json:"n"`
 	Addr       string      `json:"addr"`
-	Verdict    string      `json:"verdict"`
+	Verdict    Verdict     `json:"verdict"`
 	Checks     []Check     `json:"checks"`
 	Terminate  Terminate   `json:"terminate"`
 	Shutdown   Shutdown    `json:"shutdown"`
@@ -324,19 +324,19 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 // is a pass: a run that could not be carried out is an error whatever it
 // saw, and an interrupted run, or one that recorded nothing, is no
 // sign-off.
-func (r Report) runVerdict() string {
+func (r Report) runVerdict() Verdict {
 	switch {
 	case r.Error != nil:
 		return VerdictError
 	case r.Interrupted || len(r.Iterations) == 0:
-		return StatusFail
+		return VerdictFail
 	}
 	for _, it := range r.Iterations {
-		if it.Verdict != StatusPass {
-			return StatusFail
+		if it.Verdict != VerdictPass {
+			return VerdictFail
 		}
 	}
-	return StatusPass
+	return VerdictPass
 }
 
 func buildIteration(it *load.Iteration, checks []Check) Iteration {
@@ -372,8 +372,8 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		sh.SecondCallMS = &second
 	}
 	for _, st := range srv.Shutdown.Steps {
-		sh.Steps = append(sh.Steps, Step{Name: st.Name, StartMS: rel(st.Start), EndMS: rel(st.End),
-			BudgetMS: ms(st.Budget), Outcome: st.Outcome, Detail: st.Detail})
+		sh.Steps = append(sh.Steps, Step{Name: string(st.Name), StartMS: rel(st.Start), EndMS: rel(st.End),
+			BudgetMS: ms(st.Budget), Outcome: string(st.Outcome), Detail: st.Detail})
 	}
 	sh.Stragglers = append(sh.Stragglers, stragglers(it)...)
 	out.Shutdown = sh
@@ -390,7 +390,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 			rt.Probe = "other"
 		}
 		for _, s := range th.States {
-			rt.States = append(rt.States, State{State: s.State, AtMS: rel(s.At), Repeats: s.Repeats})
+			rt.States = append(rt.States, State{State: string(s.State), AtMS: rel(s.At), Repeats: s.Repeats})
 		}
 		if th.Exited {
 			rt.ExitedMS = relPtr(th.ExitedAt)
@@ -421,7 +421,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		out.Routes = append(out.Routes, Route{Name: p.Name, Expected: p.Expected, Observed: p.Observed, Error: p.Err})
 	}
 	for _, p := range it.Admission {
-		out.Admission = append(out.Admission, Admission{When: p.When, AtMS: rel(p.At), Outcome: p.Outcome,
+		out.Admission = append(out.Admission, Admission{When: string(p.When), AtMS: rel(p.At), Outcome: string(p.Outcome),
 			OK: load.NotAdmitted(p.Outcome), Detail: p.Detail})
 	}
 
@@ -435,7 +435,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		out.Resources.FDCheck.AtHold, out.Resources.FDCheck.ExpectedAtHold = &hold, &want
 	}
 	for _, v := range srv.Kernel.Violations {
-		rv := Violation{AtMS: rel(v.At), Kind: v.Kind, Handle: v.Handle, Detail: v.Detail}
+		rv := Violation{AtMS: rel(v.At), Kind: string(v.Kind), Handle: v.Handle, Detail: v.Detail}
 		if v.Thread != 0 {
 			tid := v.Thread
 			rv.Thread = &tid
@@ -530,7 +530,7 @@ func probeLabels(it *load.Iteration) map[string]string {
 	}
 	for _, a := range it.Admission {
 		if a.Local != "" {
-			m[a.Local] = "admission " + a.When
+			m[a.Local] = "admission " + string(a.When)
 		}
 	}
 	return m

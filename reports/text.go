@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"shutdowntest/load"
 )
 
 // idWidth aligns the check lines: the longest check ID.
@@ -34,12 +36,12 @@ func (r Report) WriteText(w io.Writer) {
 		width = max(width, len(c.ID))
 	}
 	for _, c := range checks {
-		fmt.Fprintf(w, "%-4s %-*s  %s\n", strings.ToUpper(c.Status), width, c.ID, c.Detail)
+		fmt.Fprintf(w, "%-4s %-*s  %s\n", strings.ToUpper(string(c.Status)), width, c.ID, c.Detail)
 	}
 	if n := len(r.Iterations); n > 1 {
 		var failed []string
 		for _, it := range r.Iterations {
-			if it.Verdict != StatusPass {
+			if it.Verdict != VerdictPass {
 				failed = append(failed, fmt.Sprint(it.N))
 			}
 		}
@@ -85,7 +87,7 @@ func (r Report) storyIteration() (it Iteration, which string, ok bool) {
 		return Iteration{}, "", false
 	}
 	for _, it := range r.Iterations {
-		if it.Verdict != StatusPass {
+		if it.Verdict != VerdictPass {
 			return it, "first failing", true
 		}
 	}
@@ -215,7 +217,7 @@ func drainStory(it Iteration) string {
 	switch {
 	case d.LastInflightMS != nil:
 		parts = append(parts, "last in-flight response "+tms(*d.LastInflightMS))
-	case hasRole(it, "inflight"):
+	case hasRole(it, load.RoleInflight):
 		parts = append(parts, "no in-flight response completed")
 	default:
 		parts = append(parts, "no in-flight clients")
@@ -236,9 +238,9 @@ func drainStory(it Iteration) string {
 	return strings.Join(parts, ", ")
 }
 
-func hasRole(it Iteration, role string) bool {
+func hasRole(it Iteration, role load.Role) bool {
 	for _, c := range it.Clients {
-		if c.Role == role {
+		if c.Role == string(role) {
 			return true
 		}
 	}
@@ -251,10 +253,10 @@ func (r Report) verdictLine() string {
 	case r.Error != nil:
 		s = "verdict: ERROR (could not be carried out: " + r.Error.Message + ")"
 	case len(r.Iterations) == 0:
-		s = fmt.Sprintf("verdict: %s (no iteration was recorded)", strings.ToUpper(r.Verdict))
+		s = fmt.Sprintf("verdict: %s (no iteration was recorded)", strings.ToUpper(string(r.Verdict)))
 	default:
 		failed, skipped := r.counts()
-		s = fmt.Sprintf("verdict: %s (%s, %d failed", strings.ToUpper(r.Verdict), plural(len(r.Checks), "check", "checks"), failed)
+		s = fmt.Sprintf("verdict: %s (%s, %d failed", strings.ToUpper(string(r.Verdict)), plural(len(r.Checks), "check", "checks"), failed)
 		if skipped > 0 {
 			s += fmt.Sprintf(", %d skipped", skipped)
 		}

@@ -42,7 +42,7 @@ func TestHalfCloseLeavesLinger(t *testing.T) {
 			c := dialClient(t, s.Addr())
 			c.send(request("POST", "/api/v1/searches", DefaultAPIKey, false, `{"query":"`+strings.Repeat("x", tc.query)+`"}`))
 			if tc.inProcess {
-				waitStates(t, s, map[string]string{c.local(): StateProcess})
+				waitStates(t, s, map[string]State{c.local(): StateProcess})
 			}
 			closeWrite(t, c)
 			if tc.inProcess {

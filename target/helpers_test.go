@@ -199,7 +199,7 @@ func threadOf(snap *Snapshot, peer string) (ThreadState, bool) {
 
 // waitStates waits until the thread serving each peer is in the state
 // wanted for it and returns those threads, by peer.
-func waitStates(t *testing.T, s *Server, want map[string]string) map[string]ThreadState {
+func waitStates(t *testing.T, s *Server, want map[string]State) map[string]ThreadState {
 	t.Helper()
 	var snap Snapshot
 	got := map[string]ThreadState{}
@@ -288,11 +288,11 @@ type threadSummary struct {
 	Exited   bool
 	ExitedAt time.Duration
 	Forced   bool
-	States   []string
+	States   []State
 }
 
 // history returns the states a live server's thread for peer went through.
-func history(s *Server, peer string) []string {
+func history(s *Server, peer string) []State {
 	for _, th := range s.k.Record().Threads {
 		if th.Client && th.Peer == peer {
 			return statesOf(th.States)
@@ -301,8 +301,8 @@ func history(s *Server, peer string) []string {
 	return nil
 }
 
-func statesOf(recs []kernel.StateRecord) []string {
-	out := make([]string, 0, len(recs))
+func statesOf(recs []kernel.StateRecord) []State {
+	out := make([]State, 0, len(recs))
 	for _, r := range recs {
 		out = append(out, r.State)
 	}
@@ -338,7 +338,7 @@ func shutdownSignalled(t *testing.T, s *Server) (wait func() ShutdownRecord) {
 	}
 }
 
-func stepNamed(rec ShutdownRecord, name string) (Step, bool) {
+func stepNamed(rec ShutdownRecord, name StepName) (Step, bool) {
 	for _, st := range rec.Steps {
 		if st.Name == name {
 			return st, true

@@ -43,21 +43,39 @@ func ParsePolicy(s string) (Policy, error) {
 // auto-delete.
 func (p Policy) tracksThreads() bool { return p != PolicyLegacy }
 
+// StepName names a step of a shutdown policy.
+type StepName string
+
+// The steps the policies are made of.
+const (
+	StepFreeTLS         StepName = "free-tls"
+	StepSignalTerminate StepName = "signal-terminate"
+	StepJoinListener    StepName = "join-listener"
+	StepJoinClients     StepName = "join-clients"
+	// StepCloseTerminate closes the terminate event, or keeps it open
+	// (StepKeptOpen).
+	StepCloseTerminate StepName = "close-terminate"
+)
+
+// StepOutcome is how a step ended.
+type StepOutcome string
+
 // Step outcomes.
 const (
-	StepOK       = "ok"
-	StepTimeout  = "timeout"   // a join ran out of budget
-	StepKilled   = "killed"    // TerminateThread was used
-	StepKeptOpen = "kept-open" // terminate left open on purpose
+	StepOK       StepOutcome = "ok"
+	StepTimeout  StepOutcome = "timeout"   // a join ran out of budget
+	StepKilled   StepOutcome = "killed"    // TerminateThread was used
+	StepKeptOpen StepOutcome = "kept-open" // terminate left open on purpose
+	StepFailed   StepOutcome = "failed"    // the kernel refused the call
 )
 
 // Step is one step of a shutdown policy.
 type Step struct {
-	Name    string
+	Name    StepName
 	Start   time.Duration
 	End     time.Duration
 	Budget  time.Duration // 0: the step has no budget
-	Outcome string
+	Outcome StepOutcome
 	Detail  string
 }
 
@@ -94,7 +112,7 @@ type shutdownRun struct {
 	rec ShutdownRecord
 }
 
-func (p *shutdownRun) step(name string, budget time.Duration, fn func() (outcome, detail string)) {
+func (p *shutdownRun) step(name StepName, budget time.Duration, fn func() (outcome StepOutcome, detail string)) {
 	st := Step{Name: name, Start: p.s.k.Now(), Budget: budget}
 	st.Outcome, st.Detail = fn()
 	st.End = p.s.k.Now()
@@ -105,10 +123,10 @@ func (p *shutdownRun) step(name string, budget time.Duration, fn func() (outcome
 }
 
 func (p *shutdownRun) signal() {
-	p.step("signal-terminate", 0, func() (string, string) {
+	p.step(StepSignalTerminate, 0, func() (StepOutcome, string) {
 		at, err := p.s.k.SetEventAt(p.s.term)
 		if err != nil {
-			return "failed", err.Error()
+			return StepFailed, err.Error()
 		}
 		p.s.mu.Lock()
 		p.s.termState.Signaled, p.s.termState.SignaledAt = true, at
@@ -118,10 +136,10 @@ func (p *shutdownRun) signal() {
 }
 
 func (p *shutdownRun) closeTerminate() {
-	p.step("close-terminate", 0, func() (string, string) {
+	p.step(StepCloseTerminate, 0, func() (StepOutcome, string) {
 		at, err := p.s.k.CloseHandleBy(p.by, p.s.term)
 		if err != nil {
-			return "failed", err.Error()
+			return StepFailed, err.Error()
 		}
 		p.s.mu.Lock()
 		p.s.termState.Closed, p.s.termState.ClosedAt = true, at
@@ -133,9 +151,9 @@ func (p *shutdownRun) closeTerminate() {
 // legacy is StopSockets before the fix.
 func (p *shutdownRun) legacy() {
 	k := p.s.k
-	p.step("free-tls", 0, func() (string, string) { return StepOK, "" })
+	p.step(StepFreeTLS, 0, func() (StepOutcome, string) { return StepOK, "" })
 	p.signal()
-	p.step("join-listener", legacyListenerJoin, func() (string, string) {
+	p.step(StepJoinListener, legacyListenerJoin, func() (StepOutcome, string) {
 		defer func() { _, _ = k.CloseHandleBy(p.by, p.s.lt.Handle()) }()
 		if k.Join(p.by, p.s.lt.Handle(), legacyListenerJoin) == 0 {
 			return StepOK, ""
@@ -151,7 +169,7 @@ func (p *shutdownRun) fixed() {
 	k, s := p.s.k, p.s
 	p.signal()
 	listenerDone := false
-	p.step("join-listener", fixedListenerJoin, func() (string, string) {
+	p.step(StepJoinListener, fixedListenerJoin, func() (StepOutcome, string) {
 		if k.Join(p.by, s.lt.Handle(), fixedListenerJoin) != 0 {
 			return StepTimeout, "listener still running after 10s: kept, not terminated"
 		}
@@ -160,7 +178,7 @@ func (p *shutdownRun) fixed() {
 		return StepOK, ""
 	})
 	budget := s.cfg.DrainTimeout
-	p.step("join-clients", budget, func() (string, string) {
+	p.step(StepJoinClients, budget, func() (StepOutcome, string) {
 		s.mu.Lock()
 		threads := append([]*kernel.Thread(nil), s.tracked...)
 		s.mu.Unlock()
@@ -193,7 +211,7 @@ func (p *shutdownRun) fixed() {
 		p.closeTerminate()
 		return
 	}
-	p.step("close-terminate", 0, func() (string, string) {
+	p.step(StepCloseTerminate, 0, func() (StepOutcome, string) {
 		s.mu.Lock()
 		s.termState.KeptOpen = true
 		s.mu.Unlock()

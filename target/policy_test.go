@@ -15,7 +15,7 @@ import (
 func terminateClose(t *testing.T, rec Record) kernel.CloseRecord {
 	t.Helper()
 	for _, c := range rec.Kernel.Closes {
-		if c.Name == "terminate" {
+		if c.Name == EventTerminate {
 			return c
 		}
 	}
@@ -27,7 +27,7 @@ func terminateClose(t *testing.T, rec Record) kernel.CloseRecord {
 // its id.
 func waitExited(t *testing.T, s *Server, peer string) int {
 	t.Helper()
-	return waitStates(t, s, map[string]string{peer: StateExited})[peer].ID
+	return waitStates(t, s, map[string]State{peer: StateExited})[peer].ID
 }
 
 // TestUnjoinedAtTerminateClose: the close of terminate is judged by what
@@ -50,7 +50,7 @@ func TestUnjoinedAtTerminateClose(t *testing.T) {
 			idle := dialClient(t, s.Addr())
 			idle.send(restGet("/api/v1/status", false))
 			idle.response()
-			idleID := waitStates(t, s, map[string]string{idle.local(): StateLinger})[idle.local()].ID
+			idleID := waitStates(t, s, map[string]State{idle.local(): StateLinger})[idle.local()].ID
 
 			s.Shutdown()
 			waitAllExited(t, s, 3)

@@ -21,22 +21,40 @@ import (
 	"shutdowntest/target/kernel"
 )
 
-// Thread states of an accepted-client thread, in the model's words.
+// State is a thread state of the model. It is the kernel's type, so that
+// the states the kernel enters itself (spawning, exited) and the model's
+// are one vocabulary.
+type State = kernel.State
+
+// Thread states, in the model's words: an accepted-client thread's, and
+// the listener's, which waits and then accepts.
 const (
-	StateSpawning = kernel.StateSpawning
-	StateInit     = "init"
-	StateWait     = "wait"
-	StateRead     = "read"
-	StateProcess  = "process"
-	StateSend     = "send"
-	StateLinger   = "linger"
-	StateCleanup  = "cleanup"
-	StateExited   = kernel.StateExited
+	StateSpawning       = kernel.StateSpawning
+	StateInit     State = "init"
+	StateWait     State = "wait"
+	StateAccept   State = "accept" // the listener, taking queued connections
+	StateRead     State = "read"
+	StateProcess  State = "process"
+	StateSend     State = "send"
+	StateLinger   State = "linger"
+	StateCleanup  State = "cleanup"
+	StateExited         = kernel.StateExited
 )
 
-// States lists the client thread states in their usual order.
-var States = []string{StateSpawning, StateInit, StateWait, StateRead, StateProcess,
+// States lists every state a thread of the server enters, in their usual
+// order.
+var States = []State{StateSpawning, StateInit, StateWait, StateAccept, StateRead, StateProcess,
 	StateSend, StateLinger, StateCleanup, StateExited}
+
+// Names of the kernel objects that readers of a record look for.
+const (
+	// ThreadListener names the listener thread; ThreadClient every
+	// accepted-client thread.
+	ThreadListener = "listener"
+	ThreadClient   = "client"
+	// EventTerminate names the shared terminate event.
+	EventTerminate = "terminate"
+)
 
 // Lifecycle is the server's phase as its REST API reports it.
 type Lifecycle int32
@@ -199,7 +217,7 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.openSockets.Add(1)
-	s.term = s.k.CreateEvent("terminate", true, false)
+	s.term = s.k.CreateEvent(EventTerminate, true, false)
 	s.accept = s.k.CreateEvent("accept event", false, false)
 	s.ui = startUI(s, s.cfg.InflightFor)
 	s.wg.Add(1)
@@ -211,7 +229,7 @@ func (s *Server) Start() error {
 		defer close(s.acceptEnd)
 		s.acceptPump()
 	}()
-	s.lt = s.k.CreateThread(kernel.ThreadOptions{Name: "listener"}, s.listen)
+	s.lt = s.k.CreateThread(kernel.ThreadOptions{Name: ThreadListener}, s.listen)
 	s.lifecycle.Store(int32(Running))
 	return nil
 }
@@ -288,7 +306,7 @@ func (s *Server) listen(t *kernel.Thread) {
 		if s.k.WaitAny(t, kernel.Infinite, s.accept, s.term) != 0 {
 			return
 		}
-		t.Enter("accept")
+		t.Enter(StateAccept)
 		for _, c := range s.takeQueued() {
 			s.spawn(c)
 		}
@@ -301,7 +319,7 @@ func (s *Server) listen(t *kernel.Thread) {
 func (s *Server) spawn(c net.Conn) {
 	sd := s.newSocketData(c)
 	tracked := s.cfg.Policy.tracksThreads()
-	th := s.k.CreateThread(kernel.ThreadOptions{Name: "client", Client: true, AutoDelete: !tracked, Peer: sd.peer},
+	th := s.k.CreateThread(kernel.ThreadOptions{Name: ThreadClient, Client: true, AutoDelete: !tracked, Peer: sd.peer},
 		func(t *kernel.Thread) { s.serve(t, sd) })
 	if tracked {
 		s.mu.Lock()
@@ -466,7 +484,7 @@ func newTerminateRecord(h uint32, times TerminateTimes, kr kernel.Record) Termin
 	tr := TerminateRecord{Handle: h, TerminateTimes: times}
 	tr.Closed, tr.ClosedAt = false, 0
 	for _, c := range kr.Closes {
-		if c.Handle == h && c.Name == "terminate" {
+		if c.Handle == h && c.Name == EventTerminate {
 			tr.Closed, tr.ClosedAt = true, c.At
 			exitedAt := map[int]time.Duration{}
 			for _, t := range kr.Threads {
@@ -519,7 +537,7 @@ type Snapshot struct {
 type ThreadState struct {
 	ID     int
 	Peer   string
-	State  string
+	State  State
 	Since  time.Duration
 	OnTerm bool // blocked right now in a wait that includes terminate
 	// Held: the thread's request is parked in the UI thread until

@@ -3,6 +3,7 @@ package target
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -49,7 +50,7 @@ func TestShutdownWithClients(t *testing.T) {
 			inflight := dialClient(t, s.Addr())
 			inflight.send(restGet("/api/v1/status", true))
 
-			threads := waitStates(t, s, map[string]string{
+			threads := waitStates(t, s, map[string]State{
 				idle.local(): StateLinger, silent.local(): StateWait, inflight.local(): StateProcess})
 			waitParked(t, s, 1)
 			idleID, silentID, inflightID := threads[idle.local()].ID, threads[silent.local()].ID, threads[inflight.local()].ID
@@ -77,6 +78,7 @@ func TestShutdownWithClients(t *testing.T) {
 				waitAllExited(t, s, 3)
 			}
 			rec := s.Close()
+			checkStatesListed(t, rec)
 			if !rec.ThreadsEnded || !rec.GoroutinesEnded {
 				t.Errorf("threads ended %v, goroutines ended %v", rec.ThreadsEnded, rec.GoroutinesEnded)
 			}
@@ -107,7 +109,7 @@ func TestShutdownWithClients(t *testing.T) {
 				if !srec.Completed() || len(srec.Stragglers) != 0 {
 					t.Errorf("fixed shutdown not complete: stragglers %v, steps %+v", srec.Stragglers, srec.Steps)
 				}
-				if st, _ := stepNamed(srec, "join-clients"); st.Outcome != StepOK {
+				if st, _ := stepNamed(srec, StepJoinClients); st.Outcome != StepOK {
 					t.Errorf("join-clients: %+v", st)
 				}
 				if rec.Left.OpenSockets != 0 || rec.Left.SocketData != 0 {
@@ -127,16 +129,16 @@ func TestShutdownWithClients(t *testing.T) {
 				if !late {
 					t.Errorf("legacy: no failed wait of thread %d on the closed terminate: %+v", inflightID, tr.WaitsAfterClose)
 				}
-				var names []string
+				var names []StepName
 				for _, st := range srec.Steps {
 					names = append(names, st.Name)
 				}
-				for _, want := range []string{"signal-terminate", "join-listener", "close-terminate"} {
+				for _, want := range []StepName{StepSignalTerminate, StepJoinListener, StepCloseTerminate} {
 					if !slices.Contains(names, want) {
 						t.Errorf("legacy steps %v lack %s", names, want)
 					}
 				}
-				if slices.Contains(names, "join-clients") {
+				if slices.Contains(names, StepJoinClients) {
 					t.Errorf("legacy joined clients: %v", names)
 				}
 				in := threadRecord(t, rec, inflightID)
@@ -162,7 +164,7 @@ func TestFixedKeepsTerminateOpenForStraggler(t *testing.T) {
 	s := startServer(t, Config{Policy: PolicyFixed, InflightFor: 2 * time.Second, DrainTimeout: 200 * time.Millisecond})
 	inflight := dialClient(t, s.Addr())
 	inflight.send(webGet("/?ses="+DefaultSession+"&w=transfer", true))
-	id := waitStates(t, s, map[string]string{inflight.local(): StateProcess})[inflight.local()].ID
+	id := waitStates(t, s, map[string]State{inflight.local(): StateProcess})[inflight.local()].ID
 	waitParked(t, s, 1)
 
 	srec, ok := s.Shutdown()
@@ -175,10 +177,10 @@ func TestFixedKeepsTerminateOpenForStraggler(t *testing.T) {
 	if !reflect.DeepEqual(srec.Stragglers, []int{id}) {
 		t.Errorf("stragglers %v, want [%d]", srec.Stragglers, id)
 	}
-	if st, ok := stepNamed(srec, "join-clients"); !ok || st.Outcome != StepTimeout || st.Budget != 200*time.Millisecond {
+	if st, ok := stepNamed(srec, StepJoinClients); !ok || st.Outcome != StepTimeout || st.Budget != 200*time.Millisecond {
 		t.Errorf("join-clients step %+v, want outcome %s with budget 200ms", st, StepTimeout)
 	}
-	if st, ok := stepNamed(srec, "close-terminate"); !ok || st.Outcome != StepKeptOpen {
+	if st, ok := stepNamed(srec, StepCloseTerminate); !ok || st.Outcome != StepKeptOpen {
 		t.Errorf("close-terminate step %+v, want %s", st, StepKeptOpen)
 	}
 	var snap Snapshot
@@ -204,7 +206,7 @@ func TestFixedKeepsTerminateOpenForStraggler(t *testing.T) {
 	if rec.Left.OpenSockets != 1 || rec.Left.SocketData != 1 {
 		t.Errorf("left %d sockets and %d SocketData, want the straggler's 1 and 1", rec.Left.OpenSockets, rec.Left.SocketData)
 	}
-	if !slices.Contains(rec.Left.Handles, "terminate") {
+	if !slices.Contains(rec.Left.Handles, EventTerminate) {
 		t.Errorf("left handles %v lack the kept terminate", rec.Left.Handles)
 	}
 	// The straggler never got the UI's answer: a 503 or nothing, never 200.
@@ -302,6 +304,7 @@ func TestWebSocketGoingAway(t *testing.T) {
 		t.Errorf("shutdown not completed: %+v", srec.Steps)
 	}
 	rec := s.Close()
+	checkStatesListed(t, rec)
 	tr := rec.Terminate
 	got := threadRecord(t, rec, th.ID)
 	if !got.Exited || got.Forced || got.ExitedAt > tr.ClosedAt {
@@ -427,7 +430,7 @@ func resetAfterRead(t *testing.T, s *Server, c *rawClient) {
 	t.Helper()
 	waitFor(t, "the thread to read the partial request", func() error {
 		if h := history(s, c.local()); !slices.Contains(h, StateRead) || h[len(h)-1] != StateWait {
-			return errors.New("states " + strings.Join(h, " "))
+			return fmt.Errorf("states %v", h)
 		}
 		return nil
 	})
@@ -470,7 +473,7 @@ func TestRequestsAfterTrigger(t *testing.T) {
 	s := startServer(t, Config{Policy: PolicyFixed, InflightFor: 300 * time.Millisecond})
 	inflight := dialClient(t, s.Addr())
 	inflight.send(restGet("/api/v1/app", true))
-	waitStates(t, s, map[string]string{inflight.local(): StateProcess})
+	waitStates(t, s, map[string]State{inflight.local(): StateProcess})
 	waitParked(t, s, 1)
 
 	// Shutdown returns at InflightFor after the trigger.
@@ -570,7 +573,7 @@ func TestSnapshot(t *testing.T) {
 	if resp, _, _ := idle.response(); resp.StatusCode != http.StatusOK {
 		t.Fatalf("stats: %d", resp.StatusCode)
 	}
-	waitStates(t, s, map[string]string{idle.local(): StateLinger})
+	waitStates(t, s, map[string]State{idle.local(): StateLinger})
 	s.Snapshot(&snap) // the buffer is reused
 	if len(snap.Threads) != 2 || snap.Accepted != 2 || snap.Served != 1 {
 		t.Errorf("threads %d, accepted %d, served %d; want 2, 2, 1", len(snap.Threads), snap.Accepted, snap.Served)

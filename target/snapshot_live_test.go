@@ -17,8 +17,8 @@ import (
 // ended so far and the kernel's violations and failed waits, which only
 // grow so a buffer reused between calls copies just what is new.
 
-func stepNames(steps []Step) []string {
-	var out []string
+func stepNames(steps []Step) []StepName {
+	var out []StepName
 	for _, st := range steps {
 		out = append(out, st.Name)
 	}
@@ -66,7 +66,7 @@ func TestSnapshotShowsLegacyFailures(t *testing.T) {
 	silent := dialClient(t, s.Addr())
 	inflight := dialClient(t, s.Addr())
 	inflight.send(restGet("/api/v1/status", true))
-	threads := waitStates(t, s, map[string]string{silent.local(): StateWait, inflight.local(): StateProcess})
+	threads := waitStates(t, s, map[string]State{silent.local(): StateWait, inflight.local(): StateProcess})
 	waitParked(t, s, 1)
 	inflightID := threads[inflight.local()].ID
 
@@ -82,7 +82,7 @@ func TestSnapshotShowsLegacyFailures(t *testing.T) {
 	}
 	s.Snapshot(&buf)
 	names := stepNames(buf.Steps)
-	for _, want := range []string{"signal-terminate", "join-listener", "close-terminate"} {
+	for _, want := range []StepName{StepSignalTerminate, StepJoinListener, StepCloseTerminate} {
 		if !slices.Contains(names, want) {
 			t.Errorf("snapshot steps %v lack %s", names, want)
 		}
@@ -155,7 +155,7 @@ func TestSnapshotStepsGrowOnly(t *testing.T) {
 	silent := dialClient(t, s.Addr())
 	inflight := dialClient(t, s.Addr())
 	inflight.send(restGet("/api/v1/status", true))
-	waitStates(t, s, map[string]string{silent.local(): StateWait, inflight.local(): StateProcess})
+	waitStates(t, s, map[string]State{silent.local(): StateWait, inflight.local(): StateProcess})
 	waitParked(t, s, 1)
 
 	done := make(chan ShutdownRecord, 1)
@@ -168,7 +168,7 @@ func TestSnapshotStepsGrowOnly(t *testing.T) {
 	var buf Snapshot
 	waitFor(t, "the shutdown to be joining the client threads", func() error {
 		s.Snapshot(&buf)
-		if names := stepNames(buf.Steps); !slices.Equal(names, []string{"signal-terminate", "join-listener"}) {
+		if names := stepNames(buf.Steps); !slices.Equal(names, []StepName{StepSignalTerminate, StepJoinListener}) {
 			return fmt.Errorf("steps %v", names)
 		}
 		return nil
@@ -197,7 +197,7 @@ func TestSnapshotStepsGrowOnly(t *testing.T) {
 		t.Errorf("the earlier copy's steps changed: %+v, were %+v", early.Steps, earlySteps)
 	}
 	names := stepNames(buf.Steps)
-	if !slices.Equal(names, []string{"signal-terminate", "join-listener", "join-clients", "close-terminate"}) {
+	if !slices.Equal(names, []StepName{StepSignalTerminate, StepJoinListener, StepJoinClients, StepCloseTerminate}) {
 		t.Errorf("steps after Shutdown %v", names)
 	}
 	if !reflect.DeepEqual(buf.Steps, srec.Steps) {
@@ -211,7 +211,7 @@ func TestSnapshotStepsGrowOnly(t *testing.T) {
 			t.Errorf("step %+v", st)
 		}
 	}
-	if st, _ := stepNamed(srec, "join-clients"); st.Detail != "2 client threads joined" {
+	if st, _ := stepNamed(srec, StepJoinClients); st.Detail != "2 client threads joined" {
 		t.Errorf("join-clients: %+v", st)
 	}
 	if len(buf.Violations) != 0 || len(buf.WaitFailures) != 0 {

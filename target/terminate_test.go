@@ -25,9 +25,9 @@ func TestTerminateRecordAliveAtClose(t *testing.T) {
 			thread(4, 4, 8, 90*time.Millisecond), // exited after the close
 			thread(5, 5, 7, closedAt),            // exited after it by the stamps, in the same instant
 			thread(6, 7, 9, 95*time.Millisecond), // created after the close
-			{ID: 7, Name: "listener", Created: 1},
+			{ID: 7, Name: ThreadListener, Created: 1},
 		},
-		Closes: []kernel.CloseRecord{{Handle: 0x40, Name: "terminate", At: closedAt, Stamp: 6, Blocked: []int{3}}},
+		Closes: []kernel.CloseRecord{{Handle: 0x40, Name: EventTerminate, At: closedAt, Stamp: 6, Blocked: []int{3}}},
 		WaitFailures: []kernel.WaitFailure{
 			{At: 30 * time.Millisecond, Thread: 2, Handle: 0x44},
 			{At: 60 * time.Millisecond, Thread: 4, Handle: 0x40},

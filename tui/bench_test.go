@@ -23,11 +23,11 @@ func benchSnapshot(draining bool) load.Snapshot {
 	if draining {
 		s.Phase, s.Trigger, s.Server.At, s.Server.Lifecycle = load.PhaseDraining, fxTrigger, fxT(150), target.ShuttingDown
 		s.Server.Terminate.Signaled, s.Server.Terminate.SignaledAt = true, fxT(0.1)
-		s.Server.Steps = []target.Step{{Name: "signal-terminate", Start: fxT(0.05), End: fxT(0.1), Outcome: target.StepOK},
-			{Name: "join-listener", Start: fxT(0.1), End: fxT(1.2), Budget: 10 * time.Second, Outcome: target.StepOK}}
+		s.Server.Steps = []target.Step{{Name: target.StepSignalTerminate, Start: fxT(0.05), End: fxT(0.1), Outcome: target.StepOK},
+			{Name: target.StepJoinListener, Start: fxT(0.1), End: fxT(1.2), Budget: 10 * time.Second, Outcome: target.StepOK}}
 	}
 	s.Server.Terminate.Handle = fxTerm
-	park := map[load.Role]string{load.RoleIdle: target.StateLinger, load.RoleInflight: target.StateProcess,
+	park := map[load.Role]target.State{load.RoleIdle: target.StateLinger, load.RoleInflight: target.StateProcess,
 		load.RoleStream: target.StateWait, load.RoleSilent: target.StateWait}
 	for i, sp := range benchMix.Specs() {
 		local := fmt.Sprintf("127.0.0.1:%d", 20000+i)

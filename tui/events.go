@@ -8,6 +8,7 @@ import (
 
 	"shutdowntest/load"
 	"shutdowntest/target"
+	"shutdowntest/target/kernel"
 )
 
 // event is one significant moment; at is on the server's clock.
@@ -48,7 +49,7 @@ func (l *eventLog) add(e event) {
 func (l *eventLog) reset() { *l = eventLog{} }
 
 // stepsTold are the steps the terminate events already tell.
-var stepsTold = map[string]bool{"signal-terminate": true, "close-terminate": true}
+var stepsTold = map[target.StepName]bool{target.StepSignalTerminate: true, target.StepCloseTerminate: true}
 
 // observe adds what s shows that the log has not told yet, in time order.
 // The terminate story it tells is term, the one the panel shows: the
@@ -148,8 +149,8 @@ func (l *eventLog) violationEvents(srv *target.Snapshot) []event {
 		}
 		return out
 	}
-	n := map[string]int{}
-	var kinds []string
+	n := map[kernel.ViolationKind]int{}
+	var kinds []kernel.ViolationKind
 	for _, v := range fresh {
 		if n[v.Kind] == 0 {
 			kinds = append(kinds, v.Kind)

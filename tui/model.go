@@ -211,7 +211,7 @@ func (m *Model) finish(res *load.Result, err error) {
 	switch {
 	case err != nil:
 		m.log.add(event{at: at, text: "the run could not be carried out: " + err.Error(), bad: true})
-	case m.report.Verdict == reports.StatusPass:
+	case m.report.Verdict == reports.VerdictPass:
 		m.log.add(event{at: at, text: "verdict PASS", good: true})
 	case res.Interrupted:
 		m.log.add(event{at: at, text: "verdict FAIL: the run was interrupted", bad: true})
@@ -326,11 +326,11 @@ func (m *Model) adjust(delta int) {
 		m.notice = "no row selected"
 		return
 	}
-	if delta < 0 && r.role == "in-flight" {
+	if delta < 0 && r.role == load.RoleInflight {
 		m.notice = "in-flight clients cannot be removed: their request is already in process"
 		return
 	}
-	if !m.run.ctl.Adjust(load.Adjust{Kind: kindOf(r.kind), Role: roleOf(r.role), Delta: delta}) {
+	if !m.run.ctl.Adjust(load.Adjust{Kind: r.kind, Role: r.role, Delta: delta}) {
 		m.notice = "too many changes queued; wait for the clients to settle"
 		return
 	}
@@ -338,7 +338,7 @@ func (m *Model) adjust(delta int) {
 	if delta < 0 {
 		verb = "removing"
 	}
-	m.notice = fmt.Sprintf("%s one %s %s client", verb, r.kind, r.role)
+	m.notice = fmt.Sprintf("%s one %s %s client", verb, kindWords[r.kind], roleWord(r.role))
 }
 
 func (m *Model) selected() *row {

@@ -86,7 +86,7 @@ func holdingSnap(n int) load.Snapshot {
 		local := fmt.Sprintf("127.0.0.1:%d", 50000+i)
 		s.Clients = append(s.Clients, load.ClientResult{Spec: sp, Local: local, Outcome: load.OutcomePending})
 		s.Server.Threads = append(s.Server.Threads, target.ThreadState{ID: 30 + i, Peer: local,
-			State:  map[load.Role]string{load.RoleIdle: "linger", load.RoleInflight: "process", load.RoleStream: "wait", load.RoleSilent: "wait"}[sp.Role],
+			State:  map[load.Role]target.State{load.RoleIdle: target.StateLinger, load.RoleInflight: target.StateProcess, load.RoleStream: target.StateWait, load.RoleSilent: target.StateWait}[sp.Role],
 			OnTerm: sp.Role != load.RoleInflight})
 	}
 	return s
@@ -134,7 +134,7 @@ func TestStaleSnapshotsAreIgnored(t *testing.T) {
 	if len(m.rows) != 6 || cmd == nil {
 		t.Fatalf("rows %d, cmd %v: the current run's snapshot was not taken or not re-armed", len(m.rows), cmd)
 	}
-	if r := m.rows[0]; r.thread != 30 || r.state != "linger" || !r.onTerm || r.kind != "HTTP" || r.role != "idle" {
+	if r := m.rows[0]; r.thread != 30 || r.state != target.StateLinger || !r.onTerm || r.kind != load.KindHTTP || r.role != load.RoleIdle {
 		t.Errorf("row 1 = %+v: not joined with its thread by peer address", r)
 	}
 }
@@ -186,7 +186,7 @@ func TestFilterAndScroll(t *testing.T) {
 	}
 	msgs := append([]tea.Msg{tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'/'}}}, keys("tcp wait")...)
 	m, _ = update(t, m, msgs...)
-	if m.mode != modeFilter || len(m.visible) != 1 || m.rows[m.visible[0]].kind != "TCP" {
+	if m.mode != modeFilter || len(m.visible) != 1 || m.rows[m.visible[0]].kind != load.KindTCP {
 		t.Fatalf("filter %q: mode %d, %d visible", m.filter.Value(), m.mode, len(m.visible))
 	}
 	m, _ = update(t, m, tea.KeyMsg{Type: tea.KeyEnter})

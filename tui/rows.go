@@ -10,16 +10,17 @@ import (
 	"shutdowntest/target/kernel"
 )
 
-// row is one client as the table shows it.
+// row is one client as the table shows it. It holds the engine's values;
+// the view puts them into words only when it draws them.
 type row struct {
 	id      int
-	kind    string // HTTP REST WS TCP
-	role    string // idle in-flight stream silent
-	thread  int    // 0: no server thread seen yet
-	state   string // the server thread's state; "" before it has one
+	kind    load.Kind
+	role    load.Role
+	thread  int          // 0: no server thread seen yet
+	state   target.State // the server thread's state; "" before it has one
 	inState time.Duration
 	onTerm  bool // the thread is blocked in a wait that includes terminate
-	outcome string
+	outcome load.Outcome
 	// failed: the client has ended, in an outcome its role does not pass
 	// with (load.Role.Passes, the rule the checks and reports use).
 	failed bool
@@ -35,20 +36,10 @@ func roleWord(r load.Role) string {
 	return string(r)
 }
 
-// roleOf is roleWord's inverse, for +/- on a row.
-func roleOf(w string) load.Role {
-	if w == "in-flight" {
-		return load.RoleInflight
-	}
-	return load.Role(w)
-}
-
-func kindOf(w string) load.Kind { return load.Kind(strings.ToLower(w)) }
-
 // outcomeWord shortens an outcome for the table: ws-close-1001 is "ws 1001".
 func outcomeWord(o load.Outcome) string {
-	if s, ok := strings.CutPrefix(string(o), "ws-close-"); ok {
-		return "ws " + s
+	if code, ok := o.WSCloseCode(); ok {
+		return "ws " + code
 	}
 	return string(o)
 }
@@ -64,7 +55,7 @@ func liveRows(s *load.Snapshot, rows []row, byPeer map[string]*target.ThreadStat
 	rows = rows[:0]
 	for i := range s.Clients {
 		c := &s.Clients[i]
-		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), client: clientWords(c)}
+		r := row{id: c.ID, kind: c.Kind, role: c.Role, client: clientWords(c)}
 		outcome := c.Outcome
 		if th := byPeer[c.Local]; th != nil && c.Local != "" {
 			r.thread, r.state, r.onTerm = th.ID, th.State, th.OnTerm
@@ -75,7 +66,7 @@ func liveRows(s *load.Snapshot, rows []row, byPeer map[string]*target.ThreadStat
 				outcome, r.client = load.OutcomeClosed, "server thread exited after the trigger"
 			}
 		}
-		r.outcome = outcomeWord(outcome)
+		r.outcome = outcome
 		r.failed = outcome != load.OutcomePending && !c.Role.Passes(outcome)
 		rows = append(rows, r)
 	}
@@ -95,7 +86,7 @@ func finalRows(it *load.Iteration) []row {
 	rows := make([]row, 0, len(it.Clients))
 	for i := range it.Clients {
 		c := &it.Clients[i]
-		r := row{id: c.ID, kind: kindWords[c.Kind], role: roleWord(c.Role), outcome: outcomeWord(c.Outcome), client: clientWords(c),
+		r := row{id: c.ID, kind: c.Kind, role: c.Role, outcome: c.Outcome, client: clientWords(c),
 			failed: !c.Role.Passes(c.Outcome)}
 		if t := byID[c.Thread]; t != nil && len(t.States) > 0 {
 			last := t.States[len(t.States)-1]
@@ -124,10 +115,12 @@ func clientWords(c *load.ClientResult) string {
 }
 
 // matches reports whether r passes the filter: every word of it names the
-// row's kind, role, thread state or outcome (or a prefix of one).
+// row's kind, role, thread state or outcome as the table shows them (or a
+// prefix of one).
 func (r *row) matches(words []string) bool {
+	kind, role, state, outcome := kindWords[r.kind], roleWord(r.role), string(r.state), outcomeWord(r.outcome)
 	for _, w := range words {
-		if !hasPrefixFold(r.kind, w) && !hasPrefixFold(r.role, w) && !hasPrefixFold(r.state, w) && !hasPrefixFold(r.outcome, w) {
+		if !hasPrefixFold(kind, w) && !hasPrefixFold(role, w) && !hasPrefixFold(state, w) && !hasPrefixFold(outcome, w) {
 			return false
 		}
 	}
@@ -141,13 +134,13 @@ func hasPrefixFold(s, prefix string) bool {
 // stateCounts counts rows by server thread state, in the model's order,
 // with clients that have no thread yet as "none".
 type stateCount struct {
-	state string
+	state target.State // "" for no thread yet
 	n     int
 }
 
 func countStates(rows []row) []stateCount {
 	var n [16]int // by index in target.States; the last slot: no thread yet
-	idx := make(map[string]int, len(target.States))
+	idx := make(map[target.State]int, len(target.States))
 	for i, st := range target.States {
 		idx[st] = i
 	}
@@ -164,7 +157,7 @@ func countStates(rows []row) []stateCount {
 		out = append(out, stateCount{st, n[i]})
 	}
 	if n[none] > 0 {
-		out = append(out, stateCount{"none", n[none]})
+		out = append(out, stateCount{"", n[none]})
 	}
 	return out
 }

@@ -1,6 +1,10 @@
 package tui
 
-import "github.com/charmbracelet/lipgloss"
+import (
+	"github.com/charmbracelet/lipgloss"
+
+	"shutdowntest/target"
+)
 
 // Colours say the same as the words next to them, never more: with
 // NO_COLOR (lipgloss honours it) every state, PASS and FAIL still reads.
@@ -14,6 +18,7 @@ var (
 )
 
 var (
+	stPlain    = lipgloss.NewStyle()
 	stTitle    = lipgloss.NewStyle().Bold(true)
 	stDim      = lipgloss.NewStyle().Foreground(colDim)
 	stGood     = lipgloss.NewStyle().Foreground(colGreen)
@@ -32,14 +37,14 @@ var (
 
 // stateStyle is a thread state's colour: busy states yellow, waiting
 // ones blue, the end dim.
-func stateStyle(state string) lipgloss.Style {
+func stateStyle(state target.State) lipgloss.Style {
 	switch state {
-	case "process", "send", "read":
+	case target.StateProcess, target.StateSend, target.StateRead:
 		return stWarn
-	case "wait", "linger":
+	case target.StateWait, target.StateLinger:
 		return stInfo
-	case "exited", "cleanup", "":
+	case target.StateExited, target.StateCleanup, "":
 		return stDim
 	}
-	return lipgloss.NewStyle()
+	return stPlain
 }

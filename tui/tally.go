@@ -26,8 +26,8 @@ type tally struct {
 func (m *Model) derive() tally {
 	t := tally{counts: countStates(m.rows), term: m.deriveTerminate()}
 	type acc struct{ n, done int }
-	byRole := map[string]*acc{}
-	var order []string
+	byRole := map[load.Role]*acc{}
+	var order []load.Role
 	for i := range m.rows {
 		r := &m.rows[i]
 		if r.thread != 0 {
@@ -43,13 +43,13 @@ func (m *Model) derive() tally {
 			order = append(order, r.role)
 		}
 		a.n++
-		if r.outcome != string(load.OutcomePending) && r.outcome != string(load.OutcomeTimeout) {
+		if r.outcome != load.OutcomePending && r.outcome != load.OutcomeTimeout {
 			a.done++
 		}
 	}
 	parts := make([]string, 0, len(order))
 	for _, role := range order {
-		parts = append(parts, fmt.Sprintf("%s %d/%d", role, byRole[role].done, byRole[role].n))
+		parts = append(parts, fmt.Sprintf("%s %d/%d", roleWord(role), byRole[role].done, byRole[role].n))
 	}
 	t.ended = "ended " + strings.Join(parts, " · ")
 	threads := m.snap.Server.Threads

@@ -46,11 +46,11 @@ func waitOutput(t *testing.T, tm *teatest.TestModel, want ...string) {
 func TestRunToVerdict(t *testing.T) {
 	cases := []struct {
 		policy  target.Policy
-		verdict string
+		verdict reports.Verdict
 		panel   string
 	}{
-		{target.PolicyFixed, reports.StatusPass, "outlived its waiters"},
-		{target.PolicyLegacy, reports.StatusFail, "client threads were alive"},
+		{target.PolicyFixed, reports.VerdictPass, "outlived its waiters"},
+		{target.PolicyLegacy, reports.VerdictFail, "client threads were alive"},
 	}
 	for _, c := range cases {
 		t.Run(string(c.policy), func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestQuitBeforeTriggerShutsDownForTheVerdict(t *testing.T) {
 	if f.Result == nil || len(f.Result.Iterations) != 1 {
 		t.Fatalf("no result after a first q: %+v", f)
 	}
-	if got := reports.Build(f.Result, f.Err, reports.ToolInfo{}).Verdict; got != reports.StatusPass {
+	if got := reports.Build(f.Result, f.Err, reports.ToolInfo{}).Verdict; got != reports.VerdictPass {
 		t.Errorf("verdict %s, want pass", got)
 	}
 }

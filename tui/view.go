@@ -151,7 +151,7 @@ func (m *Model) phase() (string, string) {
 	case m.ended && m.err != nil && m.res != nil && len(m.res.Iterations) == 0:
 		return "NOT RUN", ""
 	case m.ended:
-		return "VERDICT " + strings.ToUpper(m.report.Verdict), m.sinceTrigger(m.lastAt())
+		return "VERDICT " + strings.ToUpper(string(m.report.Verdict)), m.sinceTrigger(m.lastAt())
 	case !m.haveSnap || s.Phase == load.PhaseStarting:
 		return "STARTING", ""
 	case s.Phase == load.PhaseHolding:
@@ -165,7 +165,7 @@ func (m *Model) phase() (string, string) {
 
 func (m *Model) phaseStyle() lipgloss.Style {
 	switch {
-	case m.ended && m.report.Verdict == reports.StatusPass && m.err == nil:
+	case m.ended && m.report.Verdict == reports.VerdictPass && m.err == nil:
 		return stGood
 	case m.ended:
 		return stBad
@@ -296,10 +296,10 @@ func (m *Model) drainLines(inner int) []string {
 func (m *Model) stepsLine() string {
 	var joined []string
 	for _, st := range m.snap.Server.Steps {
-		if st.Name == "join-listener" || st.Name == "join-clients" {
-			w := strings.TrimPrefix(st.Name, "join-") + " " + m.rel(st.End)
+		if st.Name == target.StepJoinListener || st.Name == target.StepJoinClients {
+			w := strings.TrimPrefix(string(st.Name), "join-") + " " + m.rel(st.End)
 			if st.Outcome != target.StepOK {
-				w = stBad.Render(st.Name + " " + st.Outcome)
+				w = stBad.Render(fmt.Sprintf("%s %s", st.Name, st.Outcome))
 			}
 			joined = append(joined, w)
 		}
@@ -377,7 +377,7 @@ func (m *Model) anyFailed() bool {
 
 func (m *Model) checksPanel(form checksForm) []string {
 	var lines []string
-	title := "checks: " + strings.ToUpper(m.report.Verdict)
+	title := "checks: " + strings.ToUpper(string(m.report.Verdict))
 	if m.res != nil && m.res.Interrupted {
 		title += " (interrupted: no sign-off)"
 	}
@@ -408,7 +408,7 @@ func (m *Model) checksPanel(form checksForm) []string {
 		}
 		return out
 	}
-	others := map[string][]string{}
+	others := map[reports.Status][]string{}
 	for _, c := range checks {
 		word := stGoodBold.Render("PASS")
 		switch c.Status {
@@ -431,13 +431,16 @@ func (m *Model) checksPanel(form checksForm) []string {
 			lines = append(lines, fmt.Sprintf("%s %-*s  %s", word, idw, c.ID, c.Detail))
 		}
 	}
-	for _, st := range []struct{ status, word string }{{reports.StatusPass, stGoodBold.Render("PASS")}, {reports.StatusSkip, stDim.Render("SKIP")}} {
+	for _, st := range []struct {
+		status reports.Status
+		word   string
+	}{{reports.StatusPass, stGoodBold.Render("PASS")}, {reports.StatusSkip, stDim.Render("SKIP")}} {
 		if ids := others[st.status]; len(ids) > 0 {
 			lines = append(lines, fmt.Sprintf("%s %d: %s", st.word, len(ids), strings.Join(ids, ", ")))
 		}
 	}
 	st := stGoodBold
-	if m.report.Verdict != reports.StatusPass || m.err != nil {
+	if m.report.Verdict != reports.VerdictPass || m.err != nil {
 		st = stBadBold
 	}
 	if m.width >= wide {
@@ -470,7 +473,11 @@ func (m *Model) countsLine() string {
 		if c.n == 0 && c.state != target.StateExited {
 			continue
 		}
-		parts = append(parts, stateStyle(c.state).Render(fmt.Sprintf("%s %d", c.state, c.n)))
+		word, st := string(c.state), stateStyle(c.state)
+		if c.state == "" {
+			word, st = "none", stPlain
+		}
+		parts = append(parts, st.Render(fmt.Sprintf("%s %d", word, c.n)))
 	}
 	left := " " + strings.Join(parts, " · ")
 	f := "all"
@@ -525,7 +532,7 @@ func (m *Model) tableRows(n int) []string {
 }
 
 func (m *Model) rowLine(r *row, selected bool) string {
-	state := r.state
+	state := string(r.state)
 	if state == "" {
 		state = "—"
 	}
@@ -537,17 +544,17 @@ func (m *Model) rowLine(r *row, selected bool) string {
 	if r.thread != 0 {
 		inState = fmt.Sprintf("%.3fs", r.inState.Seconds())
 	}
-	outcome := r.outcome
+	outcome := outcomeWord(r.outcome)
 	if r.failed {
 		// The mark says it where the colour is not drawn (NO_COLOR).
 		outcome = "✗ " + outcome
 	}
 	var s string
 	if m.width >= wide {
-		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
+		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, r.id, colKind, kindWords[r.kind], colRole, roleWord(r.role),
 			colState, state, colTime, inState, colTerm, "  "+term, colOut, outcome, r.client)
 	} else {
-		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%-*s%s", colID-2, r.id, colKind, r.kind, colRole, r.role,
+		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%-*s%s", colID-2, r.id, colKind, kindWords[r.kind], colRole, roleWord(r.role),
 			colState+2, state+" "+term, colOut, outcome, r.client)
 	}
 	s = ansi.Truncate(s, m.width, "…")

@@ -66,7 +66,7 @@ type fxRun struct {
 	observed   time.Duration
 }
 
-func fxState(s string, at time.Duration) kernel.StateRecord {
+func fxState(s target.State, at time.Duration) kernel.StateRecord {
 	return kernel.StateRecord{State: s, At: at}
 }
 
@@ -83,7 +83,7 @@ func newFxRun(p target.Policy) *fxRun {
 	if legacy {
 		listenerExit = fxT(3.8)
 	}
-	r.threads = append(r.threads, kernel.ThreadRecord{ID: 1, Name: "listener", Handle: 0x48,
+	r.threads = append(r.threads, kernel.ThreadRecord{ID: 1, Name: target.ThreadListener, Handle: 0x48,
 		States: []kernel.StateRecord{fxState(kernel.StateSpawning, fxAt(0.1)), fxState(target.StateWait, fxAt(0.2)),
 			fxState(target.StateCleanup, listenerExit-fxAt(0.1)), fxState(target.StateExited, listenerExit)},
 		Exited: true, ExitedAt: listenerExit})
@@ -91,7 +91,7 @@ func newFxRun(p target.Policy) *fxRun {
 	for i := range 3 {
 		s := fxAt(20 + 10*float64(i))
 		id := 2 + i
-		r.threads = append(r.threads, kernel.ThreadRecord{ID: id, Name: "client", Client: true,
+		r.threads = append(r.threads, kernel.ThreadRecord{ID: id, Name: target.ThreadClient, Client: true,
 			Peer: fmt.Sprintf("127.0.0.1:%d", 49001+i), Handle: uint32(0x50 + 4*i),
 			States: []kernel.StateRecord{fxState(kernel.StateSpawning, s), fxState(target.StateInit, s+fxAt(0.1)),
 				fxState(target.StateWait, s+fxAt(0.2)), fxState(target.StateRead, s+fxAt(0.4)),
@@ -175,16 +175,16 @@ func newFxRun(p target.Policy) *fxRun {
 			c.States = append(c.States, load.ClientState{State: "ended", At: c.EndedAt})
 		}
 		st = append(st, fxState(target.StateCleanup, x.cleanup), fxState(target.StateExited, x.exited))
-		r.threads = append(r.threads, kernel.ThreadRecord{ID: id, Name: "client", Client: true, Peer: fxLocal(sp.ID),
+		r.threads = append(r.threads, kernel.ThreadRecord{ID: id, Name: target.ThreadClient, Client: true, Peer: fxLocal(sp.ID),
 			Handle: uint32(0x60 + 4*i), States: st, Exited: true, ExitedAt: x.exited})
 		r.clients = append(r.clients, c)
 	}
 	if legacy {
 		r.steps = []target.Step{
-			{Name: "free-tls", Start: fxT(0.02), End: fxT(0.03), Outcome: target.StepOK},
-			{Name: "signal-terminate", Start: fxT(0.05), End: fxT(0.1), Outcome: target.StepOK},
-			{Name: "join-listener", Start: fxT(0.1), End: fxT(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
-			{Name: "close-terminate", Start: fxT(4.0), End: fxT(4.0), Outcome: target.StepOK},
+			{Name: target.StepFreeTLS, Start: fxT(0.02), End: fxT(0.03), Outcome: target.StepOK},
+			{Name: target.StepSignalTerminate, Start: fxT(0.05), End: fxT(0.1), Outcome: target.StepOK},
+			{Name: target.StepJoinListener, Start: fxT(0.1), End: fxT(3.9), Budget: 1300 * time.Millisecond, Outcome: target.StepOK},
+			{Name: target.StepCloseTerminate, Start: fxT(4.0), End: fxT(4.0), Outcome: target.StepOK},
 		}
 		r.returned = fxT(4.1)
 		r.term = target.TerminateTimes{Signaled: true, SignaledAt: fxT(0.08), Closed: true, ClosedAt: fxT(4.0)}
@@ -197,23 +197,23 @@ func newFxRun(p target.Policy) *fxRun {
 				Detail: fmt.Sprintf("thread %d waited on %#x, a closed handle: WAIT_FAILED", f.Thread, f.Handle)})
 		}
 		r.admission = []load.AdmissionProbe{
-			{When: "at-trigger", At: fxT(0.4), Local: fxLocal(7), Outcome: load.AdmissionClosed, Detail: "closed unserved"},
-			{When: "after-return", At: fxT(4.6), Outcome: load.AdmissionRefused, Detail: "connection refused"},
+			{When: load.WhenAtTrigger, At: fxT(0.4), Local: fxLocal(7), Outcome: load.AdmissionClosed, Detail: "closed unserved"},
+			{When: load.WhenAfterReturn, At: fxT(4.6), Outcome: load.AdmissionRefused, Detail: "connection refused"},
 		}
 		r.observed = fxT(302.0)
 	} else {
 		r.steps = []target.Step{
-			{Name: "signal-terminate", Start: fxT(0.05), End: fxT(0.1), Outcome: target.StepOK},
-			{Name: "join-listener", Start: fxT(0.1), End: fxT(1.2), Budget: 10 * time.Second, Outcome: target.StepOK},
-			{Name: "join-clients", Start: fxT(1.2), End: fxT(301.1), Budget: 10 * time.Second, Outcome: target.StepOK,
+			{Name: target.StepSignalTerminate, Start: fxT(0.05), End: fxT(0.1), Outcome: target.StepOK},
+			{Name: target.StepJoinListener, Start: fxT(0.1), End: fxT(1.2), Budget: 10 * time.Second, Outcome: target.StepOK},
+			{Name: target.StepJoinClients, Start: fxT(1.2), End: fxT(301.1), Budget: 10 * time.Second, Outcome: target.StepOK,
 				Detail: "6 client threads joined"},
-			{Name: "close-terminate", Start: fxT(301.2), End: fxT(301.2), Outcome: target.StepOK},
+			{Name: target.StepCloseTerminate, Start: fxT(301.2), End: fxT(301.2), Outcome: target.StepOK},
 		}
 		r.returned = fxT(301.3)
 		r.term = target.TerminateTimes{Signaled: true, SignaledAt: fxT(0.08), Closed: true, ClosedAt: fxT(301.2)}
 		r.admission = []load.AdmissionProbe{
-			{When: "at-trigger", At: fxT(0.4), Local: fxLocal(7), Outcome: load.AdmissionClosed, Detail: "closed unserved"},
-			{When: "after-return", At: fxT(301.6), Outcome: load.AdmissionRefused, Detail: "connection refused"},
+			{When: load.WhenAtTrigger, At: fxT(0.4), Local: fxLocal(7), Outcome: load.AdmissionClosed, Detail: "closed unserved"},
+			{When: load.WhenAfterReturn, At: fxT(301.6), Outcome: load.AdmissionRefused, Detail: "connection refused"},
 		}
 		r.observed = fxT(303.5)
 	}
@@ -319,7 +319,7 @@ func (r *fxRun) snapshot(t time.Duration) load.Snapshot {
 
 // iteration is the iteration's record as the engine returns it.
 func (r *fxRun) iteration() load.Iteration {
-	closes := []kernel.CloseRecord{{Handle: fxTerm, Name: "terminate", Kind: "event", At: r.term.ClosedAt,
+	closes := []kernel.CloseRecord{{Handle: fxTerm, Name: target.EventTerminate, Kind: "event", At: r.term.ClosedAt,
 		AliveCount: len(r.aliveClose), Stamp: 200}}
 	tr := target.TerminateRecord{Handle: fxTerm, TerminateTimes: r.term, AliveAtClose: r.aliveClose}
 	for _, f := range r.failures {
@@ -515,11 +515,11 @@ func TestViewGolden(t *testing.T) {
 func TestViewGoldenReportAgrees(t *testing.T) {
 	for _, c := range []struct {
 		p       target.Policy
-		verdict string
+		verdict reports.Verdict
 		fail    []string
 	}{
-		{target.PolicyFixed, reports.StatusPass, nil},
-		{target.PolicyLegacy, reports.StatusFail, []string{reports.CheckTerminateOutlivedWaiters, reports.CheckNoThreadLeak, reports.CheckNoKernelViolations}},
+		{target.PolicyFixed, reports.VerdictPass, nil},
+		{target.PolicyLegacy, reports.VerdictFail, []string{reports.CheckTerminateOutlivedWaiters, reports.CheckNoThreadLeak, reports.CheckNoKernelViolations}},
 	} {
 		rep := reports.Build(newFxRun(c.p).result(), nil, reports.ToolInfo{})
 		if rep.Verdict != c.verdict {

@@ -142,7 +142,7 @@ func noRecv(t *testing.T, ch <-chan result) {
 	}
 }
 
-func violations(r Record, kind string) []Violation {
+func violations(r Record, kind ViolationKind) []Violation {
 	var out []Violation
 	for _, v := range r.Violations {
 		if v.Kind == kind {
@@ -832,8 +832,8 @@ func TestTimeouts(t *testing.T) {
 }
 
 // expand replays a history into the states it compresses.
-func expand(hist []StateRecord) []string {
-	var out []string
+func expand(hist []StateRecord) []State {
+	var out []State
 	for i, e := range hist {
 		out = append(out, e.State)
 		for range e.Repeats {
@@ -845,30 +845,30 @@ func expand(hist []StateRecord) []string {
 
 func TestEnterCycleCompression(t *testing.T) {
 	type sr struct {
-		s string
+		s State
 		r int
 	}
-	many := []string{"wait"}
+	many := []State{"wait"}
 	for range 500 {
 		many = append(many, "send", "wait")
 	}
 	many = append(many, "linger")
 	for _, tc := range []struct {
 		name string
-		seq  []string
+		seq  []State
 		want []sr
 	}{
-		{"no cycle", []string{"init", "wait", "read", "process", "send", "linger"},
+		{"no cycle", []State{"init", "wait", "read", "process", "send", "linger"},
 			[]sr{{"spawning", 0}, {"init", 0}, {"wait", 0}, {"read", 0}, {"process", 0}, {"send", 0}, {"linger", 0}, {"exited", 0}}},
-		{"one return is not yet a cycle", []string{"wait", "send", "wait", "linger"},
+		{"one return is not yet a cycle", []State{"wait", "send", "wait", "linger"},
 			[]sr{{"spawning", 0}, {"wait", 0}, {"send", 0}, {"wait", 0}, {"linger", 0}, {"exited", 0}}},
-		{"cycle left from send", []string{"wait", "send", "wait", "send", "linger"},
+		{"cycle left from send", []State{"wait", "send", "wait", "send", "linger"},
 			[]sr{{"spawning", 0}, {"wait", 0}, {"send", 1}, {"linger", 0}, {"exited", 0}}},
-		{"cycle left from wait", []string{"wait", "send", "wait", "send", "wait", "linger"},
+		{"cycle left from wait", []State{"wait", "send", "wait", "send", "wait", "linger"},
 			[]sr{{"spawning", 0}, {"wait", 0}, {"send", 1}, {"wait", 0}, {"linger", 0}, {"exited", 0}}},
 		{"long cycle", many,
 			[]sr{{"spawning", 0}, {"wait", 0}, {"send", 499}, {"wait", 0}, {"linger", 0}, {"exited", 0}}},
-		{"two cycles", []string{"wait", "send", "wait", "send", "read", "process", "read", "process", "read"},
+		{"two cycles", []State{"wait", "send", "wait", "send", "read", "process", "read", "process", "read"},
 			[]sr{{"spawning", 0}, {"wait", 0}, {"send", 1}, {"read", 0}, {"process", 1}, {"read", 0}, {"exited", 0}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -898,7 +898,7 @@ func TestEnterCycleCompression(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("history %v, want %v", got, tc.want)
 			}
-			full := append(append([]string{StateSpawning}, tc.seq...), StateExited)
+			full := append(append([]State{StateSpawning}, tc.seq...), StateExited)
 			if e := expand(hist); !slices.Equal(e, full) {
 				i := 0
 				for i < len(e) && i < len(full) && e[i] == full[i] {

@@ -5,14 +5,17 @@ import (
 	"time"
 )
 
+// ViolationKind names what a Violation was.
+type ViolationKind string
+
 // Violation kinds. Each is an act Win32 documents as undefined or harmful.
 const (
-	ViolationCloseWhileWaiting = "close-while-waiting"
-	ViolationStaleHandle       = "stale-handle"
-	ViolationWaitOnClosed      = "wait-on-closed"
-	ViolationTerminateThread   = "terminate-thread"
-	ViolationInvalidWait       = "invalid-wait"
-	ViolationForced            = "forced-release"
+	ViolationCloseWhileWaiting ViolationKind = "close-while-waiting"
+	ViolationStaleHandle       ViolationKind = "stale-handle"
+	ViolationWaitOnClosed      ViolationKind = "wait-on-closed"
+	ViolationTerminateThread   ViolationKind = "terminate-thread"
+	ViolationInvalidWait       ViolationKind = "invalid-wait"
+	ViolationForced            ViolationKind = "forced-release"
 )
 
 // StateRecord is one entry of a thread's state history. Repeats counts how
@@ -21,7 +24,7 @@ const (
 // Repeats 2 is wait, send, wait, send, wait, send. The last entry is the
 // thread's current state.
 type StateRecord struct {
-	State   string
+	State   State
 	At      time.Duration
 	Repeats int
 }
@@ -95,7 +98,7 @@ type WaitFailure struct {
 // value the act named.
 type Violation struct {
 	At     time.Duration
-	Kind   string
+	Kind   ViolationKind
 	Thread int
 	Handle uint32
 	Detail string
@@ -185,7 +188,7 @@ type ThreadView struct {
 	Name   string
 	Client bool
 	Peer   string
-	State  string
+	State  State
 	Since  time.Duration
 	// Blocked is the set of handles the thread is blocked on right now.
 	Blocked []Handle

@@ -31,7 +31,7 @@ type Thread struct {
 	obj        *object
 
 	// Guarded by k.mu.
-	state    string
+	state    State
 	since    time.Duration
 	hist     []StateRecord
 	exited   bool
@@ -99,11 +99,16 @@ func (t *Thread) know(id int) {
 	t.known = append(t.known, id)
 }
 
+// State is a thread's state, in the words of the model that runs it. The
+// kernel knows only the first and the last; package target names the rest
+// and lists them all (target.States).
+type State string
+
 // StateSpawning is the state of a thread that was created but has not run.
-const StateSpawning = "spawning"
+const StateSpawning State = "spawning"
 
 // StateExited is the state of a thread whose function returned.
-const StateExited = "exited"
+const StateExited State = "exited"
 
 // CreateThread creates a thread in state "spawning" and runs fn on it. The
 // goroutine ends when fn returns; fn must return once a wait gives
@@ -161,7 +166,7 @@ func (t *Thread) exit() {
 // Enter moves the thread to a new state, stamped with the kernel clock. A
 // cycle between two states (wait, send, wait, send …) is kept as one entry
 // with a repeat count rather than thousands of entries.
-func (t *Thread) Enter(state string) {
+func (t *Thread) Enter(state State) {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
 	t.enterLocked(state)
@@ -170,7 +175,7 @@ func (t *Thread) Enter(state string) {
 // enterLocked keeps the history lossless: its last entry is always the
 // current state, and replaying it (each Repeats as that many more turns
 // from the entry before) gives back every state entered.
-func (t *Thread) enterLocked(state string) {
+func (t *Thread) enterLocked(state State) {
 	now := t.k.Now()
 	prev := t.state
 	t.state, t.since = state, now
@@ -186,7 +191,7 @@ func (t *Thread) enterLocked(state string) {
 }
 
 // State is the thread's current state.
-func (t *Thread) State() string {
+func (t *Thread) State() State {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
 	return t.state

@@ -27,7 +27,7 @@ func TestViolationsNameThreadAndHandle(t *testing.T) {
 
 	rec := k.Record()
 	for _, c := range []struct {
-		kind   string
+		kind   ViolationKind
 		thread int
 		handle uint32
 	}{
