@@ -28,6 +28,11 @@ var errHelp = errors.New("help shown")
 // which must not overflow.
 const maxDuration = 24 * time.Hour
 
+// maxIterations bounds --iterations: a million cycles is weeks of runs,
+// and a count near the int limit would make the engine's loop counter
+// wrap instead of ending.
+const maxIterations = 1_000_000
+
 type options struct {
 	cfg      load.Config
 	headless bool
@@ -139,8 +144,8 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 			return o, fmt.Errorf("--%s: must be at most %gh, got %v", d.name, maxDuration.Hours(), d.v)
 		}
 	}
-	if o.cfg.Iterations < 1 {
-		return o, fmt.Errorf("--iterations: must be 1 or more, got %d", o.cfg.Iterations)
+	if o.cfg.Iterations < 1 || o.cfg.Iterations > maxIterations {
+		return o, fmt.Errorf("--iterations: must be from 1 to %d, got %d", maxIterations, o.cfg.Iterations)
 	}
 	if err := checkReportPaths(o.reportPaths()); err != nil {
 		return o, err

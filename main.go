@@ -103,6 +103,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		}
 	}
 	out := reports.NewBatch(files...)
+	for _, w := range []io.Writer{stdout, stderr} {
+		if f, ok := w.(*os.File); ok {
+			out.WriteStreams(f)
+		}
+	}
 	writing.Store(out)
 	var res *load.Result
 	var runErr error

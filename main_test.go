@@ -53,6 +53,8 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		{[]string{"--inflight-for", "soon"}, "inflight-for"},
 		{[]string{"--ready-timeout", "0s"}, "--ready-timeout"},
 		{[]string{"--iterations", "0"}, "--iterations"},
+		{[]string{"--iterations", "9223372036854775807"}, "--iterations"},
+		{[]string{"--iterations", "1000001"}, "--iterations"},
 		{[]string{"--frobnicate"}, "--frobnicate"},
 		{[]string{"--json", filepath.Join(dir, "missing", "r.json")}, "--json"},
 		{[]string{"--json", dir}, "--json"},

@@ -33,6 +33,21 @@ type Batch struct {
 	abandoned bool
 	pending   []string            // labels not yet written, in order
 	temps     map[string]struct{} // temporary files that exist now
+	// streams are the process's own open outputs (stdout, stderr): a
+	// report path that is one of them (/dev/stdout with stdout
+	// redirected to a file) is written to the stream, after what it
+	// already holds, not renamed over it.
+	streams []*os.File
+}
+
+// WriteStreams names the files the process already writes to (stdout,
+// stderr). A report path that turns out to be one of them, through
+// links, is appended to that stream rather than replaced: replacing it
+// would lose the summary already written there.
+func (b *Batch) WriteStreams(fs ...*os.File) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.streams = append(b.streams, fs...)
 }
 
 // NewBatch is a Batch that expects the reports labels name (for example
@@ -86,6 +101,12 @@ func (b *Batch) write(path string, render func(io.Writer) error) error {
 	}
 	if fi != nil && !fi.Mode().IsRegular() {
 		return writeDirect(path, render)
+	}
+	if s := b.stream(fi); s != nil {
+		if err := writeTo(s, render); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
 	}
 	target, err := Target(path)
 	if err != nil {
@@ -193,6 +214,31 @@ func (b *Batch) Abandon() []string {
 	}
 	clear(b.temps)
 	return slices.Clone(b.pending)
+}
+
+// stream is the stream among b.streams that fi is, or nil.
+func (b *Batch) stream(fi fs.FileInfo) *os.File {
+	if fi == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.streams {
+		if st, err := s.Stat(); err == nil && os.SameFile(fi, st) {
+			return s
+		}
+	}
+	return nil
+}
+
+// writeTo renders the report whole, then writes it to f.
+func writeTo(f *os.File, render func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return err
+	}
+	_, err := f.Write(buf.Bytes())
+	return err
 }
 
 // writeDirect writes the report to a path that is not a regular file. The

@@ -214,3 +214,51 @@ func TestAbandonMidWriteRemovesTheTemporaryFile(t *testing.T) {
 		t.Errorf("the report written before holds %q", got)
 	}
 }
+
+// A report path that is the process's own stdout, redirected to a file
+// (--markdown /dev/stdout > out.txt), gets the report after the summary
+// already written there; a rename would have replaced the file and lost
+// the summary.
+func TestBatchWritesToItsOwnStream(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.txt")
+	stdout, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	if _, err := stdout.WriteString("summary\n"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "stdout")
+	if err := os.Symlink(path, link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	b := NewBatch("--markdown " + link)
+	b.WriteStreams(stdout)
+	err = b.Write("--markdown "+link, link, func(w io.Writer) error {
+		_, err := io.WriteString(w, "report\n")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "summary\nreport\n" {
+		t.Errorf("file holds %q, want the summary then the report", got)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("the stream's file was replaced, not written to")
+	}
+}
