@@ -180,7 +180,7 @@ func shutdownSummary(rec target.ShutdownRecord, r target.Record, code int) strin
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(st.Name + " " + st.Outcome)
+		fmt.Fprintf(&b, "%s %s", st.Name, st.Outcome)
 		if st.Detail != "" {
 			b.WriteString(": " + st.Detail)
 		}
