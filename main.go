@@ -79,6 +79,9 @@ func main() {
 // the engine (in the terminal UI when tty and not --headless) and writes
 // the reports, and returns the exit status. quitNow quits the UI at once.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool, quitNow <-chan struct{}) int {
+	if len(args) > 1 && args[1] == "serve" {
+		return serve(ctx, args[2:], stdout, stderr)
+	}
 	opts, err := parseFlags(args[1:], stdout)
 	if errors.Is(err, errHelp) {
 		return exitPass

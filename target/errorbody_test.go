@@ -48,6 +48,9 @@ func TestErrorsDoNotEchoInput(t *testing.T) {
 		{"bad link", request("POST", "/api/v1/transfers", DefaultAPIKey, false, `{"link":"`+long+`"}`), http.StatusBadRequest},
 		{"empty query", request("POST", "/api/v1/searches", DefaultAPIKey, false, `{"query":"","type":"`+long+`"}`), http.StatusBadRequest},
 		{"shutdown not confirmed", request("POST", "/api/v1/app/shutdown", DefaultAPIKey, false, `{"confirmShutdown":"`+long+`"}`), http.StatusBadRequest},
+		{"slow page with a bad ms", webGet("/slow?ms="+long, false), http.StatusBadRequest},
+		{"slow route with a bad ms", restGet("/api/v1/slow?ms="+long, false), http.StatusBadRequest},
+		{"slow route with another parameter", restGet("/api/v1/slow?ms=1&"+long+"=1", false), http.StatusBadRequest},
 		{"websocket without upgrade", request("GET", "/api/v1/events?"+long, DefaultAPIKey, false, ""), http.StatusBadRequest},
 	}
 	for _, tc := range cases {

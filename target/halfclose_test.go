@@ -101,7 +101,7 @@ func occupyUI(t *testing.T, s *Server) (release func()) {
 	busy, free, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		s.ui.send(httptest.NewRequest(http.MethodGet, "/", nil), func() {
+		s.ui.send(httptest.NewRequest(http.MethodGet, "/", nil), 0, func() {
 			close(busy)
 			<-free
 		})

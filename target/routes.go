@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,7 +57,7 @@ var webPages = map[string]string{
 
 func (r *router) webUI(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "text/html")
-	if req.URL.Path != "/" {
+	if req.URL.Path != "/" && req.URL.Path != "/slow" {
 		writePage(w, http.StatusNotFound, "Not Found", "<p>No such page.</p>")
 		return
 	}
@@ -68,9 +70,13 @@ func (r *router) webUI(w http.ResponseWriter, req *http.Request) {
 		writePage(w, http.StatusServiceUnavailable, "eMule is shutting down", "<p>eMule is shutting down.</p>")
 		return
 	}
+	if req.URL.Path == "/slow" {
+		r.slowPage(w, req)
+		return
+	}
 	q := req.URL.Query()
 	var title, content string
-	ok := r.s.ui.send(req, func() {
+	ok := r.s.ui.send(req, 0, func() {
 		switch {
 		case q.Get("w") == "password" && q.Get("p") == r.s.cfg.Password:
 			title = "Welcome"
@@ -89,6 +95,44 @@ func (r *router) webUI(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writePage(w, http.StatusOK, title, content)
+}
+
+// maxSlow bounds the slow routes' ms: long enough for any shutdown
+// budget, short enough that a typo cannot park a thread for hours.
+const maxSlow = 60 * time.Second
+
+// slowError is the slow routes' complaint about ms, in fixed words.
+var slowError = fmt.Sprintf("ms must be one whole number of milliseconds from 0 to %d, and the only parameter", maxSlow.Milliseconds())
+
+// slowFor reads the slow routes' query: exactly one parameter, ms, a
+// whole number of milliseconds up to maxSlow.
+func slowFor(rawQuery string) (time.Duration, bool) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil || len(q) != 1 || len(q["ms"]) != 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(q["ms"][0], 10, 32)
+	if err != nil || time.Duration(n)*time.Millisecond > maxSlow {
+		return 0, false
+	}
+	return time.Duration(n) * time.Millisecond, true
+}
+
+// slowPage is GET /slow?ms=N, a Web UI page whose handler blocks in
+// SendMessage for N ms: the thread sits in process, as a real handler
+// does while the UI thread is busy. No session is needed: it is there
+// for in-flight test clients.
+func (r *router) slowPage(w http.ResponseWriter, req *http.Request) {
+	d, ok := slowFor(req.URL.RawQuery)
+	if !ok {
+		writePage(w, http.StatusBadRequest, "Bad Request", "<p>"+html.EscapeString(slowError)+"</p>")
+		return
+	}
+	if !r.s.ui.send(req, d, func() {}) {
+		writePage(w, http.StatusServiceUnavailable, "eMule is shutting down", "")
+		return
+	}
+	writePage(w, http.StatusOK, "Slow", fmt.Sprintf("<p>Answered after %d ms.</p>", d.Milliseconds()))
 }
 
 func writePage(w http.ResponseWriter, status int, title, content string) {
@@ -114,6 +158,7 @@ var restRoutes = []restRoute{
 	{regexp.MustCompile(`^/kad$`), map[string]restHandler{http.MethodGet: getKad}},
 	{regexp.MustCompile(`^/searches$`), map[string]restHandler{http.MethodPost: postSearch}},
 	{regexp.MustCompile(`^/app/shutdown$`), map[string]restHandler{http.MethodPost: postShutdown}},
+	{regexp.MustCompile(`^/slow$`), map[string]restHandler{http.MethodGet: getSlow}},
 }
 
 type restHandler = func(r *router, req *http.Request, body map[string]any, m []string) (int, any)
@@ -159,7 +204,17 @@ func (r *router) rest(w http.ResponseWriter, req *http.Request) {
 		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed"})
 		return
 	}
-	if req.URL.RawQuery != "" {
+	// Only the slow route takes a query parameter: how long the UI thread
+	// keeps the request.
+	var slow time.Duration
+	if path == "/slow" {
+		d, ok := slowFor(req.URL.RawQuery)
+		if !ok {
+			writeError(w, apiError{http.StatusBadRequest, "INVALID_ARGUMENT", slowError})
+			return
+		}
+		slow = d
+	} else if req.URL.RawQuery != "" {
 		writeError(w, apiError{http.StatusBadRequest, "INVALID_ARGUMENT", "unknown query parameters"})
 		return
 	}
@@ -174,7 +229,7 @@ func (r *router) rest(w http.ResponseWriter, req *http.Request) {
 	}
 	var status int
 	var data any
-	if !r.s.ui.send(req, func() { status, data = h(r, req, body, match) }) {
+	if !r.s.ui.send(req, slow, func() { status, data = h(r, req, body, match) }) {
 		writeError(w, apiError{http.StatusServiceUnavailable, "EMULE_UNAVAILABLE", "shutting down"})
 		return
 	}
@@ -294,6 +349,13 @@ func postShutdown(r *router, _ *http.Request, body map[string]any, _ []string) (
 	}
 	// The embedded model's shutdown belongs to the test harness.
 	return 0, apiError{http.StatusConflict, "INVALID_STATE", "remote shutdown is disabled in the embedded model"}
+}
+
+// getSlow answers GET /api/v1/slow?ms=N once the UI thread has kept it
+// for its N ms (rest checked the query).
+func getSlow(_ *router, req *http.Request, _ map[string]any, _ []string) (int, any) {
+	d, _ := slowFor(req.URL.RawQuery)
+	return http.StatusOK, map[string]any{"ms": d.Milliseconds()}
 }
 
 // events is the WebSocket route: the upgrade happens here, in process; the

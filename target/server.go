@@ -11,6 +11,7 @@ package target
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"sync"
@@ -102,6 +103,10 @@ type Config struct {
 	// Kernel options: handle reuse and what a wait does when its handle is
 	// closed under it.
 	Kernel kernel.Options
+	// Log, when set, gets one line per request as the UI thread takes it:
+	// how an observer outside the process learns that a request is in
+	// process, past the shutting-down check. Nil: no log.
+	Log io.Writer
 }
 
 // Defaults for Config.
@@ -540,8 +545,9 @@ type ThreadState struct {
 	State  State
 	Since  time.Duration
 	OnTerm bool // blocked right now in a wait that includes terminate
-	// Held: the thread's request is parked in the UI thread until
-	// trigger + InflightFor (in process, and past the shutdown check).
+	// Held: the thread's request is parked in the UI thread, until
+	// trigger + InflightFor or for a slow request's ms (in process, and
+	// past the shutdown check).
 	Held bool
 }
 
