@@ -17,9 +17,15 @@ type uiThread struct {
 	s           *Server
 	inflightFor time.Duration
 	msgs        chan *uiMsg
-	trig        chan time.Time
 	quit        chan struct{}
 	stopped     chan struct{}
+
+	// Owned by the UI goroutine: its loop, or StopSockets running on it
+	// and pumping.
+	parked   []*uiMsg
+	release  <-chan time.Time
+	relTimer *time.Timer
+	released bool
 }
 
 type uiMsg struct {
@@ -32,7 +38,7 @@ type uiMsg struct {
 
 func startUI(s *Server, inflightFor time.Duration) *uiThread {
 	u := &uiThread{s: s, inflightFor: inflightFor, msgs: make(chan *uiMsg),
-		trig: make(chan time.Time, 1), quit: make(chan struct{}), stopped: make(chan struct{})}
+		quit: make(chan struct{}), stopped: make(chan struct{})}
 	s.wg.Add(1)
 	// The UI goroutine ends when the server's Close calls stop.
 	go func() {
@@ -44,38 +50,19 @@ func startUI(s *Server, inflightFor time.Duration) *uiThread {
 }
 
 func (u *uiThread) loop() {
-	var parked []*uiMsg
-	var release <-chan time.Time
-	released := false
-	answer := func(m *uiMsg) {
-		m.fn()
-		m.ran = true
-		if m.hold {
-			u.s.setHeld(m.tid, false)
+	defer func() {
+		if u.relTimer != nil {
+			u.relTimer.Stop()
 		}
-		close(m.done)
-	}
+	}()
 	for {
 		select {
 		case m := <-u.msgs:
-			if m.hold && !released {
-				parked = append(parked, m)
-				u.s.setHeld(m.tid, true)
-				continue
-			}
-			answer(m)
-		case at := <-u.trig:
-			t := time.NewTimer(time.Until(at.Add(u.inflightFor)))
-			defer t.Stop()
-			release = t.C
-		case <-release:
-			released, release = true, nil
-			for _, m := range parked {
-				answer(m)
-			}
-			parked = nil
+			u.dispatch(m)
+		case <-u.release:
+			u.releaseParked()
 		case <-u.quit:
-			for _, m := range parked {
+			for _, m := range u.parked {
 				u.s.setHeld(m.tid, false)
 				close(m.done) // not ran: the handler answers 503
 			}
@@ -84,11 +71,67 @@ func (u *uiThread) loop() {
 	}
 }
 
-// trigger starts the in-flight clock. Only the first call counts.
-func (u *uiThread) trigger() {
+// pump is PeekMessage in a loop: it handles every message already waiting
+// for the UI thread, and the release of the held requests if it is due,
+// and returns without blocking. StopSockets calls it between the slices of
+// a join; it runs on the UI goroutine.
+func (u *uiThread) pump() {
+	for {
+		select {
+		case m := <-u.msgs:
+			u.dispatch(m)
+		case <-u.release:
+			u.releaseParked()
+		default:
+			return
+		}
+	}
+}
+
+func (u *uiThread) dispatch(m *uiMsg) {
+	if m.hold && !u.released {
+		u.parked = append(u.parked, m)
+		u.s.setHeld(m.tid, true)
+		return
+	}
+	u.answer(m)
+}
+
+func (u *uiThread) answer(m *uiMsg) {
+	m.fn()
+	m.ran = true
+	if m.hold {
+		u.s.setHeld(m.tid, false)
+	}
+	close(m.done)
+}
+
+func (u *uiThread) releaseParked() {
+	u.released, u.release = true, nil
+	for _, m := range u.parked {
+		u.answer(m)
+	}
+	u.parked = nil
+}
+
+// shutdown runs StopSockets on the UI thread, as eMule does, and waits for
+// it: the held requests are released at trigger + inflightFor by the UI
+// thread's own clock, which StopSockets starts, and answered only when the
+// UI thread gets to them. If the UI thread has stopped (the run was closed
+// first), StopSockets runs on the caller.
+func (u *uiThread) shutdown(trigger time.Time, stopSockets func()) {
+	m := &uiMsg{done: make(chan struct{}), fn: func() {
+		if u.relTimer == nil {
+			u.relTimer = time.NewTimer(time.Until(trigger.Add(u.inflightFor)))
+			u.release = u.relTimer.C
+		}
+		stopSockets()
+	}}
 	select {
-	case u.trig <- time.Now():
-	default:
+	case u.msgs <- m:
+		<-m.done
+	case <-u.stopped:
+		stopSockets()
 	}
 }
 
