@@ -85,7 +85,8 @@ const (
 	FaultStuckHandler Fault = "stuck-handler"
 	// FaultAcceptStorm: connections keep arriving through the shutdown, so
 	// the listener's accept event (index 0) keeps winning over terminate.
-	// It is driven from outside, by Storm; the server needs no switch.
+	// The connections come from outside (Storm); the server's part is the
+	// cost of each accept on a machine the storm keeps busy.
 	FaultAcceptStorm Fault = "accept-storm"
 	// FaultRestart: a new server generation starts on the old one's kernel
 	// (Config.Kernel) while the old client threads may still be alive. It

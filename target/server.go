@@ -339,8 +339,9 @@ type Leak struct {
 // recorded as leaked (Close still releases it, so the run ends clean).
 func (s *Server) cleanup(t *kernel.Thread, held func() []string, release func()) {
 	if t.Killed() {
+		l := Leak{Thread: t.ID(), Name: t.Name(), State: t.State(), Held: held()}
 		s.mu.Lock()
-		s.leaks = append(s.leaks, Leak{Thread: t.ID(), Name: t.Name(), State: t.State(), Held: held()})
+		s.leaks = append(s.leaks, l)
 		s.mu.Unlock()
 		return
 	}
@@ -417,24 +418,42 @@ func (s *Server) listen(t *kernel.Thread) {
 	}
 }
 
-// drainAccepted starts a thread for every connection accepted since the
-// last wake. Before hardened the drain never looks at terminate: under a
-// storm the accept event is set again before the listener waits, and wins
-// at index 0, so the listener never sees terminate (BUG-080). Hardened
-// checks terminate between accepts and reports false when it is signalled:
-// the connections not yet served are closed by the listener's cleanup.
+// stormAcceptCost is what the listener spends on each connection it takes
+// under the accept-storm fault: accept(), the SocketData, WSAEventSelect
+// and a thread's creation, on a machine a storm keeps busy. Without it the
+// model's listener takes a connection far faster than a loopback client
+// makes one, and no storm could keep its queue from running empty.
+const stormAcceptCost = 2 * time.Millisecond
+
+// drainAccepted takes connections, as eMule's accept() loop does, until
+// none is pending, and starts a thread for each. Before hardened the loop
+// never looks at terminate: under a storm a connection is always pending,
+// and between wakes the accept event wins at index 0, so the listener never
+// sees terminate (BUG-080). Hardened checks terminate between accepts and
+// reports false when it is signalled; so does every policy once the thread
+// is killed, TerminateThread's checkpoint. What is left queued is closed by
+// the listener's cleanup, or, if it was killed, by Close.
 func (s *Server) drainAccepted(t *kernel.Thread) bool {
-	q := s.takeQueued()
-	for i, c := range q {
-		if s.cfg.Policy == PolicyHardened && s.k.WaitAny(t, 0, s.term) == 0 {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			return true
+		}
+		c := s.queue[0]
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		if t.Killed() || s.cfg.Policy == PolicyHardened && s.k.WaitAny(t, 0, s.term) == 0 {
 			s.mu.Lock()
-			s.queue = append(q[i:], s.queue...)
+			s.queue = append([]net.Conn{c}, s.queue...)
 			s.mu.Unlock()
 			return false
 		}
+		if s.hasFault(FaultAcceptStorm) {
+			time.Sleep(stormAcceptCost)
+		}
 		s.spawn(c)
 	}
-	return true
 }
 
 // spawn starts one accepted-client thread. The fix tracks it so shutdown
