@@ -78,6 +78,11 @@ func TestAcceptStorm(t *testing.T) {
 				if st.Outcome != StepOK || !srec.Completed() {
 					t.Errorf("shutdown steps %+v, want every one ok", srec.Steps)
 				}
+				// The storm's backlog alone would keep a listener that
+				// does not look at terminate busy for longer than this.
+				if took := st.End - st.Start; took >= legacyListenerJoin {
+					t.Errorf("hardened listener took %v to exit under the storm, want less than %v", took, legacyListenerJoin)
+				}
 				if len(rec.Leaks) != 0 || !slices.Contains(stepNames(srec.Steps), "free-tls") {
 					t.Errorf("leaks %+v, steps %v", rec.Leaks, stepNames(srec.Steps))
 				}
