@@ -101,24 +101,7 @@ func TestAcceptStorm(t *testing.T) {
 // says what it held.
 func TestKilledListenerRunsNoCleanup(t *testing.T) {
 	s := startServer(t, Config{Policy: PolicyLegacy})
-	server, client := net.Pipe()
-	t.Cleanup(func() { _ = client.Close() })
-	g := &gatedConn{Conn: server, entered: make(chan struct{}), gate: make(chan struct{})}
-	openGate := sync.OnceFunc(func() { close(g.gate) })
-	defer openGate()
-	s.openSockets.Add(1)
-	s.accepted.Add(1)
-	s.mu.Lock()
-	s.queue = append(s.queue, g)
-	s.mu.Unlock()
-	if err := s.k.SetEvent(s.accept); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-g.entered:
-	case <-time.After(pollLimit):
-		t.Fatal("the listener never took the connection")
-	}
+	openGate := holdListener(t, s)
 	srec, _ := s.Shutdown()
 	if st, _ := stepNamed(srec, "join-listener"); st.Outcome != StepKilled {
 		t.Fatalf("join-listener %+v, want %s", st, StepKilled)
@@ -321,7 +304,9 @@ func TestSpawnFaults(t *testing.T) {
 			if ev := rec.Faults[0]; ev.Fault != tc.fault || ev.Peer != c.local() {
 				t.Errorf("fault event %+v", ev)
 			}
-			if got := rec.Left.SocketData == 1 && rec.Left.OpenSockets == 1; got != tc.leaked {
+			// An untracked thread may still hold its socket at the end:
+			// nothing waited for it.
+			if held := rec.Left.SocketData == 1 && rec.Left.OpenSockets == 1; !tc.untracked && held != tc.leaked {
 				t.Errorf("left %d SocketData and %d sockets, want leaked %v", rec.Left.SocketData, rec.Left.OpenSockets, tc.leaked)
 			}
 			if !tc.leaked && !tc.untracked && (rec.Left.SocketData != 0 || rec.Left.OpenSockets != 0) {
