@@ -36,12 +36,15 @@ type socketData struct {
 	pumpDone chan struct{}
 
 	mu        sync.Mutex
-	ev        kernel.Handle // the connection event; set once in attach
-	pumping   bool          // attach started the pump
+	th        *kernel.Thread // the client thread, which alone writes; set once in attach
+	ev        kernel.Handle  // the connection event; set once in attach
+	term      kernel.Handle  // the thread's copy of terminate; set once in attach
+	pumping   bool           // attach started the pump
 	buf       []byte
 	eof       bool
 	rerr      error
 	rdeadline time.Time
+	wdeadline time.Time
 
 	avail     chan struct{} // poked (never closed) when bytes or EOF arrive
 	closed    chan struct{}
@@ -58,10 +61,11 @@ func (s *Server) newSocketData(c net.Conn) *socketData {
 	return sd
 }
 
-// attach binds the connection event and starts the pump.
-func (sd *socketData) attach(ev kernel.Handle) {
+// attach binds the socket to its thread, its connection event and its
+// copy of terminate, and starts the pump.
+func (sd *socketData) attach(t *kernel.Thread, ev, term kernel.Handle) {
 	sd.mu.Lock()
-	sd.ev, sd.pumping = ev, true
+	sd.th, sd.ev, sd.term, sd.pumping = t, ev, term, true
 	sd.mu.Unlock()
 	sd.s.wg.Add(1)
 	// The pump ends when a read fails, which close guarantees.
@@ -182,7 +186,54 @@ func (sd *socketData) await(dl time.Time) error {
 	}
 }
 
-func (sd *socketData) Write(p []byte) (int, error) { return sd.conn.Write(p) }
+// sendSlice is how long one send attempt may block, and how long the
+// thread then waits in {connEvent, terminate} before it tries again.
+const sendSlice = 10 * time.Millisecond
+
+var errSendAbandoned = errors.New("send abandoned: terminate signalled")
+
+// Write is the thread's send. A send that the peer's back-pressure blocks
+// sits, as in eMule, in the wait-any {connEvent, terminate}: the socket is
+// written in short attempts and between them the thread waits in state
+// send, where terminate (or a kill, or the end of the run) ends it and the
+// send is abandoned. The write deadline bounds the whole send.
+func (sd *socketData) Write(p []byte) (int, error) {
+	sd.mu.Lock()
+	dl := sd.wdeadline
+	sd.mu.Unlock()
+	n, consumed := 0, false
+	// The connection event is consumed if it wins a wait below; unread
+	// bytes or an EOF stay pending in the buffer, so it is set again after
+	// the send, for the wait that comes next.
+	defer func() {
+		if consumed && sd.pending() {
+			sd.signal()
+		}
+	}()
+	for {
+		try := time.Now().Add(sendSlice)
+		if !dl.IsZero() && dl.Before(try) {
+			try = dl
+		}
+		_ = sd.conn.SetWriteDeadline(try)
+		m, err := sd.conn.Write(p[n:])
+		n += m
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !dl.IsZero() && !time.Now().Before(dl) {
+			return n, err
+		}
+		if sd.th == nil {
+			continue // not attached to a thread: nothing to wait in
+		}
+		sd.th.Enter(StateSend)
+		switch sd.s.k.WaitAny(sd.th, sendSlice, sd.ev, sd.term) {
+		case kernel.WaitTimeout:
+		case 0:
+			consumed = true
+		default:
+			return n, errSendAbandoned
+		}
+	}
+}
 
 // Close closes the socket once and waits for the pump to end, so the
 // connection event can be closed after it without a late SetEvent landing
@@ -229,7 +280,7 @@ func (sd *socketData) RemoteAddr() net.Addr { return sd.conn.RemoteAddr() }
 
 func (sd *socketData) SetDeadline(t time.Time) error {
 	_ = sd.SetReadDeadline(t)
-	return sd.conn.SetWriteDeadline(t)
+	return sd.SetWriteDeadline(t)
 }
 
 func (sd *socketData) SetReadDeadline(t time.Time) error {
@@ -239,4 +290,10 @@ func (sd *socketData) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
-func (sd *socketData) SetWriteDeadline(t time.Time) error { return sd.conn.SetWriteDeadline(t) }
+// SetWriteDeadline bounds the sends that follow; Write applies it.
+func (sd *socketData) SetWriteDeadline(t time.Time) error {
+	sd.mu.Lock()
+	sd.wdeadline = t
+	sd.mu.Unlock()
+	return nil
+}

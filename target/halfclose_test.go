@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"shutdowntest/target/kernel"
 )
 
 // TestHalfCloseLeavesLinger: a client that sends its request and
@@ -158,7 +160,7 @@ func TestEOFKeepsEventSet(t *testing.T) {
 	}
 	sd := s.newSocketData(srv)
 	ev := s.k.CreateEvent("conn event", false, false)
-	sd.attach(ev)
+	sd.attach(nil, ev, kernel.Handle{})
 	defer func() {
 		_ = sd.Close()
 		_ = s.k.CloseHandle(ev)

@@ -8,22 +8,34 @@ import (
 	"shutdowntest/target/kernel"
 )
 
-// Policy is a shutdown discipline (StopSockets) of the modelled server.
+// Policy is a shutdown discipline (StopSockets) of the modelled server,
+// with the accept and spawn paths of the same eMule revision.
 type Policy string
 
-// The policies. Room is left for fixed-nopump and hardened.
+// The policies, oldest first in the history they model.
 const (
-	// PolicyFixed is the fix: signal terminate, join the listener, join
-	// every tracked client thread with one shared budget, and close
-	// terminate only if none is left; otherwise keep it open.
+	// PolicyFixed is the fix as eMuleBB ships it (aa66699 with e8b69eeb's
+	// pumping): signal terminate, join the listener, join every tracked
+	// client thread with one shared budget while pumping UI messages, and
+	// close terminate only if none is left; otherwise keep it open.
 	PolicyFixed Policy = "fixed"
 	// PolicyLegacy is eMule before the fix: signal terminate, join only the
 	// listener (1300 ms, then TerminateThread), close terminate.
 	PolicyLegacy Policy = "legacy"
+	// PolicyFixedNoPump is aa66699 as first shipped: PolicyFixed without
+	// the pumping, so a request blocked on the UI thread, which runs
+	// StopSockets, cannot finish while the join waits for it.
+	PolicyFixedNoPump Policy = "fixed-nopump"
+	// PolicyHardened is eMuleBB's later R1 fixes on top of PolicyFixed: no
+	// TerminateThread, a listener that checks terminate between accepts
+	// (BUG-080), no restart after a failed shutdown (BUG-088), client
+	// threads tracked before they can run (BUG-095), a client I/O timeout
+	// that also bounds linger, and a cap on accepted threads.
+	PolicyHardened Policy = "hardened"
 )
 
 // Policies lists the policies a user can choose.
-var Policies = []Policy{PolicyFixed, PolicyLegacy}
+var Policies = []Policy{PolicyFixed, PolicyLegacy, PolicyFixedNoPump, PolicyHardened}
 
 // ParsePolicy checks a policy name.
 func ParsePolicy(s string) (Policy, error) {
@@ -32,11 +44,19 @@ func ParsePolicy(s string) (Policy, error) {
 			return p, nil
 		}
 	}
-	names := make([]string, len(Policies))
-	for i, p := range Policies {
-		names[i] = string(p)
+	return "", fmt.Errorf("unknown policy %q (want %s)", s, oneOf(Policies))
+}
+
+// oneOf lists names as "a, b or c".
+func oneOf[T ~string](names []T) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = string(n)
 	}
-	return "", fmt.Errorf("unknown policy %q (want %s)", s, strings.Join(names, " or "))
+	if len(out) < 2 {
+		return strings.Join(out, "")
+	}
+	return strings.Join(out[:len(out)-1], ", ") + " or " + out[len(out)-1]
 }
 
 // tracksThreads: the fix keeps client threads joinable; legacy lets them
@@ -59,6 +79,59 @@ const (
 
 // StepOutcome is how a step ended.
 type StepOutcome string
+
+// Fault is a failure injected into the server, one of the failure points
+// of the real code (emule-model.md §5). Faults are off unless listed in
+// Config.Faults.
+type Fault string
+
+// The faults.
+const (
+	// FaultSpawnWindow: the accepted-client thread starts running before
+	// it is tracked, and tracking fails (BUG-095's order). Before hardened
+	// the thread runs on untracked, so no join covers it; hardened tracks
+	// first, so the failure leaves no thread, and it closes the socket and
+	// frees the SocketData. It hits the connection Config.SpawnFaultAt.
+	FaultSpawnWindow Fault = "spawn-window"
+	// FaultSpawnFail: creating the accepted-client thread fails. Since the
+	// fix the socket is closed and the SocketData freed; legacy leaks both.
+	// It hits the connection Config.SpawnFaultAt.
+	FaultSpawnFail Fault = "spawn-fail"
+	// FaultStuckHandler: the first held request's handler never returns:
+	// its thread stays in process, outside any wait, until Close.
+	FaultStuckHandler Fault = "stuck-handler"
+	// FaultAcceptStorm: connections keep arriving through the shutdown, so
+	// the listener's accept event (index 0) keeps winning over terminate.
+	// The connections come from outside (Storm); the server's part is the
+	// cost of each accept on a machine the storm keeps busy.
+	FaultAcceptStorm Fault = "accept-storm"
+	// FaultRestart: a new server generation starts on the old one's kernel
+	// (Config.Kernel) while the old client threads may still be alive. It
+	// is driven from outside; the server needs no switch.
+	FaultRestart Fault = "restart"
+)
+
+// Faults lists the faults a user can inject.
+var Faults = []Fault{FaultAcceptStorm, FaultRestart, FaultSpawnWindow, FaultSpawnFail, FaultStuckHandler}
+
+// ParseFault checks a fault name.
+func ParseFault(s string) (Fault, error) {
+	for _, f := range Faults {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown fault %q (want %s)", s, oneOf(Faults))
+}
+
+// FaultEvent is one injected fault and what the server did about it.
+type FaultEvent struct {
+	At     time.Duration
+	Fault  Fault
+	Thread int // the thread it hit, if one was started (0: none)
+	Peer   string
+	Detail string
+}
 
 // Step outcomes.
 const (
@@ -148,14 +221,35 @@ func (p *shutdownRun) closeTerminate() {
 	})
 }
 
-// legacy is StopSockets before the fix.
+// run is StopSockets under the server's policy. It runs on the UI thread,
+// as eMule's does (OnClose → StopSockets); see Server.Shutdown.
+func (p *shutdownRun) run() {
+	switch p.rec.Policy {
+	case PolicyLegacy:
+		p.legacy()
+	case PolicyFixedNoPump:
+		p.fixed(false)
+	case PolicyHardened:
+		p.hardened()
+	default:
+		p.fixed(true)
+	}
+}
+
+// legacy is StopSockets before the fix:
+//
+//	StopSSL();
+//	SetEvent(s_hTerminate);
+//	if (WaitForSingleObject(listener, 1300) == WAIT_TIMEOUT)
+//		TerminateThread(listener);
+//	CloseHandle(s_hTerminate);
 func (p *shutdownRun) legacy() {
 	k := p.s.k
 	p.step(StepFreeTLS, 0, func() (StepOutcome, string) { return StepOK, "" })
 	p.signal()
 	p.step(StepJoinListener, legacyListenerJoin, func() (StepOutcome, string) {
 		defer func() { _, _ = k.CloseHandleBy(p.by, p.s.lt.Handle()) }()
-		if k.Join(p.by, p.s.lt.Handle(), legacyListenerJoin) == 0 {
+		if p.join(p.s.lt.Handle(), legacyListenerJoin, false) == 0 {
 			return StepOK, ""
 		}
 		k.TerminateThread(p.s.lt)
@@ -164,13 +258,46 @@ func (p *shutdownRun) legacy() {
 	p.closeTerminate()
 }
 
-// fixed is StopSockets after the fix (eMuleBB aa66699, with the UI pumped).
-func (p *shutdownRun) fixed() {
+// fixed is StopSockets after the fix (eMuleBB aa66699); pump adds
+// e8b69eeb, the one difference between fixed-nopump and fixed:
+//
+//	SetEvent(s_hTerminate);
+//	if (!Join(listener, 10 s)) keep it;             // never TerminateThread
+//	for each tracked client thread:                  // one shared budget
+//		Join(thread, remaining)                      // pump: in 50 ms slices,
+//		                                             // PumpMessages between them
+//	if (all exited) CloseHandle(s_hTerminate);
+//	else log "termination handle kept open";
+func (p *shutdownRun) fixed(pump bool) {
+	if p.joinAll(pump) {
+		p.closeTerminate()
+		return
+	}
+	p.keepTerminate()
+}
+
+// hardened is StopSockets after eMuleBB's R1 fixes: fixed, pumping, with
+// the TLS state freed only once every thread that could use it is joined
+// (BUG-081). Its other fixes live where the bugs were: the listener's
+// bounded accept drain, spawn's tracking order, the client timeout, the
+// thread cap and Start's refusal to restart over a failed shutdown.
+func (p *shutdownRun) hardened() {
+	if !p.joinAll(true) {
+		p.keepTerminate()
+		return
+	}
+	p.closeTerminate()
+	p.step(StepFreeTLS, 0, func() (StepOutcome, string) { return StepOK, "" })
+}
+
+// joinAll signals terminate and joins the listener and then every tracked
+// client thread, as the fix does; it reports whether all of them exited.
+func (p *shutdownRun) joinAll(pump bool) bool {
 	k, s := p.s.k, p.s
 	p.signal()
 	listenerDone := false
 	p.step(StepJoinListener, fixedListenerJoin, func() (StepOutcome, string) {
-		if k.Join(p.by, s.lt.Handle(), fixedListenerJoin) != 0 {
+		if p.join(s.lt.Handle(), fixedListenerJoin, pump) != 0 {
 			return StepTimeout, "listener still running after 10s: kept, not terminated"
 		}
 		listenerDone = true
@@ -185,11 +312,7 @@ func (p *shutdownRun) fixed() {
 		deadline := time.Now().Add(budget)
 		var left []*kernel.Thread
 		for _, th := range threads {
-			rem := time.Until(deadline)
-			if rem < 0 {
-				rem = 0
-			}
-			if k.Join(p.by, th.Handle(), rem) == 0 {
+			if p.join(th.Handle(), time.Until(deadline), pump) == 0 {
 				_, _ = k.CloseHandleBy(p.by, th.Handle())
 				continue
 			}
@@ -207,14 +330,39 @@ func (p *shutdownRun) fixed() {
 		}
 		return StepOK, fmt.Sprintf("%d client threads joined", len(threads))
 	})
-	if listenerDone && len(p.rec.Stragglers) == 0 {
-		p.closeTerminate()
-		return
-	}
+	return listenerDone && len(p.rec.Stragglers) == 0
+}
+
+// keepTerminate leaks terminate on purpose: a straggler may still wait on
+// it, and must find a valid, signalled object there.
+func (p *shutdownRun) keepTerminate() {
 	p.step(StepCloseTerminate, 0, func() (StepOutcome, string) {
-		s.mu.Lock()
-		s.termState.KeptOpen = true
-		s.mu.Unlock()
+		p.s.mu.Lock()
+		p.s.termState.KeptOpen = true
+		p.s.mu.Unlock()
 		return StepKeptOpen, fmt.Sprintf("termination handle kept open: %d client thread(s) alive", len(p.rec.Stragglers))
 	})
+}
+
+// uiPumpSlice is e8b69eeb's slice: the join waits this long at most before
+// it pumps the UI thread's messages again.
+const uiPumpSlice = 50 * time.Millisecond
+
+// join is StopSockets' wait of up to d for a thread object. StopSockets
+// runs on the UI thread, so while it waits no SendMessage to the UI thread
+// is answered, unless it pumps: then it waits in uiPumpSlice slices and
+// handles the messages that arrived between them.
+func (p *shutdownRun) join(h kernel.Handle, d time.Duration, pump bool) kernel.WaitResult {
+	d = max(d, 0)
+	if !pump {
+		return p.s.k.Join(p.by, h, d)
+	}
+	deadline := time.Now().Add(d)
+	for {
+		p.s.ui.pump()
+		slice := min(max(time.Until(deadline), 0), uiPumpSlice)
+		if r := p.s.k.Join(p.by, h, slice); r != kernel.WaitTimeout || slice < uiPumpSlice {
+			return r
+		}
+	}
 }

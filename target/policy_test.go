@@ -117,25 +117,7 @@ func (c *gatedConn) RemoteAddr() net.Addr {
 // close of terminate is still fully joined.
 func TestFixedJoinsThreadSpawnedDuringShutdown(t *testing.T) {
 	s := startServer(t, Config{Policy: PolicyFixed})
-	server, client := net.Pipe()
-	t.Cleanup(func() { _ = client.Close() })
-	g := &gatedConn{Conn: server, entered: make(chan struct{}), gate: make(chan struct{})}
-	openGate := sync.OnceFunc(func() { close(g.gate) })
-	defer openGate()
-	// Play the accept pump for this one connection.
-	s.openSockets.Add(1)
-	s.accepted.Add(1)
-	s.mu.Lock()
-	s.queue = append(s.queue, g)
-	s.mu.Unlock()
-	if err := s.k.SetEvent(s.accept); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-g.entered:
-	case <-time.After(pollLimit):
-		t.Fatal("the listener never took the connection")
-	}
+	openGate := holdListener(t, s)
 
 	// Shutdown joins the listener, which runs on once the gate opens.
 	shutdownDone := shutdownSignalled(t, s)
@@ -159,4 +141,31 @@ func TestFixedJoinsThreadSpawnedDuringShutdown(t *testing.T) {
 	if got := rec.Kernel.UnjoinedAt(c); len(got) != 0 {
 		t.Errorf("unjoined at the close of terminate %v, want none: the thread spawned during shutdown was not joined", got)
 	}
+}
+
+// holdListener hands the listener one connection that holds it in the
+// middle of its spawn, outside its wait, until the returned function is
+// called (the test's cleanup calls it too).
+func holdListener(t *testing.T, s *Server) (openGate func()) {
+	t.Helper()
+	server, client := net.Pipe()
+	t.Cleanup(func() { _ = client.Close() })
+	g := &gatedConn{Conn: server, entered: make(chan struct{}), gate: make(chan struct{})}
+	openGate = sync.OnceFunc(func() { close(g.gate) })
+	t.Cleanup(openGate)
+	// Play the accept pump for this one connection.
+	s.openSockets.Add(1)
+	s.accepted.Add(1)
+	s.mu.Lock()
+	s.queue = append(s.queue, g)
+	s.mu.Unlock()
+	if err := s.k.SetEvent(s.accept); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.entered:
+	case <-time.After(pollLimit):
+		t.Fatal("the listener never took the connection")
+	}
+	return openGate
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -33,19 +34,21 @@ func (s *Server) serve(t *kernel.Thread, sd *socketData) {
 	// A thread started during shutdown still does one pass: its connection
 	// event starts signalled.
 	ev := s.k.CreateEvent("conn event", false, s.Lifecycle() >= ShuttingDown)
-	sd.attach(ev)
-	defer func() {
-		t.Enter(StateCleanup)
+	sd.attach(t, ev, term)
+	defer s.cleanup(t, func() []string { return []string{"socket", "SocketData", "conn event"} }, func() {
 		_ = sd.Close()
 		_ = s.k.CloseHandle(ev)
 		sd.free()
-	}()
+	})
 
 	req, body, ok := s.readRequest(t, sd, ev, term)
 	if !ok {
 		return
 	}
 	t.Enter(StateProcess)
+	if s.stuckHandler(t, req) {
+		return
+	}
 	rw := newResponseBuffer(sd)
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req = req.WithContext(context.WithValue(req.Context(), threadKey{}, t.ID()))
@@ -67,9 +70,10 @@ func (s *Server) serve(t *kernel.Thread, sd *socketData) {
 // a whole request, or a request over the limits (dropped with no reply).
 func (s *Server) readRequest(t *kernel.Thread, sd *socketData, ev, term kernel.Handle) (*http.Request, []byte, bool) {
 	var acc []byte
+	dl := s.clientDeadline()
 	for {
 		t.Enter(StateWait)
-		if s.k.WaitAny(t, kernel.Infinite, ev, term) != 0 {
+		if s.waitClient(t, dl, ev, term) != 0 {
 			return nil, nil, false
 		}
 		t.Enter(StateRead)
@@ -146,13 +150,52 @@ func (s *Server) writeResponse(sd *socketData, req *http.Request, rw *responseBu
 	return bw.Flush()
 }
 
+// clientDeadline is when hardened's client I/O timeout, started now, runs
+// out; zero for the other policies, which wait for a client forever.
+func (s *Server) clientDeadline() time.Time {
+	if s.cfg.Policy != PolicyHardened {
+		return time.Time{}
+	}
+	return time.Now().Add(s.cfg.ClientTimeout)
+}
+
+// waitClient is a client thread's wait for its connection or terminate,
+// bounded by dl if it is set: WaitTimeout once it has passed.
+func (s *Server) waitClient(t *kernel.Thread, dl time.Time, ev, term kernel.Handle) kernel.WaitResult {
+	d := kernel.Infinite
+	if !dl.IsZero() {
+		if d = time.Until(dl); d <= 0 {
+			return kernel.WaitTimeout
+		}
+	}
+	return s.k.WaitAny(t, d, ev, term)
+}
+
+// stuckHandler is the stuck-handler fault: the first held request's
+// handler never returns. Its thread stays in process, outside any wait,
+// where no terminate can reach it, until Close; the request counts as held
+// (in process past the shutdown check), as a held one would. It reports
+// whether it took the request.
+func (s *Server) stuckHandler(t *kernel.Thread, req *http.Request) bool {
+	if !s.hasFault(FaultStuckHandler) || req.Header.Get(HoldHeader) == "" || !s.stuck.CompareAndSwap(false, true) {
+		return false
+	}
+	s.recordFault(FaultEvent{Fault: FaultStuckHandler, Thread: t.ID(), Peer: req.RemoteAddr,
+		Detail: fmt.Sprintf("thread %d's handler never returns", t.ID())})
+	s.setHeld(t.ID(), true)
+	<-s.closing
+	s.setHeld(t.ID(), false)
+	return true
+}
+
 // linger half-closes and waits for the peer's FIN or terminate, as eMule
 // does after answering. A client that never closes parks the thread here.
 func (s *Server) linger(t *kernel.Thread, sd *socketData, ev, term kernel.Handle) {
 	sd.closeWrite()
 	t.Enter(StateLinger)
+	dl := s.clientDeadline()
 	for {
-		if s.k.WaitAny(t, kernel.Infinite, ev, term) != 0 {
+		if s.waitClient(t, dl, ev, term) != 0 {
 			return
 		}
 		if _, eof, _ := sd.take(); eof {

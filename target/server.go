@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -96,13 +97,33 @@ type Config struct {
 	CloseWait time.Duration
 	// IOTimeout bounds every socket write; default 5s.
 	IOTimeout time.Duration
+	// ClientTimeout is hardened's client I/O timeout: it bounds the wait
+	// for a request's bytes and linger, and ends the connection when it
+	// runs out; default 30s. Other policies wait without a bound, as eMule
+	// did.
+	ClientTimeout time.Duration
+	// MaxThreads is hardened's cap on live accepted-client threads: a
+	// connection over it is answered 503 with Retry-After by the listener
+	// and closed; default 256.
+	MaxThreads int
+	// Faults are the failures to inject (see Fault). SpawnFaultAt is the
+	// accepted connection, counted from 1 in accept order, that a spawn
+	// fault hits; default 1.
+	Faults       []Fault
+	SpawnFaultAt int64
 	// APIKey is the REST key; empty means the default key. Password is the
 	// Web UI password; empty means the default.
 	APIKey   string
 	Password string
-	// Kernel options: handle reuse and what a wait does when its handle is
+	// Kernel is the handle table the server's objects live in. nil: a new
+	// one with KernelOptions, owned by the server. A kernel passed in is
+	// shared with the generations before and after this one in the same
+	// process (a restart), so this generation's objects may take values an
+	// earlier one freed; its owner releases it (kernel.Release) at the end.
+	Kernel *kernel.Kernel
+	// KernelOptions: handle reuse and what a wait does when its handle is
 	// closed under it.
-	Kernel kernel.Options
+	KernelOptions kernel.Options
 	// Log, when set, gets one line per request as the UI thread takes it:
 	// how an observer outside the process learns that a request is in
 	// process, past the shutting-down check. Nil: no log.
@@ -111,12 +132,14 @@ type Config struct {
 
 // Defaults for Config.
 const (
-	DefaultAPIKey       = "shutdowntest-key"
-	DefaultPassword     = "shutdowntest"
-	DefaultSession      = "5eb63bbbe01eeed0"
-	defaultDrainTimeout = 10 * time.Second
-	legacyListenerJoin  = 1300 * time.Millisecond
-	fixedListenerJoin   = 10 * time.Second
+	DefaultAPIKey        = "shutdowntest-key"
+	DefaultPassword      = "shutdowntest"
+	DefaultSession       = "5eb63bbbe01eeed0"
+	defaultDrainTimeout  = 10 * time.Second
+	legacyListenerJoin   = 1300 * time.Millisecond
+	fixedListenerJoin    = 10 * time.Second
+	defaultClientTimeout = 30 * time.Second
+	defaultMaxThreads    = 256
 )
 
 func (c Config) withDefaults() Config {
@@ -141,6 +164,15 @@ func (c Config) withDefaults() Config {
 	if c.IOTimeout <= 0 {
 		c.IOTimeout = 5 * time.Second
 	}
+	if c.ClientTimeout <= 0 {
+		c.ClientTimeout = defaultClientTimeout
+	}
+	if c.MaxThreads <= 0 {
+		c.MaxThreads = defaultMaxThreads
+	}
+	if c.SpawnFaultAt <= 0 {
+		c.SpawnFaultAt = 1
+	}
 	if c.APIKey == "" {
 		c.APIKey = DefaultAPIKey
 	}
@@ -163,14 +195,24 @@ type Server struct {
 	routes *router
 	stats  *uiState
 
+	ownKernel bool // the server made k, and releases it in Close
+	// closing is closed when Close begins: a stuck handler returns then.
+	closing chan struct{}
+	stuck   atomic.Bool // the stuck-handler fault has taken its request
+
 	lifecycle   atomic.Int32
 	openSockets atomic.Int64
 	accepted    atomic.Int64
+	spawned     atomic.Int64 // connections the listener took, in order
 	served      atomic.Int64
 
 	mu      sync.Mutex
 	queue   []net.Conn // accepted by the accept pump, not yet taken by the listener
 	tracked []*kernel.Thread
+	threads []*kernel.Thread // every thread this generation created
+	leaks   []Leak
+	faults  []FaultEvent
+	refused int64
 	socks   map[*socketData]struct{}
 	held    map[int]bool // threads whose request the UI thread holds
 	// triggeredAt is when Shutdown was first called (valid once the
@@ -205,8 +247,16 @@ func New(cfg Config) (*Server, error) {
 	if _, err := ParsePolicy(string(cfg.Policy)); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, k: kernel.New(cfg.Kernel), socks: make(map[*socketData]struct{}), held: make(map[int]bool),
-		stopDone: make(chan struct{}), stats: newUIState()}
+	for _, f := range cfg.Faults {
+		if _, err := ParseFault(string(f)); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{cfg: cfg, k: cfg.Kernel, socks: make(map[*socketData]struct{}), held: make(map[int]bool),
+		stopDone: make(chan struct{}), closing: make(chan struct{}), stats: newUIState()}
+	if s.k == nil {
+		s.k, s.ownKernel = kernel.New(cfg.KernelOptions), true
+	}
 	s.routes = newRouter(s)
 	return s, nil
 }
@@ -215,6 +265,11 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("server already started")
+	}
+	if s.cfg.Policy == PolicyHardened {
+		if err := s.restartable(); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -235,6 +290,9 @@ func (s *Server) Start() error {
 		s.acceptPump()
 	}()
 	s.lt = s.k.CreateThread(kernel.ThreadOptions{Name: ThreadListener}, s.listen)
+	s.mu.Lock()
+	s.threads = append(s.threads, s.lt)
+	s.mu.Unlock()
 	s.lifecycle.Store(int32(Running))
 	return nil
 }
@@ -253,6 +311,65 @@ func (s *Server) Since(t time.Time) time.Duration { return t.Sub(s.k.Start()) }
 
 // Terminate is the terminate event's handle.
 func (s *Server) Terminate() kernel.Handle { return s.term }
+
+// Kernel is the handle table the server lives in: pass it as the next
+// generation's Config.Kernel to model a restart in the same process.
+func (s *Server) Kernel() *kernel.Kernel { return s.k }
+
+// restartable is hardened's StartSockets guard (BUG-088): a start over an
+// earlier generation whose shutdown failed (a thread of it still alive, or
+// its terminate event kept open) would overwrite state that thread still
+// uses, so it fails closed instead, and the subsystem stays stopped.
+func (s *Server) restartable() error {
+	var v kernel.View
+	s.k.View(&v)
+	alive := 0
+	for _, th := range v.Threads {
+		if !th.Exited {
+			alive++
+		}
+	}
+	kept := slices.Contains(s.k.OpenHandles(), "terminate")
+	if alive == 0 && !kept {
+		return nil
+	}
+	return fmt.Errorf("start refused: an earlier shutdown failed (%d thread(s) alive, terminate kept open %v); "+
+		"the Web UI server stays stopped until the process exits", alive, kept)
+}
+
+// hasFault reports whether f is injected.
+func (s *Server) hasFault(f Fault) bool { return slices.Contains(s.cfg.Faults, f) }
+
+func (s *Server) recordFault(ev FaultEvent) {
+	ev.At = s.k.Now()
+	s.mu.Lock()
+	s.faults = append(s.faults, ev)
+	s.mu.Unlock()
+}
+
+// Leak is what a thread killed by TerminateThread held: the thread's own
+// cleanup never ran, so nothing of it was released.
+type Leak struct {
+	Thread int
+	Name   string
+	State  State // where the kill caught it
+	Held   []string
+}
+
+// cleanup runs a thread's cleanup, unless TerminateThread killed the
+// thread: then, as in Win32, none of it runs and what the thread held is
+// recorded as leaked (Close still releases it, so the run ends clean).
+func (s *Server) cleanup(t *kernel.Thread, held func() []string, release func()) {
+	if t.Killed() {
+		l := Leak{Thread: t.ID(), Name: t.Name(), State: t.State(), Held: held()}
+		s.mu.Lock()
+		s.leaks = append(s.leaks, l)
+		s.mu.Unlock()
+		return
+	}
+	t.Enter(StateCleanup)
+	release()
+}
 
 func (s *Server) acceptPump() {
 	for {
@@ -293,8 +410,12 @@ func (s *Server) dropQueued() {
 // an accept storm keeps it accepting even after terminate is signalled, as
 // in eMule.
 func (s *Server) listen(t *kernel.Thread) {
-	defer func() {
-		t.Enter(StateCleanup)
+	defer s.cleanup(t, func() []string {
+		s.mu.Lock()
+		queued := len(s.queue)
+		s.mu.Unlock()
+		return []string{"listening socket", "accept event", fmt.Sprintf("%d accepted connection(s) not served", queued)}
+	}, func() {
 		_ = s.ln.Close()
 		s.openSockets.Add(-1)
 		// The pump must be gone before its event is closed: a late
@@ -305,32 +426,151 @@ func (s *Server) listen(t *kernel.Thread) {
 		}
 		_ = s.k.CloseHandle(s.accept)
 		s.dropQueued()
-	}()
+	})
 	for {
 		t.Enter(StateWait)
 		if s.k.WaitAny(t, kernel.Infinite, s.accept, s.term) != 0 {
 			return
 		}
 		t.Enter(StateAccept)
-		for _, c := range s.takeQueued() {
-			s.spawn(c)
-		}
 		s.reap(t)
+		if !s.drainAccepted(t) {
+			return
+		}
+	}
+}
+
+// stormAcceptCost is what the listener spends on each connection it takes
+// under the accept-storm fault: accept(), the SocketData, WSAEventSelect
+// and a thread's creation, on a machine a storm keeps busy. Without it the
+// model's listener takes a connection far faster than a loopback client
+// makes one, and no storm could keep its queue from running empty.
+const stormAcceptCost = 2 * time.Millisecond
+
+// drainAccepted takes connections, as eMule's accept() loop does, until
+// none is pending, and starts a thread for each. Before hardened the loop
+// never looks at terminate: under a storm a connection is always pending,
+// and between wakes the accept event wins at index 0, so the listener never
+// sees terminate (BUG-080). Hardened checks terminate between accepts and
+// reports false when it is signalled; so does every policy once the thread
+// is killed, TerminateThread's checkpoint. What is left queued is closed by
+// the listener's cleanup, or, if it was killed, by Close.
+func (s *Server) drainAccepted(t *kernel.Thread) bool {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			return true
+		}
+		c := s.queue[0]
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		if t.Killed() || s.cfg.Policy == PolicyHardened && s.k.WaitAny(t, 0, s.term) == 0 {
+			s.mu.Lock()
+			s.queue = append([]net.Conn{c}, s.queue...)
+			s.mu.Unlock()
+			return false
+		}
+		if s.hasFault(FaultAcceptStorm) {
+			time.Sleep(stormAcceptCost)
+		}
+		s.spawn(c)
 	}
 }
 
 // spawn starts one accepted-client thread. The fix tracks it so shutdown
-// can join it; before the fix it auto-deletes and nobody can.
+// can join it; before the fix it auto-deletes and nobody can. The spawn
+// faults hit the connection Config.SpawnFaultAt.
 func (s *Server) spawn(c net.Conn) {
 	sd := s.newSocketData(c)
-	tracked := s.cfg.Policy.tracksThreads()
-	th := s.k.CreateThread(kernel.ThreadOptions{Name: ThreadClient, Client: true, AutoDelete: !tracked, Peer: sd.peer},
-		func(t *kernel.Thread) { s.serve(t, sd) })
-	if tracked {
-		s.mu.Lock()
-		s.tracked = append(s.tracked, th)
-		s.mu.Unlock()
+	n := s.spawned.Add(1)
+	policy := s.cfg.Policy
+	if policy == PolicyHardened && s.overCap() {
+		s.refuse(sd)
+		return
 	}
+	fault := Fault("")
+	for _, f := range []Fault{FaultSpawnFail, FaultSpawnWindow} {
+		if n == s.cfg.SpawnFaultAt && s.hasFault(f) {
+			fault = f
+		}
+	}
+	run := func(t *kernel.Thread) { s.serve(t, sd) }
+	opts := kernel.ThreadOptions{Name: ThreadClient, Client: true, AutoDelete: !policy.tracksThreads(), Peer: sd.peer}
+	ev := FaultEvent{Fault: fault, Peer: sd.peer}
+	switch {
+	case fault == FaultSpawnFail:
+		// CreateThread failed: no thread. Since the fix every failure
+		// path closes the socket and frees the SocketData; before it,
+		// both leak.
+		ev.Detail = "thread creation failed: socket and SocketData leaked"
+		if policy.tracksThreads() {
+			_ = sd.Close()
+			sd.free()
+			ev.Detail = "thread creation failed: socket closed, SocketData freed"
+		}
+		s.recordFault(ev)
+	case policy == PolicyHardened:
+		// BUG-095's fix: the thread is tracked before it can run, so a
+		// tracking failure leaves no thread to lose.
+		if fault == FaultSpawnWindow {
+			_ = sd.Close()
+			sd.free()
+			ev.Detail = "tracking failed before the thread started: socket closed, SocketData freed"
+			s.recordFault(ev)
+			return
+		}
+		s.mu.Lock()
+		th := s.k.CreateThread(opts, run)
+		s.tracked = append(s.tracked, th)
+		s.threads = append(s.threads, th)
+		s.mu.Unlock()
+	default:
+		// Started first, tracked after: the thread can run before it is
+		// tracked, and a failure to track it leaves it running unseen.
+		th := s.k.CreateThread(opts, run)
+		s.mu.Lock()
+		s.threads = append(s.threads, th)
+		switch {
+		case fault == FaultSpawnWindow:
+			ev.Thread = th.ID()
+			ev.Detail = fmt.Sprintf("tracking failed after thread %d started: it runs untracked", th.ID())
+			if !policy.tracksThreads() {
+				ev.Detail = fmt.Sprintf("thread %d is never tracked (auto-delete): nothing to fail", th.ID())
+			}
+		case policy.tracksThreads():
+			s.tracked = append(s.tracked, th)
+		}
+		s.mu.Unlock()
+		if fault != "" {
+			s.recordFault(ev)
+		}
+	}
+}
+
+// overCap reports whether hardened's thread cap is reached. Called by the
+// listener after reap, so the tracked list holds only live threads or
+// threads that exited since.
+func (s *Server) overCap() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tracked) >= s.cfg.MaxThreads
+}
+
+// overloaded is the listener's whole answer over the cap.
+const overloaded = "HTTP/1.1 503 Service Unavailable\r\nServer: eMule\r\nRetry-After: 1\r\n" +
+	"Content-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nserver busy\n"
+
+// refuse answers a connection over the cap with 503 and closes it. The
+// listener writes it itself, a few bytes to a fresh socket, bounded.
+func (s *Server) refuse(sd *socketData) {
+	_ = sd.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_, _ = io.WriteString(sd.conn, overloaded)
+	_ = sd.Close()
+	sd.free()
+	s.mu.Lock()
+	s.refused++
+	s.mu.Unlock()
 }
 
 // reap closes the handles of tracked threads that have exited, as the fix
@@ -371,14 +611,8 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 	s.triggeredAt = trigger
 	s.mu.Unlock()
 	s.lifecycle.Store(int32(ShuttingDown))
-	s.ui.trigger()
 	p := &shutdownRun{s: s, by: s.k.Actor("shutdown"), rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
-	switch s.cfg.Policy {
-	case PolicyLegacy:
-		p.legacy()
-	default:
-		p.fixed()
-	}
+	s.ui.shutdown(s.k.Start().Add(trigger), p.run)
 	p.rec.Returned = s.k.Now()
 	s.lifecycle.Store(int32(Done))
 	s.mu.Lock()
@@ -429,7 +663,15 @@ func (s *Server) Resources() Resources {
 func (s *Server) Close() Record {
 	s.closeOnce.Do(func() {
 		left := s.Resources()
-		s.k.Release()
+		close(s.closing)
+		s.mu.Lock()
+		threads := append([]*kernel.Thread(nil), s.threads...)
+		s.mu.Unlock()
+		if s.ownKernel {
+			s.k.Release()
+		} else {
+			s.k.ReleaseThreads(threads)
+		}
 		if s.ui != nil {
 			s.ui.stop()
 		}
@@ -445,8 +687,11 @@ func (s *Server) Close() Record {
 		for _, sd := range socks {
 			_ = sd.Close()
 		}
-		threadsEnded := s.k.WaitThreads(5 * time.Second)
+		threadsEnded := threadsDone(threads, 5*time.Second)
 		goroutinesEnded := join.Within(&s.wg, 5*time.Second)
+		// A listener killed by TerminateThread left its queue behind; the
+		// pump has ended with the listening socket, so nothing adds to it.
+		s.dropQueued()
 		kr := s.k.Record()
 		s.mu.Lock()
 		s.record = Record{
@@ -459,10 +704,28 @@ func (s *Server) Close() Record {
 			ThreadsEnded:    threadsEnded,
 			GoroutinesEnded: goroutinesEnded,
 			Accepted:        s.accepted.Load(),
+			Leaks:           s.leaks,
+			Faults:          s.faults,
+			Refused:         s.refused,
 		}
 		s.mu.Unlock()
 	})
 	return s.record
+}
+
+// threadsDone waits up to d, in all, for every thread's goroutine to return
+// and reports whether they all did.
+func threadsDone(ts []*kernel.Thread, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for _, t := range ts {
+		select {
+		case <-t.Done():
+		case <-deadline.C:
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) addrOrEmpty() string {
@@ -635,6 +898,12 @@ type Record struct {
 	ThreadsEnded    bool
 	GoroutinesEnded bool
 	Accepted        int64
+	// Leaks are what threads killed by TerminateThread held (their
+	// cleanup never ran); Faults the injected faults and what came of
+	// them; Refused the connections hardened answered 503 over its cap.
+	Leaks   []Leak
+	Faults  []FaultEvent
+	Refused int64
 }
 
 // ClientThreads returns the kernel records of the accepted-client threads,

@@ -22,9 +22,17 @@ type uiThread struct {
 	s           *Server
 	inflightFor time.Duration
 	msgs        chan *uiMsg
-	trig        chan time.Time
 	quit        chan struct{}
 	stopped     chan struct{}
+
+	// Owned by the UI goroutine: its loop, or StopSockets running on it
+	// and pumping.
+	parked   []*uiMsg // held until the release
+	release  <-chan time.Time
+	relTimer *time.Timer
+	released bool
+	slow     []*uiMsg // slow requests, by due time
+	wake     *time.Timer
 }
 
 type uiMsg struct {
@@ -43,7 +51,8 @@ type uiMsg struct {
 
 func startUI(s *Server, inflightFor time.Duration) *uiThread {
 	u := &uiThread{s: s, inflightFor: inflightFor, msgs: make(chan *uiMsg),
-		trig: make(chan time.Time, 1), quit: make(chan struct{}), stopped: make(chan struct{})}
+		quit: make(chan struct{}), stopped: make(chan struct{}), wake: time.NewTimer(time.Hour)}
+	u.wake.Stop()
 	s.wg.Add(1)
 	// The UI goroutine ends when the server's Close calls stop.
 	go func() {
@@ -55,67 +64,98 @@ func startUI(s *Server, inflightFor time.Duration) *uiThread {
 }
 
 func (u *uiThread) loop() {
-	var parked []*uiMsg // held until the release
-	var slow []*uiMsg   // by due time
-	var release <-chan time.Time
-	released := false
-	wake := time.NewTimer(time.Hour)
-	wake.Stop()
-	defer wake.Stop()
-	answer := func(m *uiMsg) {
-		m.fn()
-		m.ran = true
-		if m.hold || m.slow > 0 {
-			u.s.setHeld(m.tid, false)
+	defer func() {
+		if u.relTimer != nil {
+			u.relTimer.Stop()
 		}
-		close(m.done)
-	}
+		u.wake.Stop()
+	}()
 	for {
 		select {
 		case m := <-u.msgs:
-			switch {
-			// Held first, logged second: whoever reads the line can rely
-			// on the request being held.
-			case m.hold && !released:
-				parked = append(parked, m)
-				u.s.setHeld(m.tid, true)
-				u.log(m, fmt.Sprintf("held until the trigger + %v", u.inflightFor))
-			case m.slow > 0:
-				m.due = time.Now().Add(m.slow)
-				i, _ := slices.BinarySearchFunc(slow, m.due, func(e *uiMsg, due time.Time) int { return e.due.Compare(due) })
-				slow = slices.Insert(slow, i, m)
-				u.s.setHeld(m.tid, true)
-				wake.Reset(time.Until(slow[0].due))
-				u.log(m, fmt.Sprintf("held %v", m.slow))
-			default:
-				u.log(m, "answered")
-				answer(m)
-			}
-		case at := <-u.trig:
-			t := time.NewTimer(time.Until(at.Add(u.inflightFor)))
-			defer t.Stop()
-			release = t.C
-		case <-release:
-			released, release = true, nil
-			for _, m := range parked {
-				answer(m)
-			}
-			parked = nil
-		case <-wake.C:
-			for len(slow) > 0 && !slow[0].due.After(time.Now()) {
-				answer(slow[0])
-				slow = slow[1:]
-			}
-			if len(slow) > 0 {
-				wake.Reset(time.Until(slow[0].due))
-			}
+			u.dispatch(m)
+		case <-u.release:
+			u.releaseParked()
+		case <-u.wake.C:
+			u.answerDue()
 		case <-u.quit:
-			for _, m := range slices.Concat(parked, slow) {
+			for _, m := range slices.Concat(u.parked, u.slow) {
 				u.s.setHeld(m.tid, false)
 				close(m.done) // not ran: the handler answers 503
 			}
 			return
 		}
+	}
+}
+
+// pump is PeekMessage in a loop: it handles every message already waiting
+// for the UI thread, the release of the held requests if it is due and the
+// slow requests that are due, and returns without blocking. StopSockets
+// calls it between the slices of a join; it runs on the UI goroutine.
+func (u *uiThread) pump() {
+	for {
+		select {
+		case m := <-u.msgs:
+			u.dispatch(m)
+		case <-u.release:
+			u.releaseParked()
+		case <-u.wake.C:
+			u.answerDue()
+		default:
+			return
+		}
+	}
+}
+
+// dispatch takes one message: a held request is parked until the release,
+// a slow one until its due time, anything else is answered at once. Held
+// first, logged second: whoever reads the log line can rely on the request
+// being held.
+func (u *uiThread) dispatch(m *uiMsg) {
+	switch {
+	case m.hold && !u.released:
+		u.parked = append(u.parked, m)
+		u.s.setHeld(m.tid, true)
+		u.log(m, fmt.Sprintf("held until the trigger + %v", u.inflightFor))
+	case m.slow > 0:
+		m.due = time.Now().Add(m.slow)
+		i, _ := slices.BinarySearchFunc(u.slow, m.due, func(e *uiMsg, due time.Time) int { return e.due.Compare(due) })
+		u.slow = slices.Insert(u.slow, i, m)
+		u.s.setHeld(m.tid, true)
+		u.wake.Reset(time.Until(u.slow[0].due))
+		u.log(m, fmt.Sprintf("held %v", m.slow))
+	default:
+		u.log(m, "answered")
+		u.answer(m)
+	}
+}
+
+func (u *uiThread) answer(m *uiMsg) {
+	m.fn()
+	m.ran = true
+	if m.hold || m.slow > 0 {
+		u.s.setHeld(m.tid, false)
+	}
+	close(m.done)
+}
+
+func (u *uiThread) releaseParked() {
+	u.released, u.release = true, nil
+	for _, m := range u.parked {
+		u.answer(m)
+	}
+	u.parked = nil
+}
+
+// answerDue answers the slow requests whose time has come and sets the
+// wake-up for the next.
+func (u *uiThread) answerDue() {
+	for len(u.slow) > 0 && !u.slow[0].due.After(time.Now()) {
+		u.answer(u.slow[0])
+		u.slow = u.slow[1:]
+	}
+	if len(u.slow) > 0 {
+		u.wake.Reset(time.Until(u.slow[0].due))
 	}
 }
 
@@ -126,11 +166,24 @@ func (u *uiThread) log(m *uiMsg, what string) {
 	}
 }
 
-// trigger starts the in-flight clock. Only the first call counts.
-func (u *uiThread) trigger() {
+// shutdown runs StopSockets on the UI thread, as eMule does, and waits for
+// it: the held requests are released at trigger + inflightFor by the UI
+// thread's own clock, which StopSockets starts, and answered only when the
+// UI thread gets to them. If the UI thread has stopped (the run was closed
+// first), StopSockets runs on the caller.
+func (u *uiThread) shutdown(trigger time.Time, stopSockets func()) {
+	m := &uiMsg{done: make(chan struct{}), fn: func() {
+		if u.relTimer == nil {
+			u.relTimer = time.NewTimer(time.Until(trigger.Add(u.inflightFor)))
+			u.release = u.relTimer.C
+		}
+		stopSockets()
+	}}
 	select {
-	case u.trig <- time.Now():
-	default:
+	case u.msgs <- m:
+		<-m.done
+	case <-u.stopped:
+		stopSockets()
 	}
 }
 

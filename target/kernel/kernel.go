@@ -464,7 +464,7 @@ func invalidSet(hs []Handle) (why string, twice uint32) {
 // caller that is not a modelled thread and whose joins count for nothing.
 func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitResult {
 	k.mu.Lock()
-	if k.released {
+	if k.released || t != nil && t.released {
 		k.mu.Unlock()
 		return WaitReleased
 	}
@@ -565,16 +565,40 @@ func (k *Kernel) Release() {
 		return
 	}
 	k.released = true
-	now := k.Now()
-	for _, t := range k.threads {
-		if !t.exited {
-			t.forced = true
-			k.viol = append(k.viol, Violation{At: now, Kind: ViolationForced, Thread: t.id, Handle: t.obj.h.v,
-				Detail: fmt.Sprintf("thread %d (%s) still running in %s when the run ended", t.id, t.name, t.state)})
-		}
-	}
+	k.releaseLocked(k.threads)
 	for w := range k.pending {
 		k.finish(w, WaitReleased)
+	}
+}
+
+// ReleaseThreads ends the part of a run that ts are: as Release, but only
+// for their waits. A kernel shared by successive server generations (a
+// restart in one process) outlives each of them, and one generation's end
+// must not release the next one's threads.
+func (k *Kernel) ReleaseThreads(ts []*Thread) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.releaseLocked(ts)
+}
+
+// releaseLocked marks ts released and forced (those not yet exited), and
+// ends their pending waits.
+func (k *Kernel) releaseLocked(ts []*Thread) {
+	now := k.Now()
+	for _, t := range ts {
+		if t.released {
+			continue
+		}
+		t.released = true
+		if t.exited {
+			continue
+		}
+		t.forced = true
+		k.viol = append(k.viol, Violation{At: now, Kind: ViolationForced, Thread: t.id, Handle: t.obj.h.v,
+			Detail: fmt.Sprintf("thread %d (%s) still running in %s when the run ended", t.id, t.name, t.state)})
+		if t.wait != nil {
+			k.finish(t.wait, WaitReleased)
+		}
 	}
 }
 

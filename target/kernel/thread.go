@@ -29,6 +29,7 @@ type Thread struct {
 	autoDelete bool
 	peer       string
 	obj        *object
+	done       chan struct{} // closed when the thread's goroutine has returned
 
 	// Guarded by k.mu.
 	state    State
@@ -38,6 +39,7 @@ type Thread struct {
 	exitedAt time.Duration
 	forced   bool
 	killed   bool
+	released bool // by Release or ReleaseThreads: every wait returns WaitReleased
 	blocked  []Handle
 	wait     *waiter
 	// created and exitStamp order this thread's birth and death against
@@ -51,6 +53,9 @@ type Thread struct {
 	known []int
 	knows map[int]struct{}
 }
+
+// Name is the name the thread was created with.
+func (t *Thread) Name() string { return t.name }
 
 // ID is the thread's number in this kernel, from 1.
 func (t *Thread) ID() int { return t.id }
@@ -117,7 +122,7 @@ func (k *Kernel) CreateThread(opts ThreadOptions, fn func(t *Thread)) *Thread {
 	k.mu.Lock()
 	k.nextTID++
 	t := &Thread{k: k, id: k.nextTID, name: opts.Name, client: opts.Client,
-		autoDelete: opts.AutoDelete, peer: opts.Peer}
+		autoDelete: opts.AutoDelete, peer: opts.Peer, done: make(chan struct{})}
 	t.obj = &object{name: fmt.Sprintf("thread %d", t.id), kind: kindThread, manual: true, thread: t}
 	k.alloc(t.obj)
 	now := k.Now()
@@ -135,6 +140,7 @@ func (k *Kernel) CreateThread(opts ThreadOptions, fn func(t *Thread)) *Thread {
 	// this project does once a wait reports WaitReleased.
 	go func() {
 		defer k.wg.Done()
+		defer close(t.done)
 		defer t.exit()
 		fn(t)
 	}()
@@ -195,6 +201,19 @@ func (t *Thread) State() State {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
 	return t.state
+}
+
+// Done is closed when the thread's goroutine has returned. An actor has
+// no goroutine: its Done is nil.
+func (t *Thread) Done() <-chan struct{} { return t.done }
+
+// Killed reports whether TerminateThread was called on the thread. A killed
+// thread's function must return without running its own cleanup: the real
+// call runs none of it, so what the thread held stays held (leaked).
+func (t *Thread) Killed() bool {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.killed
 }
 
 // TerminateThread asks the thread to die, as Win32 TerminateThread does.
