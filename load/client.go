@@ -64,6 +64,9 @@ type env struct {
 	// dialSem lets at most 64 clients connect at once, so a large run
 	// does not overflow the listen backlog.
 	dialSem chan struct{}
+	// ext is the external target the clients speak to; nil for the
+	// embedded one.
+	ext *External
 }
 
 func newClient(sp Spec, e *env) *client {
@@ -333,8 +336,11 @@ func (c *client) runWS() {
 			}
 			return conn, err
 		}}
-	h := http.Header{"X-API-Key": {c.env.apiKey}}
-	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+"/api/v1/events", h)
+	h, path := http.Header{"X-API-Key": {c.env.apiKey}}, "/api/v1/events"
+	if x := c.env.ext; x != nil {
+		h, path = x.Header.Clone(), x.WSPath
+	}
+	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+path, h)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -347,6 +353,11 @@ func (c *client) runWS() {
 		return
 	}
 	c.enter(csOpen)
+	if c.env.ext != nil {
+		// An external server's state is not visible, and its stream may
+		// send nothing until it has news: the handshake is the readiness.
+		c.setReady()
+	}
 	for {
 		_, _, err := ws.ReadMessage()
 		if err == nil {
