@@ -32,6 +32,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	goingAway := flag.Bool("ws-going-away", false, "send close 1001 to WebSocket clients on shutdown")
 	exitCode := flag.Int("exit", 0, "exit status after a clean shutdown")
+	deaf := flag.Bool("ignore-signals", false, "ignore SIGTERM and SIGINT (a server that never stops by itself)")
 	flag.Parse()
 
 	var mu sync.Mutex
@@ -111,6 +112,10 @@ func main() {
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 		s := <-sigs
+		for *deaf {
+			log.Printf("ignoring %s", s)
+			s = <-sigs
+		}
 		shutdown <- s.String()
 	}()
 	go func() {
