@@ -228,3 +228,16 @@ func TestExternalBadFlagsExit2(t *testing.T) {
 		}
 	}
 }
+
+// legacy, run as a process of its own, exits 0 (its steps complete) while
+// it cuts the request in flight: the external run catches what its exit
+// status does not say.
+func TestExternalServeLegacyCaught(t *testing.T) {
+	args := []string{"--target", "http://127.0.0.1:{port}", "--slow", "/slow?ms=1500", "--silent", "0",
+		"--", binary(t, "shutdowntest"), "serve", "--policy", "legacy", "--addr", "127.0.0.1:{port}"}
+	code, _, checks, out := externalRun(t, args...)
+	if code != exitFail {
+		t.Errorf("exit %d, want 1\n%s", code, out)
+	}
+	wantStatus(t, checks, map[string]string{"inflight-completed": "fail", "process-exited": "pass"}, out)
+}

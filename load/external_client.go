@@ -53,28 +53,12 @@ func (c *client) runExternalHTTP() {
 	if conn == nil {
 		return
 	}
+	// An in-flight client is ready once sent: the server's side is not
+	// visible. One answered before the trigger makes the run an error
+	// (the slow path is too fast).
 	req := externalRequest(x, c.env.addr, path, c.Kind)
-	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := req.Write(conn); err != nil {
-		c.fail(err, "send request")
-		return
-	}
-	c.enter(csSent)
-	if c.Role == RoleInflight {
-		// The server's side is not visible: sent is as far as the client
-		// can tell. One answered before the trigger makes the run an
-		// error (the slow path is too fast).
-		c.setReady()
-	}
-	cr := &countReader{r: conn}
-	br := bufio.NewReader(cr)
-	resp, body, err := readResponse(br, req)
-	if err != nil {
-		if cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
-			c.end(OutcomeClosed, "closed without a response")
-			return
-		}
-		c.fail(err, "read response")
+	resp, body, br := c.exchange(conn, req)
+	if resp == nil {
 		return
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
