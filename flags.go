@@ -42,6 +42,10 @@ type options struct {
 	// runFlags are the flags that shape the run, as given, canonicalised:
 	// the command that reproduces it.
 	runFlags []string
+	// command is an external server's command (after --); serverLog the
+	// file its whole output goes to.
+	command   []string
+	serverLog string
 }
 
 const usageHead = `shutdowntest: does this server shut down cleanly while clients are connected, idle and busy?
@@ -51,8 +55,13 @@ clients below, triggers shutdown and checks how every client and every server
 thread ended. In a terminal it shows the run live and waits for s to shut
 down (? in the view lists its keys); --headless runs straight through.
 
+It can also put a server of yours through the same test: --target its URL,
+and after -- the command that starts it ({port}: a free loopback port).
+
 Usage:
   shutdowntest [flags]
+  shutdowntest [flags] --target URL [--trigger T] [-- COMMAND ARGS...]
+  shutdowntest serve [flags]                    # the model as a server process of its own (serve --help)
 
 Examples:
   shutdowntest                                  # the interactive view: press s to shut down, q to quit
@@ -61,6 +70,8 @@ Examples:
   shutdowntest --headless --iterations 100 --drain-timeout 2s --json report.json
   shutdowntest --headless --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
+  shutdowntest --headless --target http://127.0.0.1:{port} --slow '/slow?ms=2000' --trigger signal:TERM -- ./server --listen 127.0.0.1:{port}
+  shutdowntest --headless --target http://127.0.0.1:8080 --trigger 'http:POST:/admin/shutdown' -H 'X-Token: t'
 
 Durations are at most 24h. A report path may be a file (replaced atomically),
 a symbolic link (the file it names is replaced) or a FIFO or device (written to).
@@ -97,6 +108,7 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	fs.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report with an SVG timeline to this file")
 	fs.BoolVar(&o.headless, "headless", false, "run without the interactive view (implied when stdin or stdout is not a terminal)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	ext := addExternalFlags(fs)
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -105,8 +117,15 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		fmt.Fprint(helpOut, usageHead+fs.FlagUsages())
 		return o, errHelp
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
+	var command []string
+	if dash := fs.ArgsLenAtDash(); dash >= 0 {
+		command = fs.Args()[dash:]
+	}
+	if n := fs.NArg() - len(command); n > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags only, and an external server's command after --; see --help)", fs.Arg(0))
+	}
+	if err := ext.apply(fs, &o, command); err != nil {
+		return o, err
 	}
 	p, err := target.ParsePolicy(*policy)
 	if err != nil {
@@ -152,8 +171,13 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	}
 	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "json", "junit", "markdown", "html", "headless", "help", "version":
+		case "json", "junit", "markdown", "html", "headless", "help", "version", "server-log":
 			return // outputs, not the run
+		case "header":
+			for _, h := range ext.headers {
+				o.runFlags = append(o.runFlags, "--header="+h)
+			}
+			return
 		}
 		o.runFlags = append(o.runFlags, "--"+f.Name+"="+f.Value.String())
 	})
@@ -289,6 +313,8 @@ func progressLine(it *load.Iteration) string {
 		term = "terminate kept open"
 	case tr.Closed:
 		term = fmt.Sprintf("terminate closed t%+.3fs with %d client threads alive", (tr.ClosedAt - it.Trigger).Seconds(), len(tr.AliveAtClose))
+	case it.External != nil:
+		term = externalProgress(it.External, it.Trigger)
 	}
 	var verdict string
 	switch reports.IterationVerdict(it, checks) {
@@ -319,7 +345,10 @@ func progressLine(it *load.Iteration) string {
 // server). Output flags are left out: rerunning should not overwrite the
 // reports being read.
 func reproduce(o options, prog string) (all, one string) {
-	base := append([]string{prog, "--headless"}, o.runFlags...)
+	base := append([]string{prog, "--headless"}, shellQuote(o.runFlags)...)
+	if len(o.command) > 0 {
+		base = append(append(base, "--"), shellQuote(o.command)...)
+	}
 	var single []string
 	for _, f := range base {
 		if !strings.HasPrefix(f, "--iterations=") {

@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		fmt.Fprintln(stdout, "shutdowntest", toolInfo(args).Version)
 		return exitPass
 	}
-	limit, err := load.CheckFileLimit(opts.cfg.Mix)
+	limit, err := load.CheckFileLimit(opts.cfg.Mix, opts.cfg.External != nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
 		return exitUsage
@@ -104,6 +104,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		if r.path != "-" {
 			files = append(files, r.label())
 		}
+	}
+	serverLog, err := openServerLog(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
+		return exitUsage
+	}
+	if serverLog != nil {
+		defer serverLog.Close()
 	}
 	out := reports.NewBatch(files...)
 	for _, w := range []io.Writer{stdout, stderr} {

@@ -64,6 +64,9 @@ type env struct {
 	// dialSem lets at most 64 clients connect at once, so a large run
 	// does not overflow the listen backlog.
 	dialSem chan struct{}
+	// ext is the external target the clients speak to; nil for the
+	// embedded one.
+	ext *External
 }
 
 func newClient(sp Spec, e *env) *client {
@@ -231,24 +234,8 @@ func (c *client) runHTTP() {
 		return
 	}
 	req := c.request()
-	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := req.Write(conn); err != nil {
-		c.fail(err, "send request")
-		return
-	}
-	c.enter(csSent)
-	if c.Role == RoleInflight {
-		c.setReady() // ready once its thread is in process
-	}
-	cr := &countReader{r: conn}
-	br := bufio.NewReader(cr)
-	resp, body, err := readResponse(br, req)
-	if err != nil {
-		if cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
-			c.end(OutcomeClosed, "closed without a response")
-			return
-		}
-		c.fail(err, "read response")
+	resp, body, br := c.exchange(conn, req)
+	if resp == nil {
 		return
 	}
 	if err := checkResponse(c.Kind, resp, body); err != nil {
@@ -270,6 +257,34 @@ func (c *client) runHTTP() {
 	c.enter(csHolding)
 	c.setReady()
 	<-c.halted
+}
+
+// exchange sends req on conn and reads the whole response. An in-flight
+// client is ready once its request is sent (its thread is then on its
+// way to process). When the exchange fails it ends the client and
+// returns a nil response.
+func (c *client) exchange(conn net.Conn, req *http.Request) (*http.Response, []byte, *bufio.Reader) {
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := req.Write(conn); err != nil {
+		c.fail(err, "send request")
+		return nil, nil, nil
+	}
+	c.enter(csSent)
+	if c.Role == RoleInflight {
+		c.setReady()
+	}
+	cr := &countReader{r: conn}
+	br := bufio.NewReader(cr)
+	resp, body, err := readResponse(br, req)
+	if err != nil {
+		if cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+			c.end(OutcomeClosed, "closed without a response")
+		} else {
+			c.fail(err, "read response")
+		}
+		return nil, nil, nil
+	}
+	return resp, body, br
 }
 
 // readResponse reads one whole response. A body shorter than its
@@ -333,8 +348,11 @@ func (c *client) runWS() {
 			}
 			return conn, err
 		}}
-	h := http.Header{"X-API-Key": {c.env.apiKey}}
-	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+"/api/v1/events", h)
+	h, path := http.Header{"X-API-Key": {c.env.apiKey}}, "/api/v1/events"
+	if x := c.env.ext; x != nil {
+		h, path = x.Header.Clone(), x.WSPath
+	}
+	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+path, h)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -347,6 +365,11 @@ func (c *client) runWS() {
 		return
 	}
 	c.enter(csOpen)
+	if c.env.ext != nil {
+		// An external server's state is not visible, and its stream may
+		// send nothing until it has news: the handshake is the readiness.
+		c.setReady()
+	}
 	for {
 		_, _, err := ws.ReadMessage()
 		if err == nil {

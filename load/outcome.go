@@ -11,13 +11,17 @@ var outcomeGoingAway = WSClose(1001)
 //
 // An in-flight request must get its whole response (completed); an idle or
 // silent connection must be closed by the server (closed); a stream must
-// get close 1001, going away. Anything else, pending and timeout included,
-// does not pass.
+// get close 1001, going away. An idle client of an external target that
+// the server closed after its response, before the trigger, was never
+// idle at it: nothing failed, and idle-closed does not judge it. Anything
+// else, pending and timeout included, does not pass.
 func (r Role) Passes(o Outcome) bool {
 	switch r {
 	case RoleInflight:
 		return o == OutcomeCompleted
-	case RoleIdle, RoleSilent:
+	case RoleIdle:
+		return o == OutcomeClosed || o == OutcomeClosedAfterResponse
+	case RoleSilent:
 		return o == OutcomeClosed
 	case RoleStream:
 		return o == outcomeGoingAway

@@ -175,9 +175,17 @@ func jsonShape(v any, key string) string {
 }
 
 // probeAdmission tries a new connection and a REST request after the
-// trigger. Refused, closed with no answer or a 503 mean the server did not
-// admit it; any other answer means it did.
+// trigger (tryAdmission).
 func probeAdmission(addr, apiKey string, when When, clock func(time.Time) time.Duration) AdmissionProbe {
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/status", nil)
+	req.Header.Set("X-API-Key", apiKey)
+	return tryAdmission(addr, req, when, clock)
+}
+
+// tryAdmission tries a new connection and sends req on it. Refused, closed
+// with no answer or a 503 mean the server did not admit it; any other
+// answer means it did.
+func tryAdmission(addr string, req *http.Request, when When, clock func(time.Time) time.Duration) AdmissionProbe {
 	p := AdmissionProbe{When: when, At: clock(time.Now())}
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
@@ -196,27 +204,31 @@ func probeAdmission(addr, apiKey string, when When, clock func(time.Time) time.D
 	defer conn.Close()
 	p.Local = conn.LocalAddr().String()
 	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/status", nil)
-	req.Header.Set("X-API-Key", apiKey)
 	if err := req.Write(conn); err != nil {
 		p.Outcome, p.Detail = AdmissionClosed, "closed before the request was sent: "+err.Error()
 		return p
 	}
+	p.Outcome, p.Detail = admissionOf(conn, req)
+	return p
+}
+
+// admissionOf reads the answer to req on conn: a 503, another answer
+// (served), a close with no answer, or an error.
+func admissionOf(conn net.Conn, req *http.Request) (Admission, string) {
 	cr := &countReader{r: conn}
 	resp, _, err := readResponse(bufio.NewReader(cr), req)
 	switch {
 	case err == nil && resp.StatusCode == http.StatusServiceUnavailable:
-		p.Outcome, p.Detail = AdmissionUnavailable, "503 "+resp.Header.Get("Content-Type")
+		return AdmissionUnavailable, "503 " + resp.Header.Get("Content-Type")
 	case err == nil:
-		p.Outcome, p.Detail = AdmissionServed, fmt.Sprintf("answered %d", resp.StatusCode)
+		return AdmissionServed, fmt.Sprintf("answered %d", resp.StatusCode)
 	case cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)):
-		p.Outcome, p.Detail = AdmissionClosed, "closed unserved"
+		return AdmissionClosed, "closed unserved"
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		p.Outcome, p.Detail = AdmissionError, "accepted but no answer or close in 3s"
+		return AdmissionError, "accepted but no answer or close in 3s"
 	default:
-		p.Outcome, p.Detail = AdmissionError, err.Error()
+		return AdmissionError, err.Error()
 	}
-	return p
 }
 
 // countReader counts the bytes read through it, to tell a connection

@@ -136,7 +136,11 @@ func (r *Runner) run(ctx context.Context) (*Result, error) {
 	res := &Result{Config: cfg, Started: time.Now()}
 	defer func() { res.Wall = time.Since(res.Started) }()
 	for n := 1; n <= cfg.Iterations; n++ {
-		it, err := runIteration(ctx, r, cfg, n)
+		iterate := runIteration
+		if cfg.External != nil {
+			iterate = runExternal
+		}
+		it, err := iterate(ctx, r, cfg, n)
 		if it != nil {
 			// A change to the mix while holding carries on.
 			cfg.Mix, res.Config.Mix = it.Mix, it.Mix

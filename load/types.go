@@ -55,6 +55,11 @@ const (
 	OutcomeRefused   Outcome = "refused"
 	OutcomeTimeout   Outcome = "timeout" // not ended by the deadline
 	OutcomeError     Outcome = "error"
+	// OutcomeClosedAfterResponse: an idle client of an external target
+	// whose connection the server closed after its response, before the
+	// trigger (it keeps no connection alive), so it was never idle at the
+	// trigger.
+	OutcomeClosedAfterResponse Outcome = "closed-after-response"
 )
 
 // wsClosePrefix starts every WebSocket close outcome.
@@ -182,6 +187,10 @@ type Config struct {
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
 	Target target.Config
+	// External, when set, puts a server the tool does not embed through
+	// the same run (see External); Policy, InflightFor and Target are then
+	// unused.
+	External *External
 }
 
 // Result is a whole run.
@@ -230,6 +239,9 @@ type Iteration struct {
 	// that served no client, removed client, route or admission probe.
 	// They do not hold up readiness; their threads are judged as any.
 	Foreign []string
+	// External is what was observed of an external target; nil for the
+	// embedded one (whose record is Server).
+	External *ExternalRecord
 }
 
 // ClientState is one step of a client's own life.

@@ -103,6 +103,8 @@ var criteria = []criterion{
 	{CheckRoutingUnchanged, "before the trigger every route answered as in `load/routes.golden.json` (status, content type, body shape)", checkRouting},
 	{CheckResourcesReleased, "the server held no socket, SocketData or handle afterwards (a terminate handle kept open on purpose is allowed and reported); on Linux the process's socket descriptors agree with the server's count while holding and return to the baseline at the end", checkResources},
 	{CheckNoKernelViolations, "the server committed no act the model kernel records as undefined or harmful (a close while a wait is pending, a wait on a closed handle, a stale handle, `TerminateThread`, and any kind added later); each is named with its kind, thread, handle and time. The harness's own forced release at the end of a run is reported but does not fail it", checkViolations},
+	{CheckProcessExited, "an external server's process exited by itself within `--drain-timeout` of the trigger with status 0 or the one `--expect-exit` names, or kept running as `--expect-exit none` says (skip for the embedded target, and without a launched process or `--pid`)", checkProcessExited},
+	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
 }
 
@@ -111,13 +113,13 @@ var criteria = []criterion{
 const maxListed = 5
 
 // Evaluate judges one iteration by every check of the registry, in its
-// order. It reads only what was recorded; an interrupted iteration is
-// judged on what it got to record (a client still pending is not
-// completed).
+// order (an external target by externalJudges). It reads only what was
+// recorded; an interrupted iteration is judged on what it got to record (a
+// client still pending is not completed).
 func Evaluate(it *load.Iteration) []Check {
 	out := make([]Check, len(criteria))
 	for i, cr := range criteria {
-		out[i] = cr.evaluate(it)
+		out[i] = judge(cr, it)(it)
 		out[i].ID = cr.id
 	}
 	return out

@@ -31,20 +31,21 @@ type Drain struct {
 func drainOf(it *load.Iteration) Drain {
 	rel := func(d time.Duration) *float64 { v := ms(d - it.Trigger); return &v }
 	var d Drain
+	if x := it.External; x != nil {
+		// Seen from outside: the listener closed when new connections
+		// were first refused; no thread or handle of it is seen.
+		if x.Series.HasFirstRefused {
+			d.ListenerClosedMS = rel(x.Series.FirstRefused)
+		}
+		d.LastInflightMS = lastInflight(it)
+		return d
+	}
 	for _, t := range it.Server.Kernel.Threads {
 		if t.Name == target.ThreadListener && t.Exited && !t.Forced {
 			d.ListenerClosedMS = rel(t.ExitedAt)
 		}
 	}
-	var lastIn time.Duration
-	for _, c := range it.Clients {
-		if c.Role == load.RoleInflight && c.Role.Passes(c.Outcome) && c.EndedAt > lastIn {
-			lastIn = c.EndedAt
-		}
-	}
-	if lastIn > 0 {
-		d.LastInflightMS = rel(lastIn)
-	}
+	d.LastInflightMS = lastInflight(it)
 	if last, ok := lastThreadExit(it); ok {
 		d.LastThreadExitMS = rel(last)
 	}
@@ -54,6 +55,22 @@ func drainOf(it *load.Iteration) Drain {
 		d.TerminateKeptOpen = tr.KeptOpen
 	}
 	return d
+}
+
+// lastInflight is when the last in-flight client had its whole response,
+// after the trigger; nil when none had.
+func lastInflight(it *load.Iteration) *float64 {
+	var lastIn time.Duration
+	for _, c := range it.Clients {
+		if c.Role == load.RoleInflight && c.Role.Passes(c.Outcome) && c.EndedAt > lastIn {
+			lastIn = c.EndedAt
+		}
+	}
+	if lastIn == 0 {
+		return nil
+	}
+	v := ms(lastIn - it.Trigger)
+	return &v
 }
 
 // lastThreadExit is when the last client thread exited; ok is false if

@@ -114,6 +114,7 @@ type htmlIteration struct {
 	N          int
 	Which      string
 	Headline   htmlKV      // what happened to the terminate handle, in a sentence
+	Output     []string    // an external server's last lines of output
 	Checks     []htmlCheck // its own checks, when the page also shows the aggregate
 	Timeline   tlView
 	Terminate  []htmlKV
@@ -295,7 +296,10 @@ func htmlTerminateShort(it Iteration) string {
 }
 
 func (r Report) htmlIteration(it Iteration, which string) *htmlIteration {
-	h := &htmlIteration{N: it.N, Which: which, Timeline: tlBuild(r, it), Headline: htmlHeadline(it)}
+	h := &htmlIteration{N: it.N, Which: which, Timeline: tlBuild(r, it), Headline: htmlHeadline(it), Output: outputLines(it)}
+	if r.external() {
+		h.Headline = htmlKV{Value: "External server: " + serverStory(it) + "."}
+	}
 	h.Terminate = htmlTerminate(it)
 	for _, st := range it.Shutdown.Steps {
 		s := htmlStep{Step: st, Start: htmlT(st.StartMS), End: htmlT(st.EndMS)}

@@ -185,6 +185,9 @@ func (r Report) junitProperties() []junitProperty {
 		{"drain_timeout", msDuration(c.DrainTimeoutMS)},
 		{"ready_timeout", msDuration(c.ReadyTimeoutMS)},
 	}
+	if r.external() {
+		props = append(props, junitProperty{"target", r.targetLine()})
+	}
 	if c.MaxDrainMS > 0 {
 		props = append(props, junitProperty{"max_drain", msDuration(c.MaxDrainMS)})
 	}
@@ -212,6 +215,10 @@ func (r Report) failureContext(it Iteration) string {
 		"terminate: " + terminateStory(it),
 		"drain: " + drainStory(it),
 		"shutdown: " + shutdownStory(it),
+	}
+	if r.external() {
+		lines[1] = "server: " + serverStory(it)
+		lines = append(lines, outputLines(it)...)
 	}
 	if st := it.Shutdown.Stragglers; len(st) > 0 {
 		lines = append(lines, "client threads alive after shutdown returned: "+joinInts(st))

@@ -123,6 +123,10 @@ func (r Report) mdTerminate(b *strings.Builder) {
 	if !ok {
 		return
 	}
+	if r.external() {
+		r.mdServer(b, it, which)
+		return
+	}
 	if len(r.Iterations) > 1 {
 		fmt.Fprintf(b, "## Terminate signal (iteration %d, %s)\n\n", it.N, which)
 	} else {

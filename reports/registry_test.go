@@ -41,3 +41,17 @@ func TestREADMEChecksAreTheRegistry(t *testing.T) {
 		}
 	}
 }
+
+// Every check says how it reads an external target, or why it cannot: a
+// check added to the registry without an external judge would otherwise
+// have nothing to run on one.
+func TestExternalJudgesCoverTheRegistry(t *testing.T) {
+	for _, cr := range criteria {
+		if externalJudges[cr.id] == nil {
+			t.Errorf("check %s has no external judge", cr.id)
+		}
+	}
+	if len(externalJudges) != len(criteria) {
+		t.Errorf("%d external judges for %d checks", len(externalJudges), len(criteria))
+	}
+}

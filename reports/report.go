@@ -27,7 +27,9 @@ type Report struct {
 	Interrupted bool      `json:"interrupted"`
 	Tool        ToolInfo  `json:"tool"`
 	Config      Config    `json:"config"`
-	Checks      []Check   `json:"checks"`
+	// Target is the server under test as configured.
+	Target TargetBlock `json:"target"`
+	Checks []Check     `json:"checks"`
 	// Started is when the run began (RFC 3339, UTC, seconds); empty when
 	// unknown.
 	Started string  `json:"started"`
@@ -42,8 +44,10 @@ type Report struct {
 // Schema is the current report format. Version 3 added the error verdict
 // and its error object, the no-kernel-violations check, alive_at_close, the
 // clients' and admission probes' ok, the violations' thread and handle, and
-// null fd counts at hold when none was taken.
-const Schema = "shutdowntest-report/3"
+// null fd counts at hold when none was taken. Version 4 added external
+// targets: the target blocks, the process-exited and port-released checks,
+// and the admission moments of an external target.
+const Schema = "shutdowntest-report/4"
 
 // RunError is why a run could not be carried out: the iteration it
 // stopped in (0 when none had started), the phase (starting or holding;
@@ -113,9 +117,11 @@ type Mix struct {
 
 // Iteration is one cycle on a fresh server.
 type Iteration struct {
-	N          int         `json:"n"`
-	Addr       string      `json:"addr"`
-	Verdict    Verdict     `json:"verdict"`
+	N       int     `json:"n"`
+	Addr    string  `json:"addr"`
+	Verdict Verdict `json:"verdict"`
+	// Target is the server under test as this iteration ran it.
+	Target     TargetBlock `json:"target"`
 	Checks     []Check     `json:"checks"`
 	Terminate  Terminate   `json:"terminate"`
 	Shutdown   Shutdown    `json:"shutdown"`
@@ -290,6 +296,7 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 			MaxDrainMS:     ms(cfg.MaxDrain),
 			Iterations:     cfg.Iterations,
 		},
+		Target:     configTarget(cfg),
 		WallMS:     ms(res.Wall),
 		Started:    startedOf(res),
 		Iterations: []Iteration{},
@@ -344,7 +351,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	relPtr := func(d time.Duration) *float64 { v := rel(d); return &v }
 	srv := &it.Server
 	out := Iteration{
-		N: it.N, Addr: it.Addr, Verdict: IterationVerdict(it, checks), Checks: checks,
+		N: it.N, Addr: it.Addr, Verdict: IterationVerdict(it, checks), Checks: checks, Target: iterationTarget(it),
 		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Ready: it.Ready, Interrupted: it.Interrupted,
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
 		Violations: []Violation{},

@@ -55,6 +55,11 @@ func (r Report) WriteText(w io.Writer) {
 	for _, l := range r.drainLines() {
 		fmt.Fprintln(w, l)
 	}
+	if it, _, ok := r.storyIteration(); ok {
+		for _, l := range outputLines(it) {
+			fmt.Fprintln(w, l)
+		}
+	}
 	fmt.Fprintln(w, r.verdictLine())
 	for _, l := range r.reproduceLines() {
 		fmt.Fprintln(w, l)
@@ -66,7 +71,7 @@ func (r Report) header() string {
 	if r.Config.Iterations > 0 && r.Config.Iterations != len(r.Iterations) {
 		iters = fmt.Sprintf("%d of %d iterations", len(r.Iterations), r.Config.Iterations)
 	}
-	return fmt.Sprintf("shutdowntest: policy %s, %s, %s", r.Config.Policy, r.clientsLine(), iters)
+	return fmt.Sprintf("shutdowntest: %s, %s, %s", r.targetLine(), r.clientsLine(), iters)
 }
 
 // clientsLine is the client mix in the header's words:
@@ -101,11 +106,14 @@ func (r Report) terminateLine() string {
 	if !ok {
 		return "terminate: no iteration was recorded"
 	}
-	label := "terminate"
-	if len(r.Iterations) > 1 {
-		label = fmt.Sprintf("terminate (iteration %d, %s)", it.N, which)
+	label, story := "terminate", terminateStory
+	if r.external() {
+		label, story = "server", serverStory
 	}
-	return label + ": " + terminateStory(it)
+	if len(r.Iterations) > 1 {
+		label = fmt.Sprintf("%s (iteration %d, %s)", label, it.N, which)
+	}
+	return label + ": " + story(it)
 }
 
 // terminateStory is one iteration's terminate handle in one line: when it
@@ -207,6 +215,9 @@ func (m milestone) spread() string {
 // figure is said in words: the listener never closed, a client thread
 // never exited (so the drain never finished), terminate kept open.
 func drainStory(it Iteration) string {
+	if it.Target.Kind == targetExternal {
+		return externalDrainStory(it)
+	}
 	d := it.Drain
 	var parts []string
 	if d.ListenerClosedMS != nil {

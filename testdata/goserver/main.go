@@ -1,0 +1,139 @@
+// Command goserver is a plain Go net/http server that shuts down with
+// http.Server.Shutdown on SIGTERM or SIGINT, for the external-target tests:
+// a server nobody on the team wrote the shutdown of. Shutdown waits for
+// requests in flight and closes idle keep-alive connections, but ignores
+// hijacked ones (golang/go#17721): its WebSocket clients get close 1001
+// only with -ws-going-away, which registers an OnShutdown hook that sends
+// it; without, they see the process exit (1006).
+//
+// Routes: / (a small page, keep-alive), /api (JSON), /slow?ms=N (answers
+// after N ms), /ws (a WebSocket that sends a message every 50 ms), and
+// POST /admin/shutdown (starts the same shutdown as a signal).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	goingAway := flag.Bool("ws-going-away", false, "send close 1001 to WebSocket clients on shutdown")
+	exitCode := flag.Int("exit", 0, "exit status after a clean shutdown")
+	deaf := flag.Bool("ignore-signals", false, "ignore SIGTERM and SIGINT (a server that never stops by itself)")
+	flag.Parse()
+
+	var mu sync.Mutex
+	conns := map[*websocket.Conn]bool{}
+	upgrader := websocket.Upgrader{}
+	shutdown := make(chan string, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintln(w, "<html><title>goserver</title>hello</html>")
+	})
+	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"ok":true}`)
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		fmt.Fprintf(w, "answered after %d ms\n", ms)
+	})
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns[c] = true
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+			c.Close()
+		}()
+		go func() { // reads, to see the close; ends with the connection
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		for {
+			mu.Lock()
+			err := c.WriteMessage(websocket.TextMessage, []byte("tick"))
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	mux.HandleFunc("POST /admin/shutdown", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "shutting down")
+		select {
+		case shutdown <- "POST /admin/shutdown":
+		default:
+		}
+	})
+	srv := &http.Server{Handler: mux}
+	if *goingAway {
+		srv.RegisterOnShutdown(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for c := range conns {
+				msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
+				_ = c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				c.Close()
+			}
+		})
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("listening on %s", l.Addr())
+	go func() {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		s := <-sigs
+		for *deaf {
+			log.Printf("ignoring %s", s)
+			s = <-sigs
+		}
+		shutdown <- s.String()
+	}()
+	go func() {
+		why := <-shutdown
+		log.Printf("shutting down (%s)", why)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			log.Printf("shutdown: %v", err)
+		}
+	}()
+	if err := srv.Serve(l); err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+	// Serve returns at once on Shutdown; wait for Shutdown's own end.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	log.Printf("shut down; exit %d", *exitCode)
+	os.Exit(*exitCode)
+}
