@@ -105,9 +105,13 @@ const (
 // parser, kept free of the thread and the socket so that it can be fuzzed
 // on its own.
 func parseRequest(acc []byte, eof bool) (*http.Request, []byte, readStep) {
-	end := bytes.Index(acc, []byte("\r\n\r\n"))
+	const crlf2 = "\r\n\r\n"
+	end := bytes.Index(acc, []byte(crlf2))
 	if end < 0 {
-		if eof || len(acc) > maxHeader {
+		// A header of maxHeader bytes can still end here: up to three
+		// bytes of its terminator may have arrived already. Dropping
+		// at maxHeader made the verdict depend on how TCP split it.
+		if eof || len(acc) > maxHeader+len(crlf2)-1 {
 			return nil, nil, readDrop
 		}
 		return nil, nil, readMore
