@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -119,7 +118,8 @@ func parseRequest(acc []byte, eof bool) (*http.Request, []byte, readStep) {
 	if end > maxHeader {
 		return nil, nil, readDrop
 	}
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(acc)))
+	in := &drainReader{r: bytes.NewReader(acc)}
+	req, err := http.ReadRequest(bufio.NewReader(in))
 	if err != nil {
 		// A malformed request (for example two conflicting
 		// Content-Length headers) gets a plain 400.
@@ -130,7 +130,11 @@ func parseRequest(acc []byte, eof bool) (*http.Request, []byte, readStep) {
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case err != nil && in.drained:
+		// The body needs bytes that have not arrived. net/http says so
+		// in more than one way (io.ErrUnexpectedEOF for a short
+		// Content-Length, its own error for a chunked trailer cut
+		// short), so the input is asked, not the error.
 		if eof {
 			return nil, nil, readDrop
 		}
@@ -141,6 +145,18 @@ func parseRequest(acc []byte, eof bool) (*http.Request, []byte, readStep) {
 		return nil, nil, readDrop
 	}
 	return req, body, readDone
+}
+
+// drainReader notes when its reader has run dry.
+type drainReader struct {
+	r       io.Reader
+	drained bool
+}
+
+func (d *drainReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.drained = d.drained || err == io.EOF
+	return n, err
 }
 
 // badRequest answers a request the parser refused with a fixed 400. The
