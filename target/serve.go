@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -155,7 +156,7 @@ type drainReader struct {
 
 func (d *drainReader) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
-	d.drained = d.drained || err == io.EOF
+	d.drained = d.drained || errors.Is(err, io.EOF)
 	return n, err
 }
 
