@@ -262,13 +262,17 @@ func (st readStep) String() string {
 	return [...]string{"wait for more", "a whole request", "bad request", "drop"}[st]
 }
 
-// skipHeld skips a request carrying HoldHeader: it is the test harness's
-// own control, and the UI thread holds such a request until a shutdown
-// trigger that never comes here.
+// skipHeld skips the requests the UI thread holds on purpose: one carrying
+// HoldHeader (the test harness's own control, held until a shutdown
+// trigger that never comes here) and the slow routes, which hold for as
+// long as their query says, up to a minute.
 func skipHeld(t *testing.T, req *http.Request) {
 	t.Helper()
 	if req.Header.Get(HoldHeader) != "" {
 		t.Skip("carries " + HoldHeader + ", held until a trigger")
+	}
+	if req.URL.Path == "/slow" || req.URL.Path == "/api/v1/slow" {
+		t.Skip("a slow route, held as long as it is told")
 	}
 }
 
