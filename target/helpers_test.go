@@ -52,7 +52,7 @@ func waitFor(t *testing.T, what string, cond func() error) {
 // startServer starts a server and registers its shutdown and close. The
 // cleanup waits, bounded, for a Shutdown the test started elsewhere, so
 // Close never runs under a live StopSockets.
-func startServer(t *testing.T, cfg Config) *Server {
+func startServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {

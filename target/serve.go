@@ -79,41 +79,89 @@ func (s *Server) readRequest(t *kernel.Thread, sd *socketData, ev, term kernel.H
 		t.Enter(StateRead)
 		data, eof, _ := sd.take()
 		acc = append(acc, data...)
-		end := bytes.Index(acc, []byte("\r\n\r\n"))
-		if end < 0 {
-			if eof || len(acc) > maxHeader {
-				return nil, nil, false
-			}
+		req, body, step := parseRequest(acc, eof)
+		switch step {
+		case readMore:
 			continue
-		}
-		if end > maxHeader {
-			return nil, nil, false
-		}
-		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(acc)))
-		if err != nil {
-			// A malformed request (for example two conflicting
-			// Content-Length headers) gets a plain 400.
+		case readBad:
 			s.badRequest(t, sd, ev, term)
 			return nil, nil, false
-		}
-		if req.ContentLength > maxBody {
-			return nil, nil, false
-		}
-		body, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
-		switch {
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			if eof {
-				return nil, nil, false
-			}
-			continue // the body is still arriving
-		case err != nil:
-			s.badRequest(t, sd, ev, term)
-			return nil, nil, false
-		case len(body) > maxBody:
+		case readDrop:
 			return nil, nil, false
 		}
 		return req, body, true
 	}
+}
+
+// readStep is what the thread does with the bytes a connection has sent
+// so far.
+type readStep int
+
+const (
+	readMore readStep = iota // no whole request yet: wait for more
+	readDone                 // a whole request: process it
+	readBad                  // malformed: answer a fixed 400
+	readDrop                 // over a limit, or cut short by EOF: drop with no reply
+)
+
+// parseRequest decides on acc, everything the connection has sent so far;
+// eof says the peer has finished sending. It is the server's whole request
+// parser, kept free of the thread and the socket so that it can be fuzzed
+// on its own.
+func parseRequest(acc []byte, eof bool) (*http.Request, []byte, readStep) {
+	const crlf2 = "\r\n\r\n"
+	end := bytes.Index(acc, []byte(crlf2))
+	if end < 0 {
+		// A header of maxHeader bytes can still end here: up to three
+		// bytes of its terminator may have arrived already. Dropping
+		// at maxHeader made the verdict depend on how TCP split it.
+		if eof || len(acc) > maxHeader+len(crlf2)-1 {
+			return nil, nil, readDrop
+		}
+		return nil, nil, readMore
+	}
+	if end > maxHeader {
+		return nil, nil, readDrop
+	}
+	in := &drainReader{r: bytes.NewReader(acc)}
+	req, err := http.ReadRequest(bufio.NewReader(in))
+	if err != nil {
+		// A malformed request (for example two conflicting
+		// Content-Length headers) gets a plain 400.
+		return nil, nil, readBad
+	}
+	if req.ContentLength > maxBody {
+		return nil, nil, readDrop
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
+	switch {
+	case err != nil && in.drained:
+		// The body needs bytes that have not arrived. net/http says so
+		// in more than one way (io.ErrUnexpectedEOF for a short
+		// Content-Length, its own error for a chunked trailer cut
+		// short), so the input is asked, not the error.
+		if eof {
+			return nil, nil, readDrop
+		}
+		return nil, nil, readMore // the body is still arriving
+	case err != nil:
+		return nil, nil, readBad
+	case len(body) > maxBody:
+		return nil, nil, readDrop
+	}
+	return req, body, readDone
+}
+
+// drainReader notes when its reader has run dry.
+type drainReader struct {
+	r       io.Reader
+	drained bool
+}
+
+func (d *drainReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.drained = d.drained || errors.Is(err, io.EOF)
+	return n, err
 }
 
 // badRequest answers a request the parser refused with a fixed 400. The
