@@ -1,5 +1,7 @@
 package load
 
+import "slices"
+
 // outcomeGoingAway is the one ending a stream passes with, built once: the
 // live view asks Passes for every client of every snapshot.
 var outcomeGoingAway = WSClose(1001)
@@ -11,8 +13,9 @@ var outcomeGoingAway = WSClose(1001)
 //
 // An in-flight request must get its whole response (completed); an idle or
 // silent connection must be closed by the server (closed); a stream must
-// get close 1001, going away. Anything else, pending and timeout included,
-// does not pass.
+// get close 1001, going away; a hostile role passes with the outcomes its
+// row of the hostile table lists. Anything else, pending and timeout
+// included, does not pass.
 func (r Role) Passes(o Outcome) bool {
 	switch r {
 	case RoleInflight:
@@ -21,6 +24,9 @@ func (r Role) Passes(o Outcome) bool {
 		return o == OutcomeClosed
 	case RoleStream:
 		return o == outcomeGoingAway
+	}
+	if h := hostileByRole[r]; h != nil {
+		return slices.Contains(h.Passes, o)
 	}
 	return false
 }
