@@ -167,9 +167,6 @@ func HostileOf(r Role) (h Hostile, ok bool) {
 	return *p, true
 }
 
-// Hostile counts are set in Mix.Hostile by the table's order; these read
-// and write them by role.
-
 // HostileCount is how many clients of hostile role r the mix opens.
 func (m Mix) HostileCount(r Role) int {
 	for i := range hostileRoles {
@@ -313,8 +310,8 @@ func (c *client) let(conn net.Conn, e ending) {
 // (its status, and a REST error envelope's code) or a drop. The client
 // closes its socket before it records the outcome, so a count of open
 // sockets taken once it is ready never includes it.
-func (c *client) awaitAnswer(conn net.Conn, wait time.Duration) {
-	_ = conn.SetReadDeadline(time.Now().Add(wait))
+func (c *client) awaitAnswer(conn net.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(hostileWait))
 	if c.isHalted() {
 		_ = conn.SetReadDeadline(time.Now())
 	}
@@ -347,12 +344,12 @@ func (c *client) sendAndAwait(b []byte) {
 	if conn == nil || !c.write(conn, b) {
 		return
 	}
-	c.awaitAnswer(conn, hostileWait)
+	c.awaitAnswer(conn)
 }
 
-func (c *client) header(method, target string, extra ...string) []byte {
+func (c *client) header(method, uri string, extra ...string) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, c.env.addr)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, uri, c.env.addr)
 	for _, h := range extra {
 		b.WriteString(h)
 	}
@@ -407,7 +404,7 @@ func runShortBody(e ending) func(*client) {
 		}
 		c.let(conn, e)
 		if e == endHalfClose {
-			c.awaitAnswer(conn, hostileWait)
+			c.awaitAnswer(conn)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package reports
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -40,15 +39,7 @@ func hostileRow(h load.Hostile) string {
 // last cell, and that cell (the verdict a role alone gets on legacy).
 func readmeHostile(t *testing.T) (rows []string, legacy map[load.Role]string) {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n## Hostile clients\n")
-	if !ok {
-		t.Fatal("README.md has no \"## Hostile clients\" section")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := readmeSection(t, "Hostile clients")
 	legacy = map[load.Role]string{}
 	for _, line := range strings.Split(section, "\n") {
 		if !strings.HasPrefix(line, "| `") {

@@ -10,15 +10,7 @@ import (
 // the same order, each with its criterion sentence word for word, so the
 // documentation cannot drift from what the reports judge.
 func TestREADMEChecksAreTheRegistry(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n## The checks\n")
-	if !ok {
-		t.Fatal("README.md has no \"## The checks\" section")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := readmeSection(t, "The checks")
 	type row struct{ id, passes string }
 	var rows []row
 	for _, line := range strings.Split(section, "\n") {
@@ -40,4 +32,20 @@ func TestREADMEChecksAreTheRegistry(t *testing.T) {
 			t.Errorf("README check %d:\n got %q: %q\nwant %q: %q", i+1, got.id, got.passes, want.id, want.passes)
 		}
 	}
+}
+
+// readmeSection is the text of README.md's section "## title", up to the
+// next one.
+func readmeSection(t *testing.T, title string) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## "+title+"\n")
+	if !ok {
+		t.Fatalf("README.md has no \"## %s\" section", title)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
 }
