@@ -96,6 +96,7 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	for _, c := range counts {
 		fs.IntVar(c.n, c.name, defaultCount, c.help)
 	}
+	hostile := addHostileFlags(fs)
 	fs.DurationVar(&o.cfg.InflightFor, "inflight-for", 300*time.Millisecond, "how long in-flight requests keep processing after the trigger")
 	fs.DurationVar(&o.cfg.DrainTimeout, "drain-timeout", 10*time.Second, "fixed's shared budget for joining client threads; observation ends 1s after it")
 	fs.DurationVar(&o.cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "how long clients may take to reach their intended states")
@@ -138,6 +139,9 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 			return o, fmt.Errorf("--%s: must be 0 or more, got %d", c.name, *c.n)
 		}
 		names = append(names, "--"+c.name)
+	}
+	if err := hostile.apply(&o.cfg.Mix); err != nil {
+		return o, err
 	}
 	switch total := o.cfg.Mix.Total(); {
 	case total == 0:

@@ -53,6 +53,10 @@ type client struct {
 	detail  string
 	endedAt time.Duration
 	msgs    int
+
+	// released: the client closed its own socket (a hostile role's close
+	// or reset), so no descriptor of its is open any more.
+	released bool
 }
 
 // env is what every client of one iteration shares.
@@ -61,6 +65,8 @@ type env struct {
 	session string
 	apiKey  string
 	clock   func(time.Time) time.Duration
+	// seed is the iteration's seed for random bytes (Config.Seed).
+	seed uint64
 	// dialSem lets at most 64 clients connect at once, so a large run
 	// does not overflow the listen backlog.
 	dialSem chan struct{}
@@ -117,7 +123,7 @@ func (c *client) freeze() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.frozen = true
-	if c.ended || (c.Role == RoleIdle && c.ready) {
+	if c.ended || (outcomeFromThread(c.Role) && c.ready) {
 		return
 	}
 	c.ended, c.outcome, c.endedAt = true, OutcomeTimeout, 0
@@ -172,6 +178,10 @@ func (c *client) close() {
 
 func (c *client) run() {
 	defer c.close()
+	if h := hostileByRole[c.Role]; h != nil {
+		h.run(c)
+		return
+	}
 	switch c.Kind {
 	case KindHTTP, KindREST:
 		c.runHTTP()

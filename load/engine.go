@@ -167,7 +167,8 @@ func (r *iteration) run(ctx context.Context) error {
 		r.triggerAndObserve(ctx)
 		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: errors.New("route probe threads still alive after 5s")}
 	}
-	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64)}
+	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64),
+		seed: seedFor(r.cfg.Seed, r.n)}
 	r.startClients()
 	r.phase = PhaseHolding
 	var missing []string
@@ -372,6 +373,12 @@ func (r *iteration) notReady() []string {
 		want := wantState(c.Role)
 		name := fmt.Sprintf("client %d (%s %s)", c.ID, c.Kind, c.Role)
 		th, seen := threads[local]
+		if h := hostileByRole[c.Role]; h != nil {
+			if why := hostileNotReady(h, c, th, seen); why != "" {
+				missing = append(missing, name+why)
+			}
+			continue
+		}
 		switch {
 		case ended:
 			missing = append(missing, fmt.Sprintf("%s ended: %s %s", name, outcome, detail))
@@ -422,7 +429,7 @@ func (r *iteration) fdAtHold() {
 	open := 0
 	for _, c := range r.clients {
 		c.mu.Lock()
-		if c.conn != nil && !c.ended {
+		if c.conn != nil && !c.ended && !c.released {
 			open++
 		}
 		c.mu.Unlock()
@@ -500,7 +507,7 @@ func (r *iteration) allEnded() bool {
 	}
 	for _, c := range r.clients {
 		c.mu.Lock()
-		done := c.ended || c.Role == RoleIdle
+		done := c.ended || outcomeFromThread(c.Role)
 		c.mu.Unlock()
 		if !done {
 			return false
@@ -542,7 +549,7 @@ func (r *iteration) finish() {
 		cr := c.view()
 		th, served := byPeer[cr.Local]
 		cr.Thread = th.ID
-		if cr.Outcome != OutcomePending && cr.Outcome != OutcomeTimeout && cr.EndedAt < it.Trigger {
+		if cr.Outcome != OutcomePending && cr.Outcome != OutcomeTimeout && cr.EndedAt < it.Trigger && !judgedAtOnce(c.Role) {
 			// Outcomes are about the shutdown: an ending before it is an
 			// error of the setup, whatever it looked like.
 			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("ended before the trigger (%s): %s", cr.Outcome, cr.Detail)
@@ -551,6 +558,8 @@ func (r *iteration) finish() {
 			// The client held on as it should; how it ended is what its
 			// server thread did after the trigger.
 			cr.Outcome, cr.Detail, cr.EndedAt = idleOutcome(th, it.Trigger)
+		} else if h := hostileByRole[c.Role]; h != nil && h.FromThread && cr.Outcome == OutcomePending && served {
+			cr.Outcome, cr.Detail, cr.EndedAt = h.threadOutcome(th, it.Trigger)
 		} else if cr.Outcome == OutcomePending {
 			cr.Outcome, cr.Detail = OutcomeTimeout, "not ended by the deadline; no server thread was seen for it"
 		}

@@ -1,5 +1,7 @@
 package load
 
+import "slices"
+
 // outcomeGoingAway is the one ending a stream passes with, built once: the
 // live view asks Passes for every client of every snapshot.
 var outcomeGoingAway = WSClose(1001)
@@ -11,7 +13,8 @@ var outcomeGoingAway = WSClose(1001)
 //
 // An in-flight request must get its whole response (completed); an idle or
 // silent connection must be closed by the server (closed); a stream must
-// get close 1001, going away. An idle client of an external target that
+// get close 1001, going away; a hostile role passes with the outcomes its
+// row of the hostile table lists. An idle client of an external target that
 // the server closed after its response, before the trigger, was never
 // idle at it: nothing failed, and idle-closed does not judge it. Anything
 // else, pending and timeout included, does not pass.
@@ -25,6 +28,9 @@ func (r Role) Passes(o Outcome) bool {
 		return o == OutcomeClosed
 	case RoleStream:
 		return o == outcomeGoingAway
+	}
+	if h := hostileByRole[r]; h != nil {
+		return slices.Contains(h.Passes, o)
 	}
 	return false
 }

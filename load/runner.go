@@ -133,6 +133,7 @@ func (r *Runner) Abort() {
 // run runs the iterations, each on a fresh server.
 func (r *Runner) run(ctx context.Context) (*Result, error) {
 	cfg := r.cfg
+	cfg.Seed = effectiveSeed(cfg.Seed)
 	res := &Result{Config: cfg, Started: time.Now()}
 	defer func() { res.Wall = time.Since(res.Started) }()
 	for n := 1; n <= cfg.Iterations; n++ {

@@ -83,6 +83,9 @@ type Mix struct {
 	RESTInflight int
 	WS           int
 	Silent       int
+	// Hostile counts the hostile clients by role, in the order of the
+	// hostile table (HostileRoles; HostileCount and SetHostile by role).
+	Hostile [len(hostileRoles)]int
 }
 
 // Total is the number of clients. It saturates at math.MaxInt rather than
@@ -99,7 +102,8 @@ func (m Mix) Total() int {
 }
 
 // Specs lists the clients in id order: http idle, http inflight, rest
-// idle, rest inflight, ws, tcp.
+// idle, rest inflight, ws, tcp, then the hostile roles in the order of
+// their table.
 func (m Mix) Specs() []Spec {
 	var out []Spec
 	for _, f := range m.fields() {
@@ -149,11 +153,15 @@ type mixField struct {
 
 // fields lists m's counts in client id order.
 func (m *Mix) fields() []mixField {
-	return []mixField{
+	fs := []mixField{
 		{KindHTTP, RoleIdle, &m.HTTPIdle}, {KindHTTP, RoleInflight, &m.HTTPInflight},
 		{KindREST, RoleIdle, &m.RESTIdle}, {KindREST, RoleInflight, &m.RESTInflight},
 		{KindWS, RoleStream, &m.WS}, {KindTCP, RoleSilent, &m.Silent},
 	}
+	for i := range hostileRoles {
+		fs = append(fs, mixField{hostileRoles[i].Kind, hostileRoles[i].Role, &m.Hostile[i]})
+	}
+	return fs
 }
 
 // Spec names one client.
@@ -183,6 +191,10 @@ type Config struct {
 	// Iteration.Mix and Result.Config.Mix say what ran.
 	Hold          bool
 	ShutdownAfter time.Duration
+	// Seed makes the random parts of a run reproducible (the garbage
+	// role's bytes): iteration n uses Seed+n. 0 picks one from the clock,
+	// and Result.Config.Seed says which.
+	Seed int64
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.

@@ -106,6 +106,7 @@ var criteria = []criterion{
 	{CheckProcessExited, "an external server's process exited by itself within `--drain-timeout` of the trigger with status 0 or the one `--expect-exit` names, or kept running as `--expect-exit none` says (skip for the embedded target, and without a launched process or `--pid`)", checkProcessExited},
 	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
+	{CheckHostileHandled, "every hostile client was answered with the error or dropped as its role's row of [Hostile clients](#hostile-clients) says, and its server thread ended by itself: before the trigger for a role the server rejects at once, by the end of the drain for a lasting one (skip without hostile clients)", checkHostile},
 }
 
 // maxListed bounds how many offenders one detail names: a run may hold

@@ -24,6 +24,7 @@ const (
 	skipNoRoutes  = "external target: the routing table load/routes.golden.json is the embedded model's"
 	skipNoRes     = "external target: its sockets and handles are in its own process"
 	skipEmbedded  = "embedded target: the server runs inside this process"
+	skipHostile   = "external target: hostile clients are judged by how their server thread ended, which an external target does not show"
 )
 
 // externalJudges judges an external iteration, check by check: every id
@@ -44,6 +45,7 @@ var externalJudges = map[string]func(*load.Iteration) Check{
 	CheckDrainWithin:              checkDrainExternal,
 	CheckProcessExited:            checkProcessExited,
 	CheckPortReleased:             checkPortReleased,
+	CheckHostileHandled:           skipWith(skipHostile),
 }
 
 // judge is the function that judges it by check cr: the registry's for the

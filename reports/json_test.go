@@ -164,7 +164,7 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("config.clients.%s", k)
 		}
 	}
-	if n := len(get(t, m, "checks").([]any)); n != 13 {
+	if n := len(get(t, m, "checks").([]any)); n != 14 {
 		t.Errorf("%d aggregated checks", n)
 	}
 	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
@@ -205,7 +205,7 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("iteration %d: %d clients, configured %d", i+1, n, mix.Total())
 		}
 		checks := get(t, m, "iterations", i, "checks").([]any)
-		if len(checks) != 13 {
+		if len(checks) != 14 {
 			t.Errorf("iteration %d: %d checks", i+1, len(checks))
 		}
 		for _, c := range checks {
@@ -447,7 +447,7 @@ func TestBuildNoIteration(t *testing.T) {
 		t.Error("iterations must be an empty array")
 	}
 	checks := get(t, m, "checks").([]any)
-	if len(checks) != 13 {
+	if len(checks) != 14 {
 		t.Errorf("checks %v", checks)
 	}
 	for i := range checks {
@@ -470,7 +470,7 @@ func TestBuildNoIteration(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	r := Build(nil, nil, testTool)
-	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria) || len(criteria) != 13 || r.Iterations == nil || r.Schema != Schema {
+	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria) || len(criteria) != 14 || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }

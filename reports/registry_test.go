@@ -10,15 +10,7 @@ import (
 // the same order, each with its criterion sentence word for word, so the
 // documentation cannot drift from what the reports judge.
 func TestREADMEChecksAreTheRegistry(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n## The checks\n")
-	if !ok {
-		t.Fatal("README.md has no \"## The checks\" section")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := readmeSection(t, "The checks")
 	type row struct{ id, passes string }
 	var rows []row
 	for _, line := range strings.Split(section, "\n") {
@@ -54,4 +46,20 @@ func TestExternalJudgesCoverTheRegistry(t *testing.T) {
 	if len(externalJudges) != len(criteria) {
 		t.Errorf("%d external judges for %d checks", len(externalJudges), len(criteria))
 	}
+}
+
+// readmeSection is the text of README.md's section "## title", up to the
+// next one.
+func readmeSection(t *testing.T, title string) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## "+title+"\n")
+	if !ok {
+		t.Fatalf("README.md has no \"## %s\" section", title)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
 }

@@ -113,6 +113,8 @@ type Mix struct {
 	RESTInflight int `json:"rest_inflight"`
 	WS           int `json:"ws"`
 	Silent       int `json:"silent"`
+	// Hostile counts the hostile clients by role; absent without any.
+	Hostile map[string]int `json:"hostile,omitempty"`
 }
 
 // Iteration is one cycle on a fresh server.
@@ -289,7 +291,8 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 		Config: Config{
 			Policy: string(cfg.Policy),
 			Clients: Mix{HTTPIdle: cfg.Mix.HTTPIdle, HTTPInflight: cfg.Mix.HTTPInflight,
-				RESTIdle: cfg.Mix.RESTIdle, RESTInflight: cfg.Mix.RESTInflight, WS: cfg.Mix.WS, Silent: cfg.Mix.Silent},
+				RESTIdle: cfg.Mix.RESTIdle, RESTInflight: cfg.Mix.RESTInflight, WS: cfg.Mix.WS, Silent: cfg.Mix.Silent,
+				Hostile: hostileMix(cfg.Mix)},
 			InflightForMS:  ms(cfg.InflightFor),
 			DrainTimeoutMS: ms(cfg.DrainTimeout),
 			ReadyTimeoutMS: ms(cfg.ReadyTimeout),

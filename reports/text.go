@@ -78,9 +78,17 @@ func (r Report) header() string {
 // "6 clients (http 1+1, rest 1+1, ws 1, tcp 1)", idle+in-flight per kind.
 func (r Report) clientsLine() string {
 	m := r.Config.Clients
-	total := m.HTTPIdle + m.HTTPInflight + m.RESTIdle + m.RESTInflight + m.WS + m.Silent
-	return fmt.Sprintf("%s (http %d+%d, rest %d+%d, ws %d, tcp %d)", plural(total, "client", "clients"),
+	hostile := 0
+	for _, n := range m.Hostile {
+		hostile += n
+	}
+	total := m.HTTPIdle + m.HTTPInflight + m.RESTIdle + m.RESTInflight + m.WS + m.Silent + hostile
+	s := fmt.Sprintf("%s (http %d+%d, rest %d+%d, ws %d, tcp %d", plural(total, "client", "clients"),
 		m.HTTPIdle, m.HTTPInflight, m.RESTIdle, m.RESTInflight, m.WS, m.Silent)
+	if hostile > 0 {
+		s += fmt.Sprintf(", hostile %d", hostile)
+	}
+	return s + ")"
 }
 
 // storyIteration is the iteration whose story the summaries tell: the

@@ -47,10 +47,13 @@ func (m *Model) layout() layout {
 		// compact form is the last that shows every failure's evidence
 		// whole, which at the verdict matters more than the table: it may
 		// leave the table a single row.
-		for _, f := range []checksForm{checksWrapped, checksCompact, checksPlain} {
-			if f == checksCompact && !m.anyFailed() {
-				continue
-			}
+		// With no failure, one line per check (plain) comes before the
+		// compact form, which folds the passes into one line.
+		forms := []checksForm{checksWrapped, checksCompact, checksPlain}
+		if !m.anyFailed() {
+			forms = []checksForm{checksWrapped, checksPlain, checksCompact}
+		}
+		for _, f := range forms {
 			room := minTableRows + 1
 			if f == checksCompact {
 				room = 2
