@@ -130,14 +130,20 @@ func (r *Runner) Abort() {
 	}
 }
 
-// run runs the iterations, each on a fresh server.
+// run runs the iterations, each on a fresh server: cfg.Iterations of
+// them, or for a soak (cfg.For) as many as start in its time.
 func (r *Runner) run(ctx context.Context) (*Result, error) {
 	cfg := r.cfg
+	if cfg.Seed == 0 {
+		cfg.Seed = clockSeed()
+	}
 	res := &Result{Config: cfg, Started: time.Now()}
 	defer func() { res.Wall = time.Since(res.Started) }()
-	for n := 1; n <= cfg.Iterations; n++ {
-		it, err := runIteration(ctx, r, cfg, n)
+	jitter := jitterOffsets(cfg.Seed, cfg.Jitter)
+	for n := 1; !cfg.soakOver(res.Started, n-1); n++ {
+		it, err := runIteration(ctx, r, cfg, n, jitter())
 		if it != nil {
+			it.Resources = sampleResources(n, it.Server.Left.OpenHandles)
 			// A change to the mix while holding carries on.
 			cfg.Mix, res.Config.Mix = it.Mix, it.Mix
 			res.Iterations = append(res.Iterations, *it)

@@ -182,6 +182,20 @@ type Config struct {
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
 	Target target.Config
+	// For, when set, makes the run a soak: iterations start until this
+	// long after the run began (one under way then still finishes), and
+	// Iterations, when more than 0, caps their number; with For, 0 means
+	// no cap.
+	For time.Duration
+	// Seed is the seed of every random choice in a run (0: from the
+	// clock, and the report says which seed was used).
+	Seed int64
+	// Jitter, when set, moves each iteration's automatic trigger (as soon
+	// as ready, or ShutdownAfter) later by a random offset from 0 to
+	// Jitter drawn from Seed, so that the trigger lands at different
+	// points of the clients' and threads' interleaving. A trigger by hand
+	// (Hold without ShutdownAfter) is not moved.
+	Jitter time.Duration
 }
 
 // Result is a whole run.
@@ -230,6 +244,12 @@ type Iteration struct {
 	// that served no client, removed client, route or admission probe.
 	// They do not hold up readiness; their threads are judged as any.
 	Foreign []string
+	// Jitter is the offset Config.Jitter added to this iteration's
+	// trigger (0 without it, or for a trigger by hand).
+	Jitter time.Duration
+	// Resources is what the process and the server held once the
+	// iteration had ended: what a soak watches for growth.
+	Resources ResourceSample
 }
 
 // ClientState is one step of a client's own life.

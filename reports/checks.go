@@ -76,6 +76,7 @@ const (
 	CheckResourcesReleased        = "resources-released"
 	CheckNoKernelViolations       = "no-kernel-violations"
 	CheckDrainWithin              = "drain-within"
+	CheckNoGrowth                 = "no-growth"
 )
 
 // criterion is one acceptance check: its id, the sentence saying when it
@@ -104,6 +105,44 @@ var criteria = []criterion{
 	{CheckResourcesReleased, "the server held no socket, SocketData or handle afterwards (a terminate handle kept open on purpose is allowed and reported); on Linux the process's socket descriptors agree with the server's count while holding and return to the baseline at the end", checkResources},
 	{CheckNoKernelViolations, "the server committed no act the model kernel records as undefined or harmful (a close while a wait is pending, a wait on a closed handle, a stale handle, `TerminateThread`, and any kind added later); each is named with its kind, thread, handle and time. The harness's own forced release at the end of a run is reported but does not fail it", checkViolations},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
+}
+
+// runCriterion is a check of the run as a whole (a trend over its
+// iterations), judged from the iterations as the report records them.
+type runCriterion struct {
+	id       string
+	passes   string
+	evaluate func([]Iteration) Check
+}
+
+// runCriteria are the checks of the run as a whole, shown after the
+// registry's (criteria); README.md's check table lists them after those.
+var runCriteria = []runCriterion{
+	{CheckNoGrowth, "no resource sampled after each iteration (the live heap after a GC, goroutines, open descriptors, the server's kernel handles) keeps rising through the run, by the robust fit described under [Soak](#soak); skip below 20 iterations after a warm-up of 5. It judges the run as a whole, not each iteration", checkNoGrowth},
+}
+
+// evaluateRun judges the run's iterations, as the report records them, by
+// every check of the run as a whole, in runCriteria's order.
+func evaluateRun(its []Iteration) []Check {
+	out := make([]Check, len(runCriteria))
+	for i, cr := range runCriteria {
+		out[i] = cr.evaluate(its)
+		out[i].ID = cr.id
+	}
+	return out
+}
+
+// runChecks are the report's checks of the run as a whole.
+func (r Report) runChecks() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		for _, cr := range runCriteria {
+			if c.ID == cr.id {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // maxListed bounds how many offenders one detail names: a run may hold

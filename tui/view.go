@@ -346,10 +346,7 @@ func rule(title, note string, w int) string {
 // checks are the run's: one iteration's own, with their own details, or
 // the aggregate over several, exactly as the report has them.
 func (m *Model) checks() []reports.Check {
-	if len(m.report.Iterations) == 1 {
-		return m.report.Iterations[0].Checks
-	}
-	return m.report.Checks
+	return m.report.SummaryChecks()
 }
 
 // checksForm is how much of the checks a screen has room for.

@@ -1,0 +1,100 @@
+package load
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"time"
+)
+
+// ResourceSample is what the process and the embedded server held at the
+// end of one iteration, after its server was closed and its goroutines
+// joined: the same moment in every iteration, so that a series of them
+// shows growth, not the iteration's own coming and going.
+type ResourceSample struct {
+	// Heap is the live heap in bytes (runtime.MemStats.HeapAlloc) right
+	// after a forced GC, when HeapSampled; the GC is the sample's cost, so
+	// it is taken every HeapEvery iterations only.
+	Heap        uint64
+	HeapSampled bool
+	// Goroutines is runtime.NumGoroutine.
+	Goroutines int
+	// FDs is the process's open file descriptors of every kind, when
+	// FDsAvailable (Linux: /proc/self/fd).
+	FDs          int
+	FDsAvailable bool
+	// Handles is the model kernel's open handles the server still held
+	// at the end, before Close forced anything (Record.Left.OpenHandles).
+	Handles int
+	// Cost is how long taking the sample took, the GC included.
+	Cost time.Duration
+}
+
+// HeapEvery is how often the heap is sampled: every iteration. A forced
+// GC of the tool's few-MiB heap costs about a millisecond, a few percent
+// of the shortest iterations (50 a second), so it is not thinned out.
+const HeapEvery = 1
+
+// sampleResources takes iteration n's sample, once its server has closed
+// and left its record rec.
+func sampleResources(n int, leftHandles int) ResourceSample {
+	t0 := time.Now()
+	s := ResourceSample{Handles: leftHandles}
+	if (n-1)%HeapEvery == 0 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s.Heap, s.HeapSampled = ms.HeapAlloc, true
+	}
+	s.Goroutines = runtime.NumGoroutine()
+	s.FDs, s.FDsAvailable = openFDs()
+	s.Cost = time.Since(t0)
+	return s
+}
+
+// MaxFor bounds Config.For: a soak of a month is the longest anyone
+// means, and it keeps the deadline (the run's start plus For) far from
+// overflowing a time.Time.
+const MaxFor = 30 * 24 * time.Hour
+
+// soakOver reports whether the run, started at start, may start no more
+// iterations: n iterations ran and Iterations caps them, or For has
+// passed since start. Without For, only Iterations ends it.
+func (c Config) soakOver(start time.Time, n int) bool {
+	if c.For <= 0 {
+		return n >= c.Iterations
+	}
+	if c.Iterations > 0 && n >= c.Iterations {
+		return true
+	}
+	return time.Since(start) >= c.For
+}
+
+// Randomized reports whether the run draws anything from Seed, so that
+// the command reproducing it must carry the seed.
+func (c Config) Randomized() bool { return c.Jitter > 0 }
+
+// jitterStream is the PCG stream the trigger offsets are drawn from.
+// Every random part of a run takes its own stream of the one seed, so that
+// adding another (garbage bytes) does not shift the offsets a seed gives.
+const jitterStream = 0x6a6974746572 // "jitter"
+
+// jitterOffsets returns the sequence of trigger offsets seed gives for a
+// jitter of up to d: each from 0 to d inclusive, uniformly.
+func jitterOffsets(seed int64, d time.Duration) func() time.Duration {
+	rng := rand.New(rand.NewPCG(uint64(seed), jitterStream))
+	return func() time.Duration {
+		if d <= 0 {
+			return 0
+		}
+		return time.Duration(rng.Int64N(int64(d) + 1))
+	}
+}
+
+// clockSeed is the seed of a run given none: the clock, never 0 (which
+// would mean "from the clock" again when reproduced).
+func clockSeed() int64 {
+	if s := time.Now().UnixNano(); s != 0 {
+		return s
+	}
+	return 1
+}
