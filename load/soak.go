@@ -16,6 +16,11 @@ type ResourceSample struct {
 	// it is taken every HeapEvery iterations only.
 	Heap        uint64
 	HeapSampled bool
+	// Kept estimates the part of Heap that is the run's own records of
+	// the iterations so far, kept for the report (keptSize): it grows
+	// with every iteration by design, and a soak judges the heap without
+	// it.
+	Kept uint64
 	// Goroutines is runtime.NumGoroutine.
 	Goroutines int
 	// FDs is the process's open file descriptors of every kind, when
@@ -36,9 +41,9 @@ const HeapEvery = 1
 
 // sampleResources takes iteration n's sample, once its server has closed
 // and left its record rec.
-func sampleResources(n int, leftHandles int) ResourceSample {
+func sampleResources(n int, leftHandles int, kept uint64) ResourceSample {
 	t0 := time.Now()
-	s := ResourceSample{Handles: leftHandles}
+	s := ResourceSample{Handles: leftHandles, Kept: kept}
 	if (n-1)%HeapEvery == 0 {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -98,3 +103,4 @@ func clockSeed() int64 {
 	}
 	return 1
 }
+

@@ -64,7 +64,7 @@ var growthResources = []growthResource{
 		if s.HeapBytes == nil {
 			return 0, false
 		}
-		return float64(*s.HeapBytes), true
+		return float64(*s.HeapBytes) - float64(s.KeptBytes), true
 	}},
 	{ResourceGoroutines, "goroutines", 2, func(s ResourcesSample) (float64, bool) { return float64(s.Goroutines), true }},
 	{ResourceFDs, "descriptors", 2, func(s ResourcesSample) (float64, bool) {

@@ -152,7 +152,11 @@ type Iteration struct {
 // after a GC, is null on iterations it was not sampled, FDs where the
 // platform cannot count them.
 type ResourcesSample struct {
-	HeapBytes  *uint64 `json:"heap_bytes"`
+	HeapBytes *uint64 `json:"heap_bytes"`
+	// KeptBytes estimates what of the heap is the run's own records of
+	// its iterations so far (kept for this report); no-growth judges the
+	// heap without it.
+	KeptBytes  uint64  `json:"kept_bytes"`
 	Goroutines int     `json:"goroutines"`
 	FDs        *int    `json:"fds"`
 	Handles    int     `json:"handles"`
@@ -576,7 +580,7 @@ func startedOf(res *load.Result) string {
 }
 
 func resourcesSampleOf(s load.ResourceSample) ResourcesSample {
-	out := ResourcesSample{Goroutines: s.Goroutines, Handles: s.Handles, CostMS: ms(s.Cost)}
+	out := ResourcesSample{KeptBytes: s.Kept, Goroutines: s.Goroutines, Handles: s.Handles, CostMS: ms(s.Cost)}
 	if s.HeapSampled {
 		heap := s.Heap
 		out.HeapBytes = &heap

@@ -127,6 +127,9 @@ func (m *Model) header() string {
 	phase, extra := m.phase()
 	tag := stPhase.Inherit(m.phaseStyle()).Render(phase)
 	iter := fmt.Sprintf("  iter %d/%d ", m.iteration(), max(m.cfg.Iterations, 1))
+	if m.cfg.For > 0 && m.cfg.Iterations == 0 { // a soak: its time ends it, not a count
+		iter = fmt.Sprintf("  iter %d (soak %v) ", m.iteration(), m.cfg.For)
+	}
 	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
 	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
 	// The long form when it fits, else the words a narrow screen keeps.
