@@ -63,8 +63,9 @@ Examples:
   shutdowntest --headless --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
 
-Durations are at most 24h, but --for at most 720h. A report path may be a file (replaced atomically),
-a symbolic link (the file it names is replaced) or a FIFO or device (written to).
+Durations are at most 24h (--for at most 720h). A report path may be a file
+(replaced atomically), a symbolic link (the file it names is replaced) or a
+FIFO or device (written to).
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad usage, 3 the run
 could not be carried out, 4 the verdict was reached but a report could not be

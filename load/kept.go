@@ -62,12 +62,17 @@ func (w *keptWalker) walk(v reflect.Value) {
 			w.walk(v.Field(i))
 		}
 	case reflect.Map:
-		if v.IsNil() || !w.alloc(v.Pointer(), 0) {
+		// The header, and groups of 8 slots (key and value each) with 8
+		// control bytes, at most 7/8 full, their count a power of two: an
+		// estimate, as the layout is the runtime's (Go 1.24's maps).
+		if v.IsNil() || !w.alloc(v.Pointer(), 48) {
 			return
 		}
-		// Buckets: key, value and a byte of metadata per slot, at most
-		// half full; an estimate, as the layout is the runtime's.
-		w.n += uint64(roundSizeClass(uintptr(v.Len())*(v.Type().Key().Size()+v.Type().Elem().Size()+1)*2 + 48))
+		groups := uintptr(1)
+		for groups*7 < uintptr(v.Len()) {
+			groups *= 2
+		}
+		w.n += uint64(roundSizeClass(groups * (8 + 8*(v.Type().Key().Size()+v.Type().Elem().Size()))))
 		for it := v.MapRange(); it.Next(); {
 			w.walk(it.Key())
 			w.walk(it.Value())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-	"unsafe"
 )
 
 // adjustQueue is how many changes to the mix may wait for the engine to
@@ -141,16 +140,14 @@ func (r *Runner) run(ctx context.Context) (*Result, error) {
 	res := &Result{Config: cfg, Started: time.Now()}
 	defer func() { res.Wall = time.Since(res.Started) }()
 	jitter := jitterOffsets(cfg.Seed, cfg.Jitter)
-	var kept uint64 // what the records in res.Iterations keep (keptSize)
+	var resources sampler
 	for n := 1; !cfg.soakOver(res.Started, n-1); n++ {
 		it, err := runIteration(ctx, r, cfg, n, jitter())
 		if it != nil {
 			// A change to the mix while holding carries on.
 			cfg.Mix, res.Config.Mix = it.Mix, it.Mix
 			res.Iterations = append(res.Iterations, *it)
-			kept += keptSize(*it)
-			array := uint64(roundSizeClass(uintptr(cap(res.Iterations)) * unsafe.Sizeof(*it)))
-			it.Resources = sampleResources(n, it.Server.Left.OpenHandles, kept+array)
+			it.Resources = resources.sample(res.Iterations)
 			res.Iterations[len(res.Iterations)-1].Resources = it.Resources
 			if it.Interrupted {
 				res.Interrupted = true

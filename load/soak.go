@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"time"
+	"unsafe"
 )
 
 // ResourceSample is what the process and the embedded server held at the
@@ -13,7 +14,7 @@ import (
 type ResourceSample struct {
 	// Heap is the live heap in bytes (runtime.MemStats.HeapAlloc) right
 	// after a forced GC, when HeapSampled; the GC is the sample's cost, so
-	// it is taken every HeapEvery iterations only.
+	// it is taken only as often as heapBudget allows.
 	Heap        uint64
 	HeapSampled bool
 	// Kept estimates the part of Heap that is the run's own records of
@@ -34,26 +35,46 @@ type ResourceSample struct {
 	Cost time.Duration
 }
 
-// HeapEvery is how often the heap is sampled: every iteration. A forced
-// GC of the tool's few-MiB heap costs about a millisecond, a few percent
-// of the shortest iterations (50 a second), so it is not thinned out.
-const HeapEvery = 1
+// heapBudget bounds the forced GCs to this share of a run's time: the
+// heap is sampled only once heapBudget's inverse times the last GC's cost
+// has passed since it. A GC's cost grows with the records the run keeps
+// (about 1 ms at the start, 10 ms after 800 iterations of the default
+// mix), so short iterations late in a long soak skip some heap samples;
+// the other resources are sampled after every iteration. The first
+// heapAlways iterations always sample it: no-growth needs that many (a
+// warm-up of 5 and 20 samples) to judge a short soak at all.
+const (
+	heapBudget = 0.05
+	heapAlways = 25
+)
 
-// sampleResources takes iteration n's sample, once its server has closed
-// and left its record rec.
-func sampleResources(n int, leftHandles int, kept uint64) ResourceSample {
+// sampler takes the resource sample after each iteration of a run.
+type sampler struct {
+	kept     uint64        // what the records of the run keep (keptSize)
+	lastHeap time.Time     // when the heap was last sampled
+	gcCost   time.Duration // what that GC took
+}
+
+// sample takes the sample of the iteration just appended to its: once
+// its server has closed and its goroutines were joined.
+func (s *sampler) sample(its []Iteration) ResourceSample {
 	t0 := time.Now()
-	s := ResourceSample{Handles: leftHandles, Kept: kept}
-	if (n-1)%HeapEvery == 0 {
+	it := &its[len(its)-1]
+	s.kept += keptSize(*it)
+	array := uint64(roundSizeClass(uintptr(cap(its)) * unsafe.Sizeof(*it)))
+	out := ResourceSample{Handles: it.Server.Left.OpenHandles, Kept: s.kept + array}
+	if it.N <= heapAlways || time.Since(s.lastHeap) >= time.Duration(float64(s.gcCost)/heapBudget) {
+		g0 := time.Now()
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		s.Heap, s.HeapSampled = ms.HeapAlloc, true
+		out.Heap, out.HeapSampled = ms.HeapAlloc, true
+		s.lastHeap, s.gcCost = time.Now(), time.Since(g0)
 	}
-	s.Goroutines = runtime.NumGoroutine()
-	s.FDs, s.FDsAvailable = openFDs()
-	s.Cost = time.Since(t0)
-	return s
+	out.Goroutines = runtime.NumGoroutine()
+	out.FDs, out.FDsAvailable = openFDs()
+	out.Cost = time.Since(t0)
+	return out
 }
 
 // MaxFor bounds Config.For: a soak of a month is the longest anyone
@@ -103,4 +124,3 @@ func clockSeed() int64 {
 	}
 	return 1
 }
-
