@@ -68,13 +68,15 @@ Examples:
   shutdowntest --headless                       # the default run: every check should pass
   shutdowntest --headless --policy legacy       # the pre-fix server: the tool must catch it (exit 1)
   shutdowntest --headless --iterations 100 --drain-timeout 2s --json report.json
+  shutdowntest --headless --for 5m --jitter 50ms --html soak.html   # a soak: no-growth judges the trend
   shutdowntest --headless --policy legacy --junit junit.xml --markdown summary.md --html timeline.html
   shutdowntest --ws 200 --silent 500 --http-idle 300 --json - | jq .verdict
   shutdowntest --headless --target http://127.0.0.1:{port} --slow '/slow?ms=2000' --trigger signal:TERM -- ./server --listen 127.0.0.1:{port}
   shutdowntest --headless --target http://127.0.0.1:8080 --trigger 'http:POST:/admin/shutdown' -H 'X-Token: t'
 
-Durations are at most 24h. A report path may be a file (replaced atomically),
-a symbolic link (the file it names is replaced) or a FIFO or device (written to).
+Durations are at most 24h (--for at most 720h). A report path may be a file
+(replaced atomically), a symbolic link (the file it names is replaced) or a
+FIFO or device (written to).
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad usage, 3 the run
 could not be carried out, 4 the verdict was reached but a report could not be
@@ -103,6 +105,9 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	fs.IntVar(&o.cfg.Iterations, "iterations", 1, "how many start-hold-shutdown cycles, each on a fresh server")
 	fs.DurationVar(&o.cfg.ShutdownAfter, "shutdown-after", 0, "trigger shutdown after the clients have held this long (0: at once headless; on s in the terminal UI)")
 	fs.DurationVar(&o.cfg.MaxDrain, "max-drain", 0, "fail (check drain-within) when trigger → last client thread exited takes longer")
+	fs.DurationVar(&o.cfg.For, "for", 0, "soak: start iterations until this long has passed (at most 720h; --iterations, when given, caps them)")
+	fs.DurationVar(&o.cfg.Jitter, "jitter", 0, "move each trigger later by a random offset up to this long, drawn from --seed")
+	fs.Int64Var(&o.cfg.Seed, "seed", 0, "seed of the run's random choices (0: from the clock; the report and the reproduce command give the one used)")
 	fs.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file (- for stdout; the summary then goes to stderr)")
 	fs.StringVar(&o.junitPath, "junit", "", "write a JUnit XML report (one testcase per check per iteration) to this file")
 	fs.StringVar(&o.markdownPath, "markdown", "", "write a Markdown report (release checklist, CI step summary) to this file")
@@ -156,7 +161,7 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	}{
 		{"inflight-for", o.cfg.InflightFor, false}, {"drain-timeout", o.cfg.DrainTimeout, false},
 		{"ready-timeout", o.cfg.ReadyTimeout, false}, {"shutdown-after", o.cfg.ShutdownAfter, true},
-		{"max-drain", o.cfg.MaxDrain, true},
+		{"max-drain", o.cfg.MaxDrain, true}, {"jitter", o.cfg.Jitter, true},
 	} {
 		switch {
 		case d.v < 0 && d.zeroOK:
@@ -169,6 +174,16 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	}
 	if o.cfg.Iterations < 1 || o.cfg.Iterations > maxIterations {
 		return o, fmt.Errorf("--iterations: must be from 1 to %d, got %d", maxIterations, o.cfg.Iterations)
+	}
+	// A soak has its own maximum: it is the one duration meant to be
+	// long, and the engine adds it to nothing but the run's start.
+	switch {
+	case o.cfg.For < 0:
+		return o, fmt.Errorf("--for: must be 0 or more, got %v", o.cfg.For)
+	case o.cfg.For > load.MaxFor:
+		return o, fmt.Errorf("--for: must be at most %gh, got %v", load.MaxFor.Hours(), o.cfg.For)
+	case o.cfg.For > 0 && !fs.Changed("iterations"):
+		o.cfg.Iterations = 0 // the time ends a soak; only a given count caps it
 	}
 	if err := checkReportPaths(o.reportPaths()); err != nil {
 		return o, err
@@ -213,26 +228,37 @@ func countFlags(m *load.Mix) []countFlag {
 // with (p and +/- change them), so the report and its reproduce command
 // describe that run and not the flags as first given.
 func (o *options) adopt(cfg load.Config) {
-	set := func(name, value string) {
-		flag := "--" + name + "="
-		for i, f := range o.runFlags {
-			if strings.HasPrefix(f, flag) {
-				o.runFlags[i] = flag + value
-				return
-			}
-		}
-		o.runFlags = append(o.runFlags, flag+value)
-	}
 	if cfg.Policy != o.cfg.Policy {
-		set("policy", string(cfg.Policy))
+		o.setRunFlag("policy", string(cfg.Policy))
 	}
 	was, now := countFlags(&o.cfg.Mix), countFlags(&cfg.Mix)
 	for i := range now {
 		if *now[i].n != *was[i].n {
-			set(now[i].name, fmt.Sprint(*now[i].n))
+			o.setRunFlag(now[i].name, fmt.Sprint(*now[i].n))
 		}
 	}
 	o.cfg.Policy, o.cfg.Mix = cfg.Policy, cfg.Mix
+}
+
+// adoptSeed puts the seed a run used into its reproduce command when the
+// run drew anything from it: a seed taken from the clock is known only
+// once the run has started.
+func (o *options) adoptSeed(cfg load.Config) {
+	if cfg.Randomized() && cfg.Seed != 0 {
+		o.setRunFlag("seed", fmt.Sprint(cfg.Seed))
+	}
+}
+
+// setRunFlag gives a flag of the reproduce command a new value, or adds it.
+func (o *options) setRunFlag(name, value string) {
+	flag := "--" + name + "="
+	for i, f := range o.runFlags {
+		if strings.HasPrefix(f, flag) {
+			o.runFlags[i] = flag + value
+			return
+		}
+	}
+	o.runFlags = append(o.runFlags, flag+value)
 }
 
 // reportPath is a report flag given and the path it names.

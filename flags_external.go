@@ -35,8 +35,17 @@ type externalFlags struct {
 var externalOnly = []string{"trigger", "pid", "page", "rest", "slow", "ws-path", "header", "ready-path",
 	"expect-exit", "admission-grace", "server-log", "allow-remote"}
 
-// embeddedOnly are the flags of the embedded model only.
-var embeddedOnly = []string{"policy", "inflight-for"}
+// embeddedOnly are the flags of the embedded model only: its policy, its
+// in-flight hold, and what the external engine does not do yet (hostile
+// clients, whose verdict rests on the server thread that served them; a
+// jittered trigger).
+func embeddedOnly() []string {
+	names := []string{"policy", "inflight-for", "jitter", "hostile"}
+	for _, r := range load.HostileRoles() {
+		names = append(names, string(r.Role))
+	}
+	return names
+}
 
 func addExternalFlags(fs *pflag.FlagSet) *externalFlags {
 	e := &externalFlags{}
@@ -77,7 +86,7 @@ func (e *externalFlags) apply(fs *pflag.FlagSet, o *options, command []string) e
 		}
 		return nil
 	}
-	for _, name := range embeddedOnly {
+	for _, name := range embeddedOnly() {
 		if fs.Changed(name) {
 			return fmt.Errorf("--%s: only for the embedded target, not with --target", name)
 		}

@@ -141,8 +141,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		opts.adopt(final.Config)
 		res, runErr = final.Result, final.Err
 	} else {
+		of := fmt.Sprintf("/%d", opts.cfg.Iterations)
+		if opts.cfg.Iterations == 0 {
+			of = " of a " + opts.cfg.For.String() + " soak"
+		}
 		progress := func(it load.Iteration) {
-			fmt.Fprintf(stderr, "iteration %d/%d: %s\n", it.N, opts.cfg.Iterations, progressLine(&it))
+			fmt.Fprintf(stderr, "iteration %d%s: %s\n", it.N, of, progressLine(&it))
 		}
 		// The address, as soon as the server listens, so that a person
 		// can point something at it while it runs.
@@ -175,6 +179,7 @@ func conclude(opts options, res *load.Result, runErr error, args []string, limit
 	info := toolInfo(args)
 	info.OpenFileLimit = limit
 	rep := reports.Build(res, runErr, info)
+	opts.adoptSeed(res.Config)
 	all, one := reproduce(opts, progName(args[0]))
 	rep.Reproduce.Command = all
 	if rep.Verdict != reports.VerdictPass && len(rep.Iterations) > 1 {

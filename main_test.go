@@ -55,6 +55,13 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		{[]string{"--iterations", "0"}, "--iterations"},
 		{[]string{"--iterations", "9223372036854775807"}, "--iterations"},
 		{[]string{"--iterations", "1000001"}, "--iterations"},
+		{[]string{"--for", "-1s"}, "--for"},
+		{[]string{"--for", "720h0m0.001s"}, "--for"},
+		{[]string{"--for", "soon"}, "--for"},
+		{[]string{"--jitter", "-1ms"}, "--jitter"},
+		{[]string{"--jitter", "24h0m0.001s"}, "--jitter"},
+		{[]string{"--seed", "x"}, "--seed"},
+		{[]string{"--seed", "9223372036854775808"}, "--seed"},
 		{[]string{"--frobnicate"}, "--frobnicate"},
 		{[]string{"--json", filepath.Join(dir, "missing", "r.json")}, "--json"},
 		{[]string{"--json", dir}, "--json"},
@@ -468,6 +475,51 @@ func TestInteractiveRunEndsLikeHeadless(t *testing.T) {
 }
 
 func tail(s string, n int) string { return s[max(len(s)-n, 0):] }
+
+// --for runs until the time is up unless --iterations is given; it has
+// its own maximum, inclusive.
+func TestForAndIterations(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		iters int
+		d     time.Duration
+	}{
+		{[]string{"--for", "5m"}, 0, 5 * time.Minute},
+		{[]string{"--for", "720h", "--iterations", "1"}, 1, load.MaxFor},
+		{[]string{"--iterations", "3"}, 3, 0},
+		{nil, 1, 0},
+	} {
+		o, err := parseFlags(c.args, io.Discard)
+		if err != nil || o.cfg.Iterations != c.iters || o.cfg.For != c.d {
+			t.Errorf("%v: iterations %d, for %v, err %v; want %d, %v", c.args, o.cfg.Iterations, o.cfg.For, err, c.iters, c.d)
+		}
+	}
+}
+
+// The reproduce command carries the seed a jittered run used, given or
+// taken from the clock, and no seed when nothing was drawn from it.
+func TestReproduceCarriesTheSeed(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		used int64
+		want string
+	}{
+		{[]string{"--jitter", "20ms"}, 99, "st --headless --jitter=20ms --seed=99"},
+		{[]string{"--jitter", "20ms", "--seed", "5"}, 5, "st --headless --jitter=20ms --seed=5"},
+		{[]string{"--ws", "2"}, 99, "st --headless --ws=2"},
+	} {
+		o, err := parseFlags(c.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := o.cfg
+		cfg.Seed = c.used // what the run says it used
+		o.adoptSeed(cfg)
+		if all, _ := reproduce(o, "st"); all != c.want {
+			t.Errorf("%v: reproduce %q, want %q", c.args, all, c.want)
+		}
+	}
+}
 
 // What the view changed (p, +, -) is what the reproduce command says.
 func TestAdoptRewritesPolicyAndMix(t *testing.T) {

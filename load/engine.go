@@ -119,15 +119,19 @@ type iteration struct {
 	removed []*client
 }
 
-// runIteration runs iteration n of the run ctl steers.
-func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int) (*Iteration, error) {
+// runIteration runs iteration n of the run ctl steers, its automatic
+// trigger moved later by jitter.
+func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int, jitter time.Duration) (*Iteration, error) {
 	tc := cfg.Target
 	tc.Policy, tc.DrainTimeout, tc.InflightFor = cfg.Policy, cfg.DrainTimeout, cfg.InflightFor
 	srv, err := target.New(tc)
 	if err != nil {
 		return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: fmt.Errorf("configure the embedded server: %w", err)}
 	}
-	r := &iteration{cfg: cfg, n: n, obs: ctl.obs, ctl: ctl, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix}, phase: PhaseStarting,
+	if cfg.Hold && cfg.ShutdownAfter == 0 {
+		jitter = 0 // a trigger by hand is not moved
+	}
+	r := &iteration{cfg: cfg, n: n, obs: ctl.obs, ctl: ctl, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix, Jitter: jitter}, phase: PhaseStarting,
 		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
 	base, fdOK, why := target.SocketFDs()
 	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
@@ -177,8 +181,10 @@ func (r *iteration) run(ctx context.Context) error {
 		return len(missing) == 0
 	}
 	ready := r.waitUntil(ctx.Done(), r.cfg.ReadyTimeout, isReady)
-	if ready && (r.cfg.Hold || r.cfg.ShutdownAfter > 0) {
-		r.hold(ctx)
+	// Both at most a day (flags), so the sum cannot overflow.
+	after := r.cfg.ShutdownAfter + r.it.Jitter
+	if ready && (r.cfg.Hold || after > 0) {
+		r.hold(ctx, after)
 		// Clients added while holding, or one that fell out of its state,
 		// get the ready budget again; the usual case passes at once.
 		if ctx.Err() == nil {
@@ -228,12 +234,13 @@ func (r *iteration) startClient(sp Spec) {
 }
 
 // hold keeps the ready clients holding until the trigger: Runner.Trigger,
-// ShutdownAfter, or ctx ending (Abort cancels it too). It is as long as the
-// person watching wants, and ends with them: quitting the view triggers.
-func (r *iteration) hold(ctx context.Context) {
+// d passing (ShutdownAfter and the jitter, when more than 0), or ctx
+// ending (Abort cancels it too). It is as long as the person watching
+// wants, and ends with them: quitting the view triggers.
+func (r *iteration) hold(ctx context.Context, d time.Duration) {
 	var after <-chan time.Time
-	if r.cfg.ShutdownAfter > 0 {
-		t := time.NewTimer(r.cfg.ShutdownAfter)
+	if d > 0 {
+		t := time.NewTimer(d)
 		defer t.Stop()
 		after = t.C
 	}

@@ -251,15 +251,6 @@ func (h *Hostile) threadOutcome(t kernel.ThreadRecord, trigger time.Duration) (O
 // the iteration so iterations differ, each reproducible from the seed.
 func seedFor(seed int64, n int) uint64 { return uint64(seed) + uint64(n) }
 
-// effectiveSeed is the seed a run uses: the configured one, or one from
-// the clock when it is 0.
-func effectiveSeed(seed int64) int64 {
-	if seed != 0 {
-		return seed
-	}
-	return time.Now().UnixNano()
-}
-
 // How a hostile client lets go of its connection after what it sent.
 type ending int
 

@@ -130,22 +130,31 @@ func (r *Runner) Abort() {
 	}
 }
 
-// run runs the iterations, each on a fresh server.
+// run runs the iterations, each on a fresh server: cfg.Iterations of
+// them, or for a soak (cfg.For) as many as start in its time.
 func (r *Runner) run(ctx context.Context) (*Result, error) {
 	cfg := r.cfg
-	cfg.Seed = effectiveSeed(cfg.Seed)
+	if cfg.Seed == 0 {
+		cfg.Seed = clockSeed()
+	}
 	res := &Result{Config: cfg, Started: time.Now()}
 	defer func() { res.Wall = time.Since(res.Started) }()
-	for n := 1; n <= cfg.Iterations; n++ {
-		iterate := runIteration
+	jitter := jitterOffsets(cfg.Seed, cfg.Jitter)
+	var resources sampler
+	for n := 1; !cfg.soakOver(res.Started, n-1); n++ {
+		var it *Iteration
+		var err error
 		if cfg.External != nil {
-			iterate = runExternal
+			it, err = runExternal(ctx, r, cfg, n)
+		} else {
+			it, err = runIteration(ctx, r, cfg, n, jitter())
 		}
-		it, err := iterate(ctx, r, cfg, n)
 		if it != nil {
 			// A change to the mix while holding carries on.
 			cfg.Mix, res.Config.Mix = it.Mix, it.Mix
 			res.Iterations = append(res.Iterations, *it)
+			it.Resources = resources.sample(res.Iterations)
+			res.Iterations[len(res.Iterations)-1].Resources = it.Resources
 			if it.Interrupted {
 				res.Interrupted = true
 			}

@@ -192,8 +192,9 @@ type Config struct {
 	Hold          bool
 	ShutdownAfter time.Duration
 	// Seed makes the random parts of a run reproducible (the garbage
-	// role's bytes): iteration n uses Seed+n. 0 picks one from the clock,
-	// and Result.Config.Seed says which.
+	// role's bytes: iteration n uses Seed+n; the trigger jitter: its own
+	// stream of Seed). 0 picks one from the clock, and Result.Config.Seed
+	// says which.
 	Seed int64
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
@@ -203,6 +204,17 @@ type Config struct {
 	// the same run (see External); Policy, InflightFor and Target are then
 	// unused.
 	External *External
+	// For, when set, makes the run a soak: iterations start until this
+	// long after the run began (one under way then still finishes), and
+	// Iterations, when more than 0, caps their number; with For, 0 means
+	// no cap.
+	For time.Duration
+	// Jitter, when set, moves each iteration's automatic trigger (as soon
+	// as ready, or ShutdownAfter) later by a random offset from 0 to
+	// Jitter drawn from Seed, so that the trigger lands at different
+	// points of the clients' and threads' interleaving. A trigger by hand
+	// (Hold without ShutdownAfter) is not moved.
+	Jitter time.Duration
 }
 
 // Result is a whole run.
@@ -254,6 +266,12 @@ type Iteration struct {
 	// External is what was observed of an external target; nil for the
 	// embedded one (whose record is Server).
 	External *ExternalRecord
+	// Jitter is the offset Config.Jitter added to this iteration's
+	// trigger (0 without it, or for a trigger by hand).
+	Jitter time.Duration
+	// Resources is what the process and the server held once the
+	// iteration had ended: what a soak watches for growth.
+	Resources ResourceSample
 }
 
 // ClientState is one step of a client's own life.

@@ -76,6 +76,7 @@ const (
 	CheckResourcesReleased        = "resources-released"
 	CheckNoKernelViolations       = "no-kernel-violations"
 	CheckDrainWithin              = "drain-within"
+	CheckNoGrowth                 = "no-growth"
 )
 
 // criterion is one acceptance check: its id, the sentence saying when it
@@ -107,6 +108,44 @@ var criteria = []criterion{
 	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
 	{CheckHostileHandled, "every hostile client was answered with the error or dropped as its role's row of [Hostile clients](#hostile-clients) says, and its server thread ended by itself: before the trigger for a role the server rejects at once, by the end of the drain for a lasting one (skip without hostile clients)", checkHostile},
+}
+
+// runCriterion is a check of the run as a whole (a trend over its
+// iterations), judged from the iterations as the report records them.
+type runCriterion struct {
+	id       string
+	passes   string
+	evaluate func([]Iteration) Check
+}
+
+// runCriteria are the checks of the run as a whole, shown after the
+// registry's (criteria); README.md's check table lists them after those.
+var runCriteria = []runCriterion{
+	{CheckNoGrowth, "no resource sampled after each iteration (the live heap after a GC, goroutines, open descriptors, the server's kernel handles) keeps rising through the run, by the robust fit described under [Soak](#soak); skip below 20 iterations after a warm-up of 5. It judges the run as a whole, not each iteration", checkNoGrowth},
+}
+
+// evaluateRun judges the run's iterations, as the report records them, by
+// every check of the run as a whole, in runCriteria's order.
+func evaluateRun(its []Iteration) []Check {
+	out := make([]Check, len(runCriteria))
+	for i, cr := range runCriteria {
+		out[i] = cr.evaluate(its)
+		out[i].ID = cr.id
+	}
+	return out
+}
+
+// runChecks are the report's checks of the run as a whole.
+func (r Report) runChecks() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		for _, cr := range runCriteria {
+			if c.ID == cr.id {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // maxListed bounds how many offenders one detail names: a run may hold

@@ -89,6 +89,7 @@ type htmlPage struct {
 	IterNote     string
 	DrainStats   []htmlKV
 	Reproduce    Reproduce
+	Trends       []htmlTrend
 	Legend       []htmlLegend
 	Marks        []htmlLegend
 	Tool         string
@@ -171,18 +172,16 @@ func (r Report) htmlPage() htmlPage {
 		p.Error = fmt.Sprintf("Could not be carried out (iteration %d, %s): %s", e.Iteration, e.Phase, e.Message)
 	}
 	if r.Interrupted {
-		p.Interrupted = fmt.Sprintf("Interrupted after %d of %d iterations: this run is not a sign-off.",
-			len(r.Iterations), r.Config.Iterations)
+		p.Interrupted = fmt.Sprintf("Interrupted %s: this run is not a sign-off.", r.interruptedAfter())
 	}
 	// One iteration: its own check details say more than an aggregate
 	// that only wraps them in "passed in 1 of 1" (as the text summary).
-	checks := r.Checks
-	if len(r.Iterations) == 1 {
-		checks = r.Iterations[0].Checks
-	} else if len(r.Iterations) > 1 {
+	checks := r.SummaryChecks()
+	if len(r.Iterations) > 1 {
 		p.ChecksScope = fmt.Sprintf("over all %d iterations", len(r.Iterations))
 	}
 	p.Checks, p.FailedChecks = htmlChecks(checks), htmlFailed(checks)
+	p.Trends = r.htmlTrends()
 	if len(r.Iterations) == 0 {
 		return p
 	}
@@ -210,10 +209,7 @@ func (r Report) htmlPage() htmlPage {
 func (r Report) htmlSummary() string {
 	m := r.Config.Clients
 	total := m.HTTPIdle + m.HTTPInflight + m.RESTIdle + m.RESTInflight + m.WS + m.Silent
-	iters := plural(len(r.Iterations), "iteration", "iterations")
-	if r.Config.Iterations > 0 && r.Config.Iterations != len(r.Iterations) {
-		iters = fmt.Sprintf("%d of %d iterations", len(r.Iterations), r.Config.Iterations)
-	}
+	iters := r.iterationsRun()
 	drain := "target default"
 	if r.Config.DrainTimeoutMS > 0 {
 		drain = htmlSpan(r.Config.DrainTimeoutMS)
@@ -227,8 +223,11 @@ func htmlChecks(cs []Check) []htmlCheck {
 	out := make([]htmlCheck, 0, len(cs))
 	for _, c := range cs {
 		h := htmlCheck{Check: c}
-		if c.PassedIterations != nil && c.Iterations != nil {
+		switch {
+		case c.PassedIterations != nil && c.Iterations != nil:
 			h.Passed = fmt.Sprintf("%d/%d", *c.PassedIterations, *c.Iterations)
+		case cs[0].PassedIterations != nil:
+			h.Passed = "run" // a check of the run as a whole, among aggregates
 		}
 		out = append(out, h)
 	}

@@ -164,8 +164,12 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("config.clients.%s", k)
 		}
 	}
-	if n := len(get(t, m, "checks").([]any)); n != 14 {
+	// Fourteen checks of each iteration, aggregated, and no-growth over the run.
+	if n := len(get(t, m, "checks").([]any)); n != 15 {
 		t.Errorf("%d aggregated checks", n)
+	}
+	if c := get(t, m, "checks", 14); get(t, c, "id") != CheckNoGrowth || get(t, c, "status") != "skip" {
+		t.Errorf("no-growth over 2 iterations: %v", c)
 	}
 	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
 		t.Errorf("aggregated no-thread-leak: %s", d)
@@ -447,7 +451,7 @@ func TestBuildNoIteration(t *testing.T) {
 		t.Error("iterations must be an empty array")
 	}
 	checks := get(t, m, "checks").([]any)
-	if len(checks) != 14 {
+	if len(checks) != len(criteria)+len(runCriteria) {
 		t.Errorf("checks %v", checks)
 	}
 	for i := range checks {
@@ -470,7 +474,7 @@ func TestBuildNoIteration(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	r := Build(nil, nil, testTool)
-	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria) || len(criteria) != 14 || r.Iterations == nil || r.Schema != Schema {
+	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria)+len(runCriteria) || len(criteria) != 14 || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }

@@ -119,6 +119,18 @@ func (r Report) WriteJUnit(w io.Writer) error {
 			suite.Cases = append(suite.Cases, tc)
 		}
 	}
+	if len(r.Iterations) > 0 {
+		for _, c := range r.runChecks() {
+			tc := junitCase{Classname: junitRunClass, Name: c.ID, Time: seconds(r.WallMS)}
+			switch c.Status {
+			case StatusFail:
+				tc.Failure = &junitFailure{Message: c.Detail, Type: c.ID, Text: xmlText(c.Detail)}
+			case StatusSkip:
+				tc.Skipped = &junitSkipped{Message: c.Detail}
+			}
+			suite.Cases = append(suite.Cases, tc)
+		}
+	}
 	if r.Interrupted {
 		msg := "the run was interrupted " + r.interruptedAfter() + ": not a sign-off"
 		var text []string

@@ -66,8 +66,14 @@ func (r Report) mdConfig(b *strings.Builder) {
 		maxDrain = msDuration(c.MaxDrainMS)
 	}
 	iters := fmt.Sprint(len(r.Iterations))
-	if c.Iterations != len(r.Iterations) {
+	if c.Iterations > 0 && c.Iterations != len(r.Iterations) {
 		iters = fmt.Sprintf("%d of %d", len(r.Iterations), c.Iterations)
+	}
+	if c.ForMS > 0 {
+		iters += " (a soak of " + msDuration(c.ForMS) + ")"
+	}
+	if c.JitterMS > 0 {
+		iters += fmt.Sprintf(", trigger jitter up to %s from seed %d", msDuration(c.JitterMS), c.Seed)
 	}
 	t := r.Tool
 	rows := [][2]string{
@@ -95,10 +101,7 @@ func (r Report) mdChecks(b *strings.Builder) {
 	b.WriteString("## Checks\n\n")
 	// One iteration: its own details (the aggregate only wraps them in
 	// "passed in 1 of 1"), as the text summary does.
-	checks := r.Checks
-	if len(r.Iterations) == 1 {
-		checks = r.Iterations[0].Checks
-	}
+	checks := r.SummaryChecks()
 	agg := map[string]Check{}
 	for _, c := range r.Checks {
 		agg[c.ID] = c

@@ -24,11 +24,18 @@ func TestREADMEChecksAreTheRegistry(t *testing.T) {
 		}
 		rows = append(rows, row{id, strings.TrimSuffix(passes, " |")})
 	}
-	if len(rows) != len(criteria) {
-		t.Errorf("README lists %d checks, the registry %d", len(rows), len(criteria))
+	var registry []row
+	for _, cr := range criteria {
+		registry = append(registry, row{cr.id, cr.passes})
 	}
-	for i := range min(len(rows), len(criteria)) {
-		if got, want := rows[i], (row{criteria[i].id, criteria[i].passes}); got != want {
+	for _, cr := range runCriteria {
+		registry = append(registry, row{cr.id, cr.passes})
+	}
+	if len(rows) != len(registry) {
+		t.Errorf("README lists %d checks, the registry %d", len(rows), len(registry))
+	}
+	for i := range min(len(rows), len(registry)) {
+		if got, want := rows[i], registry[i]; got != want {
 			t.Errorf("README check %d:\n got %q: %q\nwant %q: %q", i+1, got.id, got.passes, want.id, want.passes)
 		}
 	}

@@ -37,7 +37,10 @@ type Report struct {
 	// Drain summarises the iterations' drain figures.
 	Drain DrainStats `json:"drain"`
 	// Reproduce is the command that runs this again.
-	Reproduce  Reproduce   `json:"reproduce"`
+	Reproduce Reproduce `json:"reproduce"`
+	// Trend is each resource sampled after every iteration over the run,
+	// as no-growth judged it.
+	Trend      []Trend     `json:"trend"`
 	Iterations []Iteration `json:"iterations"`
 }
 
@@ -102,7 +105,14 @@ type Config struct {
 	ReadyTimeoutMS float64 `json:"ready_timeout_ms"`
 	// MaxDrainMS is --max-drain (0: not given).
 	MaxDrainMS float64 `json:"max_drain_ms"`
-	Iterations int     `json:"iterations"`
+	// Iterations is the count asked for; 0 in a soak without a cap.
+	Iterations int `json:"iterations"`
+	// ForMS is --for, the soak's length (0: not a soak).
+	ForMS float64 `json:"for_ms"`
+	// Seed is the seed the run's random choices were drawn from (given,
+	// or taken from the clock); JitterMS is --jitter (0: none).
+	Seed     int64   `json:"seed"`
+	JitterMS float64 `json:"jitter_ms"`
 }
 
 // Mix is how many clients of each kind and role were configured.
@@ -140,6 +150,25 @@ type Iteration struct {
 	AllEnded        bool    `json:"all_ended"`
 	Ready           bool    `json:"ready"`
 	Interrupted     bool    `json:"interrupted"`
+	// JitterMS is how much later --jitter moved the trigger.
+	JitterMS        float64         `json:"jitter_ms"`
+	ResourcesSample ResourcesSample `json:"resources_sample"`
+}
+
+// ResourcesSample is what the process and the server held once the
+// iteration had ended (load.ResourceSample): HeapBytes, the live heap
+// after a GC, is null on iterations it was not sampled, FDs where the
+// platform cannot count them.
+type ResourcesSample struct {
+	HeapBytes *uint64 `json:"heap_bytes"`
+	// KeptBytes estimates what of the heap is the run's own records of
+	// its iterations so far (kept for this report); no-growth judges the
+	// heap without it.
+	KeptBytes  uint64  `json:"kept_bytes"`
+	Goroutines int     `json:"goroutines"`
+	FDs        *int    `json:"fds"`
+	Handles    int     `json:"handles"`
+	CostMS     float64 `json:"cost_ms"`
 }
 
 // Terminate is the terminate event's story, as the server's record tells
@@ -298,6 +327,9 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 			ReadyTimeoutMS: ms(cfg.ReadyTimeout),
 			MaxDrainMS:     ms(cfg.MaxDrain),
 			Iterations:     cfg.Iterations,
+			ForMS:          ms(cfg.For),
+			Seed:           cfg.Seed,
+			JitterMS:       ms(cfg.Jitter),
 		},
 		Target:     configTarget(cfg),
 		WallMS:     ms(res.Wall),
@@ -325,6 +357,8 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 		r.Checks = Aggregate(per)
 		r.Drain = drainStats(r.Iterations)
 	}
+	r.Checks = append(r.Checks, evaluateRun(r.Iterations)...)
+	r.Trend = trends(r.Iterations)
 	r.Verdict = r.runVerdict()
 	return r
 }
@@ -338,7 +372,7 @@ func (r Report) runVerdict() Verdict {
 	switch {
 	case r.Error != nil:
 		return VerdictError
-	case r.Interrupted || len(r.Iterations) == 0:
+	case r.Interrupted || len(r.Iterations) == 0 || VerdictOf(r.Checks) == VerdictFail:
 		return VerdictFail
 	}
 	for _, it := range r.Iterations {
@@ -359,7 +393,9 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
 		Violations: []Violation{},
 		Drain:      drainOf(it),
+		JitterMS:   ms(it.Jitter),
 	}
+	out.ResourcesSample = resourcesSampleOf(it.Resources)
 
 	tr := srv.Terminate
 	t := Terminate{Handle: tr.Handle, KeptOpen: tr.KeptOpen, WaitsAfterClose: len(tr.WaitsAfterClose),
@@ -551,4 +587,17 @@ func startedOf(res *load.Result) string {
 		return ""
 	}
 	return res.Started.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func resourcesSampleOf(s load.ResourceSample) ResourcesSample {
+	out := ResourcesSample{KeptBytes: s.Kept, Goroutines: s.Goroutines, Handles: s.Handles, CostMS: ms(s.Cost)}
+	if s.HeapSampled {
+		heap := s.Heap
+		out.HeapBytes = &heap
+	}
+	if s.FDsAvailable {
+		fds := s.FDs
+		out.FDs = &fds
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"shutdowntest/load"
 )
@@ -27,10 +28,7 @@ var idWidth = func() int {
 // aggregates. Plain text, no colours: it is also what lands in CI logs.
 func (r Report) WriteText(w io.Writer) {
 	fmt.Fprintln(w, r.header())
-	checks := r.Checks
-	if len(r.Iterations) == 1 {
-		checks = r.Iterations[0].Checks
-	}
+	checks := r.SummaryChecks()
 	width := idWidth
 	for _, c := range checks {
 		width = max(width, len(c.ID))
@@ -60,6 +58,9 @@ func (r Report) WriteText(w io.Writer) {
 			fmt.Fprintln(w, l)
 		}
 	}
+	for _, l := range r.soakLines() {
+		fmt.Fprintln(w, l)
+	}
 	fmt.Fprintln(w, r.verdictLine())
 	for _, l := range r.reproduceLines() {
 		fmt.Fprintln(w, l)
@@ -67,11 +68,30 @@ func (r Report) WriteText(w io.Writer) {
 }
 
 func (r Report) header() string {
-	iters := plural(len(r.Iterations), "iteration", "iterations")
+	return fmt.Sprintf("shutdowntest: %s, %s, %s", r.targetLine(), r.clientsLine(), r.iterationsRun())
+}
+
+// iterationsRun is how many iterations ran, of how many asked for, or of
+// how long a soak: "3 of 10 iterations", "420 iterations of a 5m0s soak".
+func (r Report) iterationsRun() string {
+	s := plural(len(r.Iterations), "iteration", "iterations")
 	if r.Config.Iterations > 0 && r.Config.Iterations != len(r.Iterations) {
-		iters = fmt.Sprintf("%d of %d iterations", len(r.Iterations), r.Config.Iterations)
+		s = fmt.Sprintf("%d of %d iterations", len(r.Iterations), r.Config.Iterations)
 	}
-	return fmt.Sprintf("shutdowntest: %s, %s, %s", r.targetLine(), r.clientsLine(), iters)
+	if r.Config.ForMS > 0 {
+		s += " of a " + time.Duration(r.Config.ForMS*float64(time.Millisecond)).String() + " soak"
+	}
+	return s
+}
+
+// SummaryChecks are the checks a summary lists: with one iteration its own
+// (the aggregate would only wrap them in "passed in 1 of 1") followed by
+// the checks of the run as a whole; with several, the run's.
+func (r Report) SummaryChecks() []Check {
+	if len(r.Iterations) != 1 {
+		return r.Checks
+	}
+	return append(append([]Check(nil), r.Iterations[0].Checks...), r.runChecks()...)
 }
 
 // clientsLine is the client mix in the header's words:
@@ -302,6 +322,9 @@ func (r Report) counts() (failed, skipped int) {
 }
 
 func (r Report) interruptedAfter() string {
+	if r.Config.Iterations == 0 {
+		return "after " + r.iterationsRun()
+	}
 	return fmt.Sprintf("after %d of %d iterations", len(r.Iterations), r.Config.Iterations)
 }
 

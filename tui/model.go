@@ -235,7 +235,7 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 	}
 	m.quitting = true
 	m.notice = "stopping: shutting down for the verdict (q again to quit now)"
-	if m.cfg.Iterations > 1 && m.iteration() < m.cfg.Iterations {
+	if (m.cfg.Iterations > 1 && m.iteration() < m.cfg.Iterations) || (m.cfg.For > 0 && m.cfg.Iterations == 0) {
 		m.run.cancel()
 	} else {
 		m.sendTrigger()

@@ -130,6 +130,9 @@ func (m *Model) header() string {
 	phase, extra := m.phase()
 	tag := stPhase.Inherit(m.phaseStyle()).Render(phase)
 	iter := fmt.Sprintf("  iter %d/%d ", m.iteration(), max(m.cfg.Iterations, 1))
+	if m.cfg.For > 0 && m.cfg.Iterations == 0 { // a soak: its time ends it, not a count
+		iter = fmt.Sprintf("  iter %d (soak %v) ", m.iteration(), m.cfg.For)
+	}
 	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
 	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
 	// The long form when it fits, else the words a narrow screen keeps.
@@ -349,10 +352,7 @@ func rule(title, note string, w int) string {
 // checks are the run's: one iteration's own, with their own details, or
 // the aggregate over several, exactly as the report has them.
 func (m *Model) checks() []reports.Check {
-	if len(m.report.Iterations) == 1 {
-		return m.report.Iterations[0].Checks
-	}
-	return m.report.Checks
+	return m.report.SummaryChecks()
 }
 
 // checksForm is how much of the checks a screen has room for.
