@@ -257,10 +257,13 @@ func (c *tlsConn) wantRead(dl time.Time) error {
 
 // take is the read loop after a wait: it hands the thread the plaintext of
 // every whole record the pump has delivered, running the handshake first if
-// it has not run. When no whole record is there (WANT_READ), hardened
-// returns to its wait; the other policies go round again without one until
-// a record is whole, as eMule's read loop does.
+// it has not run (the client's first bytes start it). When no whole record
+// is there (WANT_READ), hardened returns to its wait; the other policies go
+// round again without one until a record is whole, as eMule's read loop
+// does, unless the bytes that woke the thread were the handshake's: then it
+// is done with them and goes back to its wait.
 func (c *tlsConn) take() ([]byte, bool, error) {
+	reading := c.shaken
 	if !c.shaken {
 		c.shaken = true
 		if err := c.handshake(); err != nil {
@@ -277,7 +280,7 @@ func (c *tlsConn) take() ([]byte, bool, error) {
 			continue
 		case !errors.Is(err, errWantRead):
 			c.eof, c.err = true, err
-		case len(out) > 0 || c.s.cfg.Policy == PolicyHardened:
+		case len(out) > 0 || !reading || c.s.cfg.Policy == PolicyHardened:
 			return out, false, nil
 		default:
 			if err := c.s.spin(c.t); err != nil {

@@ -226,3 +226,77 @@ func TestSlowTLSHardenedWaits(t *testing.T) {
 		t.Errorf("thread %d: %+v, want it exited at terminate", th.ID, tr)
 	}
 }
+
+// dribbleConn writes a byte at a time, every 2 ms, once slow is set: a
+// client whose records arrive piecemeal.
+type dribbleConn struct {
+	net.Conn
+	slow bool
+}
+
+func (d *dribbleConn) Write(p []byte) (int, error) {
+	if !d.slow {
+		return d.Conn.Write(p)
+	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for i := range p {
+		if _, err := d.Conn.Write(p[i : i+1]); err != nil {
+			return i, err
+		}
+		<-tick.C
+	}
+	return len(p), nil
+}
+
+// TestTLSSlowRequest: after a normal handshake the request's record comes
+// a byte at a time. Before hardened the read loop spins on WANT_READ until
+// the record is whole; hardened waits for each byte. Both answer it.
+func TestTLSSlowRequest(t *testing.T) {
+	for _, policy := range []Policy{PolicyFixed, PolicyHardened} {
+		t.Run(string(policy), func(t *testing.T) {
+			s := startServer(t, Config{Policy: policy, TLS: true})
+			raw, err := net.DialTimeout("tcp", s.Addr(), clientIO)
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			_ = raw.SetDeadline(time.Now().Add(clientIO))
+			dc := &dribbleConn{Conn: raw}
+			c := tls.Client(dc, &tls.Config{RootCAs: s.RootCAs(), ServerName: "localhost"})
+			t.Cleanup(func() { _ = c.Close() })
+			if err := c.Handshake(); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			// The handshake's own spin (one round trip) is over once the
+			// server has read the client's Finished.
+			var snap Snapshot
+			waitFor(t, "the handshake over on the server", func() error {
+				s.Snapshot(&snap)
+				if th, ok := threadOf(&snap, raw.LocalAddr().String()); !ok || th.Handshake || th.State != StateWait {
+					return fmt.Errorf("thread %+v", th)
+				}
+				return nil
+			})
+			th, _ := threadOf(&snap, raw.LocalAddr().String())
+			dc.slow = true
+			if _, err := io.WriteString(c, restGet("/api/v1/status", false)); err != nil {
+				t.Fatalf("write request: %v", err)
+			}
+			resp, err := io.ReadAll(c)
+			if err != nil || !strings.HasPrefix(string(resp), "HTTP/1.1 200") {
+				t.Fatalf("response %q, %v", resp, err)
+			}
+			_ = c.Close()
+			s.Snapshot(&snap)
+			after, _ := threadOf(&snap, raw.LocalAddr().String())
+			spun := after.Spins - th.Spins
+			t.Logf("%d turns while the request dribbled in", spun)
+			switch {
+			case policy == PolicyHardened && after.Spins != 0:
+				t.Errorf("hardened spun %d turns", after.Spins)
+			case policy != PolicyHardened && spun < slowSpinTurns:
+				t.Errorf("%d turns while the record dribbled in, want at least %d", spun, slowSpinTurns)
+			}
+		})
+	}
+}
