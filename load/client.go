@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,8 @@ type env struct {
 	// dialSem lets at most 64 clients connect at once, so a large run
 	// does not overflow the listen backlog.
 	dialSem chan struct{}
+	// tls is the trust the clients dial the server with (nil: plain TCP).
+	tls *tls.Config
 }
 
 func newClient(sp Spec, e *env) *client {
@@ -179,13 +182,20 @@ func (c *client) run() {
 	}
 }
 
-func dial(addr string) (net.Conn, error) {
-	return net.DialTimeout("tcp", addr, 5*time.Second)
+// dial is how every client and probe of the tool connects: plain TCP, or,
+// with tc, TLS verified against the server's certificate, handshake
+// included in the bound.
+func dial(addr string, tc *tls.Config) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if tc != nil {
+		return tls.DialWithDialer(d, "tcp", addr, tc)
+	}
+	return d.Dial("tcp", addr)
 }
 
 func (c *client) dial() net.Conn {
 	c.env.dialSem <- struct{}{}
-	conn, err := dial(c.env.addr)
+	conn, err := dial(c.env.addr, c.env.tls)
 	<-c.env.dialSem
 	if err != nil {
 		if isRefused(err) {
@@ -323,7 +333,7 @@ func checkResponse(k Kind, resp *http.Response, body []byte) error {
 }
 
 func (c *client) runWS() {
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second,
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, TLSClientConfig: c.env.tls,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c.env.dialSem <- struct{}{}
 			conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
@@ -334,7 +344,11 @@ func (c *client) runWS() {
 			return conn, err
 		}}
 	h := http.Header{"X-API-Key": {c.env.apiKey}}
-	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+"/api/v1/events", h)
+	scheme := "ws://"
+	if c.env.tls != nil {
+		scheme = "wss://"
+	}
+	ws, resp, err := d.DialContext(c.ctx, scheme+c.env.addr+"/api/v1/events", h)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}

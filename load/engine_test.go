@@ -138,7 +138,7 @@ func TestRoutesMatchGolden(t *testing.T) {
 	}
 	defer srv.Close()
 	defer srv.Shutdown()
-	probes, session, err := probeRoutes(srv.Addr(), creds{target.DefaultPassword, target.DefaultAPIKey})
+	probes, session, err := probeRoutes(srv.Addr(), creds{password: target.DefaultPassword, apiKey: target.DefaultAPIKey})
 	if err != nil {
 		t.Fatal(err)
 	}

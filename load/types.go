@@ -230,6 +230,9 @@ type Iteration struct {
 	// that served no client, removed client, route or admission probe.
 	// They do not hold up readiness; their threads are judged as any.
 	Foreign []string
+	// SlowTLS is the local address of the slow-tls fault's client ("":
+	// not injected).
+	SlowTLS string
 }
 
 // ClientState is one step of a client's own life.

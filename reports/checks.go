@@ -75,6 +75,7 @@ const (
 	CheckRoutingUnchanged         = "routing-unchanged"
 	CheckResourcesReleased        = "resources-released"
 	CheckNoKernelViolations       = "no-kernel-violations"
+	CheckNoBusySpin               = "no-busy-spin"
 	CheckDrainWithin              = "drain-within"
 )
 
@@ -103,6 +104,7 @@ var criteria = []criterion{
 	{CheckRoutingUnchanged, "before the trigger every route answered as in `load/routes.golden.json` (status, content type, body shape)", checkRouting},
 	{CheckResourcesReleased, "the server held no socket, SocketData or handle afterwards (a terminate handle kept open on purpose is allowed and reported); on Linux the process's socket descriptors agree with the server's count while holding and return to the baseline at the end", checkResources},
 	{CheckNoKernelViolations, "the server committed no act the model kernel records as undefined or harmful (a close while a wait is pending, a wait on a closed handle, a stale handle, `TerminateThread`, and any kind added later); each is named with its kind, thread, handle and time. The harness's own forced release at the end of a run is reported but does not fail it", checkViolations},
+	{CheckNoBusySpin, "no client thread's TLS handshake or read loop went round more than 250 times without a wait (BUG-081: such a loop pins a core and terminate cannot interrupt it); skip without `--https`", checkBusySpin},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
 }
 
@@ -711,6 +713,38 @@ func checkDrainWithin(it *load.Iteration) Check {
 		return newCheck(StatusFail, n, "last client thread exited at t+%.3fs, over the %v budget", took.Seconds(), it.MaxDrain)
 	}
 	return newCheck(StatusPass, n, "last client thread exited at t+%.3fs, within %v", took.Seconds(), it.MaxDrain)
+}
+
+// maxSpinTurns is no-busy-spin's bound on one thread's turns without a
+// wait (its criterion sentence says the number). A handshake with a client
+// that keeps up spins for one round trip before hardened: a few turns at
+// the model's pace (target's spinPace, about a millisecond a turn on
+// Linux). A client that dribbles its bytes for a quarter of a second or
+// more goes past it.
+const maxSpinTurns = 250
+
+// checkBusySpin: no TLS loop of a client thread went round without a wait
+// past maxSpinTurns. Without TLS there is no such loop: skip.
+func checkBusySpin(it *load.Iteration) Check {
+	rec := it.Server
+	if !rec.TLS {
+		return newCheck(StatusSkip, 0, "the server did not speak TLS (no --https)")
+	}
+	n := len(rec.ClientThreads())
+	var over []string
+	for _, sp := range rec.Spins {
+		if sp.Turns > maxSpinTurns {
+			over = append(over, fmt.Sprintf("thread %d %d turns from %s to %s", sp.Thread, sp.Turns, at(it, sp.First), at(it, sp.Last)))
+		}
+	}
+	if len(over) > 0 {
+		return newCheck(StatusFail, n, "%s spun over %d turns without a wait, out of terminate's reach: %s",
+			plural(len(over), "thread", "threads"), maxSpinTurns, capJoin(over, "; "))
+	}
+	if m := rec.MaxSpin(); m.Turns > 0 {
+		return newCheck(StatusPass, n, "no thread spun over %d turns (most: thread %d, %d)", maxSpinTurns, m.Thread, m.Turns)
+	}
+	return newCheck(StatusPass, n, "no TLS loop went round without a wait")
 }
 
 // at formats a server-clock instant relative to the iteration's trigger,

@@ -223,8 +223,8 @@ func checkIDs() []string {
 
 func TestEvaluateOrder(t *testing.T) {
 	checkIDs := checkIDs()
-	if len(checkIDs) != 11 || checkIDs[10] != CheckDrainWithin {
-		t.Fatalf("check ids %v: drain-within is the eleventh", checkIDs)
+	if len(checkIDs) != 12 || checkIDs[11] != CheckDrainWithin {
+		t.Fatalf("check ids %v: drain-within is the twelfth", checkIDs)
 	}
 	// Without --max-drain, drain-within has no budget to hold the run to
 	// and skips; with one the clean run passes every check.
@@ -240,8 +240,8 @@ func TestEvaluateOrder(t *testing.T) {
 				t.Errorf("check %d is %s, want %s", i, c.ID, checkIDs[i])
 			}
 			want := StatusPass
-			if c.ID == CheckDrainWithin && maxDrain == 0 {
-				want = StatusSkip
+			if c.ID == CheckDrainWithin && maxDrain == 0 || c.ID == CheckNoBusySpin {
+				want = StatusSkip // no --max-drain; no --https
 			}
 			if c.Status != want {
 				t.Errorf("clean run, max drain %v: %s is %s, want %s: %s", maxDrain, c.ID, c.Status, want, c.Detail)

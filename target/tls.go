@@ -193,7 +193,8 @@ type tlsConn struct {
 	// want is what the transport does when the pump has no bytes: nil
 	// answers errWantRead to the session.
 	want   func() error
-	shaken bool // the handshake was attempted
+	shaken bool  // the handshake was attempted
+	fed    int64 // raw bytes handed to the session so far
 	plain  []byte
 	eof    bool
 	err    error
@@ -212,6 +213,7 @@ func (c *tlsConn) raw(p []byte) (int, error) {
 		n, eof, err := c.sd.poll(p)
 		switch {
 		case n > 0:
+			c.fed += int64(n)
 			return n, nil
 		case eof:
 			if err == nil || errors.Is(err, net.ErrClosed) {
@@ -261,9 +263,12 @@ func (c *tlsConn) wantRead(dl time.Time) error {
 // is there (WANT_READ), hardened returns to its wait; the other policies go
 // round again without one until a record is whole, as eMule's read loop
 // does, unless the bytes that woke the thread were the handshake's: then it
-// is done with them and goes back to its wait.
+// is done with them and goes back to its wait. A wake that found no byte at
+// all goes back to the wait too: the real FD_READ comes with bytes, while
+// the model's pump may set the event just after the thread took what it
+// announced.
 func (c *tlsConn) take() ([]byte, bool, error) {
-	reading := c.shaken
+	reading, fed := c.shaken, c.fed
 	if !c.shaken {
 		c.shaken = true
 		if err := c.handshake(); err != nil {
@@ -280,7 +285,7 @@ func (c *tlsConn) take() ([]byte, bool, error) {
 			continue
 		case !errors.Is(err, errWantRead):
 			c.eof, c.err = true, err
-		case len(out) > 0 || !reading || c.s.cfg.Policy == PolicyHardened:
+		case len(out) > 0 || !reading || c.fed == fed || c.s.cfg.Policy == PolicyHardened:
 			return out, false, nil
 		default:
 			if err := c.s.spin(c.t); err != nil {
