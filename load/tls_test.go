@@ -9,6 +9,18 @@ import (
 	"shutdowntest/target"
 )
 
+// checkRoleOutcomes: every client ended as its role wants.
+func checkRoleOutcomes(t *testing.T, it Iteration) {
+	t.Helper()
+	for _, c := range it.Clients {
+		want := map[Role]Outcome{RoleIdle: OutcomeClosed, RoleInflight: OutcomeCompleted,
+			RoleStream: WSClose(1001), RoleSilent: OutcomeClosed}[c.Role]
+		if c.Outcome != want {
+			t.Errorf("client %d (%s %s): outcome %s (%s), want %s", c.ID, c.Kind, c.Role, c.Outcome, c.Detail, want)
+		}
+	}
+}
+
 // TestHTTPSAndSlowTLS: over TLS every client ends as its role wants; with
 // the slow-tls fault the engine's dribbling client keeps a pre-hardened
 // thread spinning through the shutdown (fixed's join times out on it),
@@ -31,13 +43,7 @@ func TestHTTPSAndSlowTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			it := res.Iterations[0]
-			for _, c := range it.Clients {
-				want := map[Role]Outcome{RoleIdle: OutcomeClosed, RoleInflight: OutcomeCompleted,
-					RoleStream: WSClose(1001), RoleSilent: OutcomeClosed}[c.Role]
-				if c.Outcome != want {
-					t.Errorf("client %d (%s %s): outcome %s (%s), want %s", c.ID, c.Kind, c.Role, c.Outcome, c.Detail, want)
-				}
-			}
+			checkRoleOutcomes(t, it)
 			if len(it.Foreign) != 0 {
 				t.Errorf("foreign threads %v: the fault's client is the engine's", it.Foreign)
 			}

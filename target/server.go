@@ -642,13 +642,16 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 }
 
 // setHeld marks a thread's request as parked in the UI thread or not.
-func (s *Server) setHeld(tid int, on bool) {
+func (s *Server) setHeld(tid int, on bool) { s.mark(s.held, tid, on) }
+
+// mark adds a thread to one of the server's sets of threads, or removes it.
+func (s *Server) mark(set map[int]bool, tid int, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if on {
-		s.held[tid] = true
+		set[tid] = true
 	} else {
-		delete(s.held, tid)
+		delete(set, tid)
 	}
 }
 

@@ -160,17 +160,6 @@ func (s *Server) spinRecord() []Spin {
 	return out
 }
 
-// setHandshaking marks a thread's TLS handshake as under way or not.
-func (s *Server) setHandshaking(tid int, on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if on {
-		s.handshaking[tid] = true
-	} else {
-		delete(s.handshaking, tid)
-	}
-}
-
 // wire is what a client thread reads its peer through and answers on: the
 // socket itself, or the TLS session over it. take and pending are the
 // thread's non-blocking view after a wait; Read is the blocking read a
@@ -232,8 +221,8 @@ func (c *tlsConn) raw(p []byte) (int, error) {
 // handshake runs the TLS handshake, started by the client's first bytes.
 // eMule's handshake loop goes round on WANT_READ until it is done.
 func (c *tlsConn) handshake() error {
-	c.s.setHandshaking(c.t.ID(), true)
-	defer c.s.setHandshaking(c.t.ID(), false)
+	c.s.mark(c.s.handshaking, c.t.ID(), true)
+	defer c.s.mark(c.s.handshaking, c.t.ID(), false)
 	dl := c.s.clientDeadline()
 	c.want = func() error { return c.wantRead(dl) }
 	defer func() { c.want = nil }()
