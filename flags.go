@@ -98,6 +98,7 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	for _, c := range counts {
 		fs.IntVar(c.n, c.name, defaultCount, c.help)
 	}
+	fs.BoolVar(&o.cfg.Target.TLS, "https", false, "the embedded server speaks TLS with a certificate it generates; the tool's clients verify it")
 	hostile := addHostileFlags(fs)
 	fs.DurationVar(&o.cfg.InflightFor, "inflight-for", 300*time.Millisecond, "how long in-flight requests keep processing after the trigger")
 	fs.DurationVar(&o.cfg.DrainTimeout, "drain-timeout", 10*time.Second, "fixed's shared budget for joining client threads; observation ends 1s after it")

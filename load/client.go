@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,6 +74,8 @@ type env struct {
 	// ext is the external target the clients speak to; nil for the
 	// embedded one.
 	ext *External
+	// tls is the trust the clients dial the server with (nil: plain TCP).
+	tls *tls.Config
 }
 
 func newClient(sp Spec, e *env) *client {
@@ -192,13 +195,20 @@ func (c *client) run() {
 	}
 }
 
-func dial(addr string) (net.Conn, error) {
-	return net.DialTimeout("tcp", addr, 5*time.Second)
+// dial is how every client and probe of the tool connects: plain TCP, or,
+// with tc, TLS verified against the server's certificate, handshake
+// included in the bound.
+func dial(addr string, tc *tls.Config) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if tc != nil {
+		return tls.DialWithDialer(d, "tcp", addr, tc)
+	}
+	return d.Dial("tcp", addr)
 }
 
 func (c *client) dial() net.Conn {
 	c.env.dialSem <- struct{}{}
-	conn, err := dial(c.env.addr)
+	conn, err := dial(c.env.addr, c.env.tls)
 	<-c.env.dialSem
 	if err != nil {
 		if isRefused(err) {
@@ -348,7 +358,7 @@ func checkResponse(k Kind, resp *http.Response, body []byte) error {
 }
 
 func (c *client) runWS() {
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second,
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, TLSClientConfig: c.env.tls,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c.env.dialSem <- struct{}{}
 			conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
@@ -362,7 +372,11 @@ func (c *client) runWS() {
 	if x := c.env.ext; x != nil {
 		h, path = x.Header.Clone(), x.WSPath
 	}
-	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+path, h)
+	scheme := "ws://"
+	if c.env.tls != nil {
+		scheme = "wss://"
+	}
+	ws, resp, err := d.DialContext(c.ctx, scheme+c.env.addr+path, h)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}

@@ -117,6 +117,8 @@ type iteration struct {
 	// exit before the clients are ready. One may connect after its
 	// removal, so its address is read at each look.
 	removed []*client
+	// slowStop ends the slow-tls fault's client (nil without it).
+	slowStop chan struct{}
 }
 
 // runIteration runs iteration n of the run ctl steers, its automatic
@@ -140,6 +142,7 @@ func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int, jitter ti
 		return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: fmt.Errorf("start the embedded server: %w", err)}
 	}
 	r.it.Addr = srv.Addr()
+	r.creds.tls = clientTLS(srv)
 	if r.obs.Listening != nil {
 		r.obs.Listening(n, r.it.Addr)
 	}
@@ -172,7 +175,8 @@ func (r *iteration) run(ctx context.Context) error {
 		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: errors.New("route probe threads still alive after 5s")}
 	}
 	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64),
-		seed: seedFor(r.cfg.Seed, r.n)}
+		seed: seedFor(r.cfg.Seed, r.n),
+		tls:  r.creds.tls}
 	r.startClients()
 	r.phase = PhaseHolding
 	var missing []string
@@ -197,6 +201,13 @@ func (r *iteration) run(ctx context.Context) error {
 		r.fdAtHold()
 	}
 	r.it.Ready = ready
+	if ready {
+		// After the socket count: the fault's connection is not a client's.
+		if err := r.startSlowTLS(); err != nil {
+			r.triggerAndObserve(ctx)
+			return &RunError{Iteration: r.n, Phase: PhaseHolding, Err: err}
+		}
+	}
 	r.triggerAndObserve(ctx)
 	if !ready && ctx.Err() == nil {
 		return &RunError{Iteration: r.n, Phase: PhaseHolding,
@@ -538,6 +549,9 @@ func (r *iteration) finish() {
 	for _, c := range r.clients {
 		c.halt()
 	}
+	if r.slowStop != nil {
+		close(r.slowStop)
+	}
 	join.Within(&r.wg, 10*time.Second)
 	it := r.it
 	it.Server = rec
@@ -593,6 +607,9 @@ func (r *iteration) recordForeign(threads []kernel.ThreadRecord) {
 	}
 	for _, p := range r.it.Admission {
 		own[p.Local] = true
+	}
+	if r.it.SlowTLS != "" {
+		own[r.it.SlowTLS] = true
 	}
 	for _, t := range threads {
 		if !own[t.Peer] {

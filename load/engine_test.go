@@ -52,12 +52,8 @@ func TestFixedEndsEveryClientCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	it := res.Iterations[0]
+	checkRoleOutcomes(t, it)
 	for _, c := range it.Clients {
-		want := map[Role]Outcome{RoleIdle: OutcomeClosed, RoleInflight: OutcomeCompleted,
-			RoleStream: WSClose(1001), RoleSilent: OutcomeClosed}[c.Role]
-		if c.Outcome != want {
-			t.Errorf("client %d (%s %s): outcome %s (%s), want %s", c.ID, c.Kind, c.Role, c.Outcome, c.Detail, want)
-		}
 		if c.Thread == 0 {
 			t.Errorf("client %d: no server thread mapped", c.ID)
 		}
@@ -138,7 +134,7 @@ func TestRoutesMatchGolden(t *testing.T) {
 	}
 	defer srv.Close()
 	defer srv.Shutdown()
-	probes, session, err := probeRoutes(srv.Addr(), creds{target.DefaultPassword, target.DefaultAPIKey})
+	probes, session, err := probeRoutes(srv.Addr(), creds{password: target.DefaultPassword, apiKey: target.DefaultAPIKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ type keepAlive struct {
 // request; why says why there is none (the server closes connections
 // after each response, or did not answer).
 func openKeepAlive(x *External, addr string) (k *keepAlive, why string) {
-	conn, err := dial(addr)
+	conn, err := dial(addr, nil)
 	if err != nil {
 		return nil, "keep-alive connection: " + err.Error()
 	}

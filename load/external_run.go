@@ -169,7 +169,7 @@ func (e *extIteration) waitServing() error {
 		}
 		req := externalRequest(e.x, e.addr, e.x.ReadyPath, KindHTTP)
 		req.Close = true
-		resp, _, _, err := roundTrip(e.addr, req, time.Second)
+		resp, _, _, err := roundTrip(e.addr, nil, req, time.Second)
 		switch {
 		case err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299:
 			return nil
@@ -377,7 +377,7 @@ func (e *extIteration) fire() error {
 			req.Header[name] = append([]string(nil), vs...)
 		}
 		req.Close = true
-		resp, _, _, err := roundTrip(e.addr, req, triggerWait)
+		resp, _, _, err := roundTrip(e.addr, nil, req, triggerWait)
 		if err != nil {
 			return fmt.Errorf("trigger %s: %w", t, err)
 		}

@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"crypto/tls"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -42,9 +43,11 @@ func loadGolden() ([]routeCase, error) {
 	return cases, nil
 }
 
-// creds are what the probes need to log in.
+// creds are what the probes need to log in, and the TLS trust they dial
+// with (nil: plain TCP).
 type creds struct {
 	password, apiKey string
+	tls              *tls.Config
 }
 
 var (
@@ -77,7 +80,7 @@ func probeRoutes(addr string, cr creds) ([]RouteProbe, string, error) {
 		for _, kv := range rc.Header {
 			req.Header.Add(kv[0], kv[1])
 		}
-		resp, body, local, err := roundTrip(addr, req, 5*time.Second)
+		resp, body, local, err := roundTrip(addr, cr.tls, req, 5*time.Second)
 		p.Local = local
 		if err != nil {
 			p.Err = err.Error()
@@ -98,8 +101,8 @@ func probeRoutes(addr string, cr creds) ([]RouteProbe, string, error) {
 // roundTrip sends one request on a fresh connection and reads the whole
 // response, then closes the connection, as a browser of eMule's
 // Connection: close server would.
-func roundTrip(addr string, req *http.Request, d time.Duration) (*http.Response, []byte, string, error) {
-	conn, err := dial(addr)
+func roundTrip(addr string, tc *tls.Config, req *http.Request, d time.Duration) (*http.Response, []byte, string, error) {
+	conn, err := dial(addr, tc)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -272,6 +272,9 @@ type Iteration struct {
 	// Resources is what the process and the server held once the
 	// iteration had ended: what a soak watches for growth.
 	Resources ResourceSample
+	// SlowTLS is the local address of the slow-tls fault's client ("":
+	// not injected).
+	SlowTLS string
 }
 
 // ClientState is one step of a client's own life.

@@ -75,6 +75,7 @@ const (
 	CheckRoutingUnchanged         = "routing-unchanged"
 	CheckResourcesReleased        = "resources-released"
 	CheckNoKernelViolations       = "no-kernel-violations"
+	CheckNoBusySpin               = "no-busy-spin"
 	CheckDrainWithin              = "drain-within"
 	CheckNoGrowth                 = "no-growth"
 )
@@ -106,6 +107,7 @@ var criteria = []criterion{
 	{CheckNoKernelViolations, "the server committed no act the model kernel records as undefined or harmful (a close while a wait is pending, a wait on a closed handle, a stale handle, `TerminateThread`, and any kind added later); each is named with its kind, thread, handle and time. The harness's own forced release at the end of a run is reported but does not fail it", checkViolations},
 	{CheckProcessExited, "an external server's process exited by itself within `--drain-timeout` of the trigger with status 0 or the one `--expect-exit` names, or kept running as `--expect-exit none` says (skip for the embedded target, and without a launched process or `--pid`)", checkProcessExited},
 	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
+	{CheckNoBusySpin, "no client thread's TLS handshake or read loop went round more than 250 times without a wait (BUG-081: such a loop pins a core and terminate cannot interrupt it); skip without `--https`", checkBusySpin},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
 	{CheckHostileHandled, "every hostile client was answered with the error or dropped as its role's row of [Hostile clients](#hostile-clients) says, and its server thread ended by itself: before the trigger for a role the server rejects at once, by the end of the drain for a lasting one (skip without hostile clients)", checkHostile},
 }
@@ -753,6 +755,38 @@ func checkDrainWithin(it *load.Iteration) Check {
 		return newCheck(StatusFail, n, "last client thread exited at t+%.3fs, over the %v budget", took.Seconds(), it.MaxDrain)
 	}
 	return newCheck(StatusPass, n, "last client thread exited at t+%.3fs, within %v", took.Seconds(), it.MaxDrain)
+}
+
+// maxSpinTurns is no-busy-spin's bound on one thread's turns without a
+// wait (its criterion sentence says the number). A handshake with a client
+// that keeps up spins for one round trip before hardened: a few turns at
+// the model's pace (target's spinPace, about a millisecond a turn on
+// Linux). A client that dribbles its bytes for a quarter of a second or
+// more goes past it.
+const maxSpinTurns = 250
+
+// checkBusySpin: no TLS loop of a client thread went round without a wait
+// past maxSpinTurns. Without TLS there is no such loop: skip.
+func checkBusySpin(it *load.Iteration) Check {
+	rec := it.Server
+	if !rec.TLS {
+		return newCheck(StatusSkip, 0, "the server did not speak TLS (no --https)")
+	}
+	n := len(rec.ClientThreads())
+	var over []string
+	for _, sp := range rec.Spins {
+		if sp.Turns > maxSpinTurns {
+			over = append(over, fmt.Sprintf("thread %d %d turns from %s to %s", sp.Thread, sp.Turns, at(it, sp.First), at(it, sp.Last)))
+		}
+	}
+	if len(over) > 0 {
+		return newCheck(StatusFail, n, "%s spun over %d turns without a wait, out of terminate's reach: %s",
+			plural(len(over), "thread", "threads"), maxSpinTurns, capJoin(over, "; "))
+	}
+	if m := rec.MaxSpin(); m.Turns > 0 {
+		return newCheck(StatusPass, n, "no thread spun over %d turns (most: thread %d, %d)", maxSpinTurns, m.Thread, m.Turns)
+	}
+	return newCheck(StatusPass, n, "no TLS loop went round without a wait")
 }
 
 // at formats a server-clock instant relative to the iteration's trigger,

@@ -46,6 +46,7 @@ var externalJudges = map[string]func(*load.Iteration) Check{
 	CheckProcessExited:            checkProcessExited,
 	CheckPortReleased:             checkPortReleased,
 	CheckHostileHandled:           skipWith(skipHostile),
+	CheckNoBusySpin:               skipWith(skipNoModel),
 }
 
 // judge is the function that judges it by check cr: the registry's for the

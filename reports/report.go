@@ -569,6 +569,9 @@ func probeLabels(it *load.Iteration) map[string]string {
 	for _, l := range it.Removed {
 		m[l] = "removed client"
 	}
+	if it.SlowTLS != "" {
+		m[it.SlowTLS] = "fault slow-tls"
+	}
 	for _, r := range it.Routes {
 		if r.Local != "" {
 			m[r.Local] = "route " + r.Name

@@ -383,7 +383,7 @@ func TestParseNames(t *testing.T) {
 			t.Errorf("ParsePolicy(%q) = %q, %v", p, got, err)
 		}
 	}
-	if _, err := ParseFault("nope"); err == nil || !strings.Contains(err.Error(), "accept-storm, restart, spawn-window, spawn-fail or stuck-handler") {
+	if _, err := ParseFault("nope"); err == nil || !strings.Contains(err.Error(), "accept-storm, restart, spawn-window, spawn-fail, stuck-handler or slow-tls") {
 		t.Errorf("ParseFault: %v", err)
 	}
 	for _, f := range Faults {

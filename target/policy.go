@@ -109,10 +109,16 @@ const (
 	// (Config.Kernel) while the old client threads may still be alive. It
 	// is driven from outside; the server needs no switch.
 	FaultRestart Fault = "restart"
+	// FaultSlowTLS: a client sends its TLS ClientHello a byte at a time
+	// (SlowTLSClient). Before hardened the handshake loop spins on
+	// WANT_READ and terminate cannot interrupt it until the bytes stop;
+	// hardened waits for them in {connEvent, terminate} (BUG-081). It
+	// needs Config.TLS; the client is driven from outside.
+	FaultSlowTLS Fault = "slow-tls"
 )
 
 // Faults lists the faults a user can inject.
-var Faults = []Fault{FaultAcceptStorm, FaultRestart, FaultSpawnWindow, FaultSpawnFail, FaultStuckHandler}
+var Faults = []Fault{FaultAcceptStorm, FaultRestart, FaultSpawnWindow, FaultSpawnFail, FaultStuckHandler, FaultSlowTLS}
 
 // ParseFault checks a fault name.
 func ParseFault(s string) (Fault, error) {

@@ -41,7 +41,11 @@ func (s *Server) serve(t *kernel.Thread, sd *socketData) {
 		sd.free()
 	})
 
-	req, body, ok := s.readRequest(t, sd, ev, term)
+	var w wire = sd
+	if s.tlsConfig != nil {
+		w = s.newTLSConn(t, sd, ev, term)
+	}
+	req, body, ok := s.readRequest(t, w, ev, term)
 	if !ok {
 		return
 	}
@@ -49,26 +53,27 @@ func (s *Server) serve(t *kernel.Thread, sd *socketData) {
 	if s.stuckHandler(t, req) {
 		return
 	}
-	rw := newResponseBuffer(sd)
+	rw := newResponseBuffer(w)
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req = req.WithContext(context.WithValue(req.Context(), threadKey{}, t.ID()))
 	s.routes.ServeHTTP(rw, req)
 	s.served.Add(1)
 	if rw.ws != nil {
-		s.stream(t, sd, rw.ws, rw.br, ev, term)
+		s.stream(t, w, rw.ws, rw.br, ev, term)
 		return
 	}
 	t.Enter(StateSend)
-	if err := s.writeResponse(sd, req, rw); err != nil {
+	if err := s.writeResponse(w, req, rw); err != nil {
 		return
 	}
-	s.linger(t, sd, ev, term)
+	s.linger(t, w, ev, term)
 }
 
 // readRequest waits for a whole request. It returns ok false when the
 // thread should clean up: terminate, a failed or released wait, EOF before
 // a whole request, or a request over the limits (dropped with no reply).
-func (s *Server) readRequest(t *kernel.Thread, sd *socketData, ev, term kernel.Handle) (*http.Request, []byte, bool) {
+// Under TLS the bytes taken are the session's plaintext.
+func (s *Server) readRequest(t *kernel.Thread, w wire, ev, term kernel.Handle) (*http.Request, []byte, bool) {
 	var acc []byte
 	dl := s.clientDeadline()
 	for {
@@ -77,14 +82,14 @@ func (s *Server) readRequest(t *kernel.Thread, sd *socketData, ev, term kernel.H
 			return nil, nil, false
 		}
 		t.Enter(StateRead)
-		data, eof, _ := sd.take()
+		data, eof, _ := w.take()
 		acc = append(acc, data...)
 		req, body, step := parseRequest(acc, eof)
 		switch step {
 		case readMore:
 			continue
 		case readBad:
-			s.badRequest(t, sd, ev, term)
+			s.badRequest(t, w, ev, term)
 			return nil, nil, false
 		case readDrop:
 			return nil, nil, false
@@ -167,18 +172,18 @@ func (d *drainReader) Read(p []byte) (int, error) {
 // badRequest answers a request the parser refused with a fixed 400. The
 // parser's error is not in it: it quotes the offending input, which can be
 // as long as the header limit (10 KB of NUL bytes came back as 40 KB).
-func (s *Server) badRequest(t *kernel.Thread, sd *socketData, ev, term kernel.Handle) {
+func (s *Server) badRequest(t *kernel.Thread, w wire, ev, term kernel.Handle) {
 	t.Enter(StateSend)
-	rw := newResponseBuffer(sd)
+	rw := newResponseBuffer(w)
 	http.Error(rw, "400 Bad Request", http.StatusBadRequest)
-	if s.writeResponse(sd, nil, rw) == nil {
-		s.linger(t, sd, ev, term)
+	if s.writeResponse(w, nil, rw) == nil {
+		s.linger(t, w, ev, term)
 	}
 }
 
 // writeResponse writes rw as one HTTP/1.1 response with Connection: close,
 // through the standard library.
-func (s *Server) writeResponse(sd *socketData, req *http.Request, rw *responseBuffer) error {
+func (s *Server) writeResponse(w wire, req *http.Request, rw *responseBuffer) error {
 	h := rw.header.Clone()
 	h.Set("Server", "eMule")
 	body := rw.body.Bytes()
@@ -190,8 +195,8 @@ func (s *Server) writeResponse(sd *socketData, req *http.Request, rw *responseBu
 	if req != nil && req.Method == http.MethodHead {
 		resp.Body = nil
 	}
-	_ = sd.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
-	bw := bufio.NewWriter(sd)
+	_ = w.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
+	bw := bufio.NewWriter(w)
 	if err := resp.Write(bw); err != nil {
 		return err
 	}
@@ -238,15 +243,15 @@ func (s *Server) stuckHandler(t *kernel.Thread, req *http.Request) bool {
 
 // linger half-closes and waits for the peer's FIN or terminate, as eMule
 // does after answering. A client that never closes parks the thread here.
-func (s *Server) linger(t *kernel.Thread, sd *socketData, ev, term kernel.Handle) {
-	sd.closeWrite()
+func (s *Server) linger(t *kernel.Thread, w wire, ev, term kernel.Handle) {
+	w.closeWrite()
 	t.Enter(StateLinger)
 	dl := s.clientDeadline()
 	for {
 		if s.waitClient(t, dl, ev, term) != 0 {
 			return
 		}
-		if _, eof, _ := sd.take(); eof {
+		if _, eof, _ := w.take(); eof {
 			return
 		}
 	}
@@ -255,7 +260,7 @@ func (s *Server) linger(t *kernel.Thread, sd *socketData, ev, term kernel.Handle
 // stream is the WebSocket route's loop: it sends live stats every
 // StreamEvery and, when it sees terminate, sends close 1001 (going away)
 // and waits a bounded time for the client's close.
-func (s *Server) stream(t *kernel.Thread, sd *socketData, ws *websocket.Conn, br *bufio.Reader, ev, term kernel.Handle) {
+func (s *Server) stream(t *kernel.Thread, w wire, ws *websocket.Conn, br *bufio.Reader, ev, term kernel.Handle) {
 	seq := 0
 	for {
 		t.Enter(StateWait)
@@ -269,7 +274,7 @@ func (s *Server) stream(t *kernel.Thread, sd *socketData, ws *websocket.Conn, br
 			}
 		case 0:
 			t.Enter(StateRead)
-			if s.readFrames(sd, ws, br) {
+			if s.readFrames(w, ws, br) {
 				return // the client closed or the socket failed
 			}
 		case 1:
@@ -285,7 +290,7 @@ func (s *Server) stream(t *kernel.Thread, sd *socketData, ws *websocket.Conn, br
 				if rem <= 0 || s.k.WaitAny(t, rem, ev) != 0 {
 					return
 				}
-				if s.readFrames(sd, ws, br) {
+				if s.readFrames(w, ws, br) {
 					return
 				}
 			}
@@ -299,8 +304,8 @@ func (s *Server) stream(t *kernel.Thread, sd *socketData, ws *websocket.Conn, br
 // the reader gorilla uses, and reports whether the connection is finished.
 // It never reads when nothing is pending, so it cannot block on an idle
 // socket.
-func (s *Server) readFrames(sd *socketData, ws *websocket.Conn, br *bufio.Reader) (done bool) {
-	for sd.pending() || br.Buffered() > 0 {
+func (s *Server) readFrames(w wire, ws *websocket.Conn, br *bufio.Reader) (done bool) {
+	for w.pending() || br.Buffered() > 0 {
 		_ = ws.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout))
 		if _, _, err := ws.ReadMessage(); err != nil {
 			return true
@@ -313,7 +318,7 @@ func (s *Server) readFrames(sd *socketData, ws *websocket.Conn, br *bufio.Reader
 // the response for the thread to write, and hijacks the connection for the
 // WebSocket upgrade.
 type responseBuffer struct {
-	sd     *socketData
+	w      wire
 	header http.Header
 	status int
 	body   bytes.Buffer
@@ -321,8 +326,8 @@ type responseBuffer struct {
 	br     *bufio.Reader
 }
 
-func newResponseBuffer(sd *socketData) *responseBuffer {
-	return &responseBuffer{sd: sd, header: make(http.Header), status: http.StatusOK}
+func newResponseBuffer(w wire) *responseBuffer {
+	return &responseBuffer{w: w, header: make(http.Header), status: http.StatusOK}
 }
 
 func (rw *responseBuffer) Header() http.Header { return rw.header }
@@ -335,6 +340,6 @@ func (rw *responseBuffer) Write(p []byte) (int, error) { return rw.body.Write(p)
 // the one gorilla reuses for frames (its ReadBufferSize is left 0), so
 // readFrames can see what it holds.
 func (rw *responseBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	rw.br = bufio.NewReaderSize(rw.sd, 4096)
-	return rw.sd, bufio.NewReadWriter(rw.br, bufio.NewWriter(rw.sd)), nil
+	rw.br = bufio.NewReaderSize(rw.w, 4096)
+	return rw.w, bufio.NewReadWriter(rw.br, bufio.NewWriter(rw.w)), nil
 }

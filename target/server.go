@@ -9,6 +9,8 @@
 package target
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -124,6 +126,10 @@ type Config struct {
 	// KernelOptions: handle reuse and what a wait does when its handle is
 	// closed under it.
 	KernelOptions kernel.Options
+	// TLS makes the server speak TLS on every accepted socket, with a
+	// self-signed ECDSA certificate for 127.0.0.1, ::1 and localhost made
+	// at Start (Server.RootCAs verifies it).
+	TLS bool
 	// Log, when set, gets one line per request as the UI thread takes it:
 	// how an observer outside the process learns that a request is in
 	// process, past the shutting-down check. Nil: no log.
@@ -194,6 +200,9 @@ type Server struct {
 	ui     *uiThread
 	routes *router
 	stats  *uiState
+	// tlsConfig and roots are the TLS state (nil without Config.TLS).
+	tlsConfig *tls.Config
+	roots     *x509.CertPool
 
 	ownKernel bool // the server made k, and releases it in Close
 	// closing is closed when Close begins: a stuck handler returns then.
@@ -215,6 +224,10 @@ type Server struct {
 	refused int64
 	socks   map[*socketData]struct{}
 	held    map[int]bool // threads whose request the UI thread holds
+	// spins are the turns of TLS loops that did not wait, by thread;
+	// handshaking the threads in a TLS handshake now.
+	spins       map[int]*Spin
+	handshaking map[int]bool
 	// triggeredAt is when Shutdown was first called (valid once the
 	// lifecycle is ShuttingDown).
 	triggeredAt time.Duration
@@ -252,7 +265,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if slices.Contains(cfg.Faults, FaultSlowTLS) && !cfg.TLS {
+		return nil, errors.New("fault slow-tls needs TLS: the server must speak it for a handshake to be slow")
+	}
 	s := &Server{cfg: cfg, k: cfg.Kernel, socks: make(map[*socketData]struct{}), held: make(map[int]bool),
+		spins: make(map[int]*Spin), handshaking: make(map[int]bool),
 		stopDone: make(chan struct{}), closing: make(chan struct{}), stats: newUIState()}
 	if s.k == nil {
 		s.k, s.ownKernel = kernel.New(cfg.KernelOptions), true
@@ -270,6 +287,9 @@ func (s *Server) Start() error {
 		if err := s.restartable(); err != nil {
 			return err
 		}
+	}
+	if err := s.startTLS(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -622,13 +642,16 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 }
 
 // setHeld marks a thread's request as parked in the UI thread or not.
-func (s *Server) setHeld(tid int, on bool) {
+func (s *Server) setHeld(tid int, on bool) { s.mark(s.held, tid, on) }
+
+// mark adds a thread to one of the server's sets of threads, or removes it.
+func (s *Server) mark(set map[int]bool, tid int, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if on {
-		s.held[tid] = true
+		set[tid] = true
 	} else {
-		delete(s.held, tid)
+		delete(set, tid)
 	}
 }
 
@@ -707,6 +730,8 @@ func (s *Server) Close() Record {
 			Leaks:           s.leaks,
 			Faults:          s.faults,
 			Refused:         s.refused,
+			TLS:             s.cfg.TLS,
+			Spins:           s.spinRecord(),
 		}
 		s.mu.Unlock()
 	})
@@ -812,6 +837,10 @@ type ThreadState struct {
 	// trigger + InflightFor or for a slow request's ms (in process, and
 	// past the shutdown check).
 	Held bool
+	// Handshake: the thread is in a TLS handshake now; Spins counts the
+	// turns its TLS loops went round without a wait so far.
+	Handshake bool
+	Spins     int64
 }
 
 // TerminateState is the terminate event's live state.
@@ -850,7 +879,13 @@ func (s *Server) Snapshot(buf *Snapshot) {
 	buf.Steps = append(buf.Steps, s.steps[min(len(buf.Steps), len(s.steps)):]...)
 	buf.Resources.SocketData = len(s.socks)
 	for i := range buf.Threads {
-		buf.Threads[i].Held = s.held[buf.Threads[i].ID]
+		id := buf.Threads[i].ID
+		buf.Threads[i].Held = s.held[id]
+		buf.Threads[i].Handshake = s.handshaking[id]
+		buf.Threads[i].Spins = 0
+		if sp := s.spins[id]; sp != nil {
+			buf.Threads[i].Spins = sp.Turns
+		}
 	}
 	s.mu.Unlock()
 	buf.Terminate = t
@@ -904,6 +939,21 @@ type Record struct {
 	Leaks   []Leak
 	Faults  []FaultEvent
 	Refused int64
+	// TLS says the server spoke TLS; Spins are the threads whose TLS loops
+	// went round without a wait (BUG-081), by thread.
+	TLS   bool
+	Spins []Spin
+}
+
+// MaxSpin is the spin with the most turns (zero when no thread spun).
+func (r Record) MaxSpin() Spin {
+	var m Spin
+	for _, sp := range r.Spins {
+		if sp.Turns > m.Turns {
+			m = sp
+		}
+	}
+	return m
 }
 
 // ClientThreads returns the kernel records of the accepted-client threads,
