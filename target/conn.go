@@ -67,13 +67,20 @@ func (sd *socketData) attach(t *kernel.Thread, ev, term kernel.Handle) {
 	sd.mu.Lock()
 	sd.th, sd.ev, sd.term, sd.pumping = t, ev, term, true
 	sd.mu.Unlock()
-	sd.s.wg.Add(1)
 	// The pump ends when a read fails, which close guarantees.
-	go func() {
-		defer sd.s.wg.Done()
+	started := sd.s.goHelper(func() {
 		defer close(sd.pumpDone)
 		sd.pump()
-	}()
+	})
+	if !started {
+		// The server is closing: the socket is never read, and the
+		// thread finds it at its end.
+		sd.mu.Lock()
+		sd.eof, sd.rerr = true, net.ErrClosed
+		sd.mu.Unlock()
+		close(sd.pumpDone)
+		sd.signal()
+	}
 }
 
 func (sd *socketData) pump() {

@@ -207,7 +207,13 @@ type Server struct {
 	ownKernel bool // the server made k, and releases it in Close
 	// closing is closed when Close begins: a stuck handler returns then.
 	closing chan struct{}
-	stuck   atomic.Bool // the stuck-handler fault has taken its request
+	// gmu guards gdone, which Close sets before it waits for wg: a helper
+	// goroutine is added to wg only under gmu and only while gdone is
+	// false, so no Add can race Close's Wait (a thread spawned by a killed
+	// listener may still be starting when Close runs).
+	gmu   sync.Mutex
+	gdone bool
+	stuck atomic.Bool // the stuck-handler fault has taken its request
 
 	lifecycle   atomic.Int32
 	openSockets atomic.Int64
@@ -300,15 +306,13 @@ func (s *Server) Start() error {
 	s.term = s.k.CreateEvent(EventTerminate, true, false)
 	s.accept = s.k.CreateEvent("accept event", false, false)
 	s.ui = startUI(s, s.cfg.InflightFor)
-	s.wg.Add(1)
 	s.acceptEnd = make(chan struct{})
 	// The accept pump plays WSAEventSelect(FD_ACCEPT) for the listener
 	// thread; it ends when the listening socket is closed.
-	go func() {
-		defer s.wg.Done()
+	s.goHelper(func() {
 		defer close(s.acceptEnd)
 		s.acceptPump()
-	}()
+	})
 	s.lt = s.k.CreateThread(kernel.ThreadOptions{Name: ThreadListener}, s.listen)
 	s.mu.Lock()
 	s.threads = append(s.threads, s.lt)
@@ -665,6 +669,22 @@ func (s *Server) Triggered() (time.Duration, bool) {
 	return s.triggeredAt, true
 }
 
+// goHelper starts f as a helper goroutine that Close waits for, and
+// reports whether it did: once Close has begun, nothing new starts.
+func (s *Server) goHelper(f func()) bool {
+	s.gmu.Lock()
+	defer s.gmu.Unlock()
+	if s.gdone {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}
+
 // ShutdownDone is closed when the first Shutdown call returns.
 func (s *Server) ShutdownDone() <-chan struct{} { return s.stopDone }
 
@@ -685,6 +705,9 @@ func (s *Server) Resources() Resources {
 // record. Close is idempotent.
 func (s *Server) Close() Record {
 	s.closeOnce.Do(func() {
+		s.gmu.Lock()
+		s.gdone = true
+		s.gmu.Unlock()
 		left := s.Resources()
 		close(s.closing)
 		s.mu.Lock()

@@ -53,13 +53,13 @@ func startUI(s *Server, inflightFor time.Duration) *uiThread {
 	u := &uiThread{s: s, inflightFor: inflightFor, msgs: make(chan *uiMsg),
 		quit: make(chan struct{}), stopped: make(chan struct{}), wake: time.NewTimer(time.Hour)}
 	u.wake.Stop()
-	s.wg.Add(1)
 	// The UI goroutine ends when the server's Close calls stop.
-	go func() {
-		defer s.wg.Done()
+	if !s.goHelper(func() {
 		defer close(u.stopped)
 		u.loop()
-	}()
+	}) {
+		close(u.stopped) // closed before it started: SendMessage fails at once
+	}
 	return u
 }
 
