@@ -555,6 +555,13 @@ func (e *extIteration) publish() {
 	e.lastPub, e.lastPh = time.Now(), e.phase
 	s := Snapshot{Iteration: e.n, Of: e.cfg.Iterations, Phase: e.phase, Trigger: e.trigger, Mix: e.it.Mix,
 		NotReady: e.missing, ReadyAt: e.readyAt, Server: target.Snapshot{At: e.now(), Addr: e.addr}}
+	// A copy: the record goes on being filled in on this goroutine while
+	// the view reads the snapshot on its own.
+	rec := *e.rec
+	if e.proc != nil && !rec.Exit.Exited {
+		rec.Exit, rec.Exit.At = e.proc.peek(e.clock)
+	}
+	s.External = &rec
 	for _, c := range e.clients {
 		s.Clients = append(s.Clients, c.view())
 	}
