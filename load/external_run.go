@@ -505,7 +505,7 @@ func (e *extIteration) finish() {
 		case cr.Outcome == OutcomeTimeout || cr.EndedAt >= e.trigger:
 		case c.Role == RoleIdle && cr.Outcome == OutcomeClosed:
 			cr.Outcome = OutcomeClosedAfterResponse
-			cr.Detail = fmt.Sprintf("closed by the server after its response, before the trigger (%s)", strings.TrimPrefix(cr.Detail, "closed by the server "))
+			cr.Detail = fmt.Sprintf("closed by the server after its response, before the trigger (%s)", strings.TrimSuffix(strings.TrimPrefix(cr.Detail, "closed by the server ("), ")"))
 		case c.Role == RoleInflight && cr.Outcome == OutcomeCompleted:
 			e.tooFast = append(e.tooFast, c.ID)
 			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("completed %.3fs before the trigger: the --slow path is too fast", (e.trigger-cr.EndedAt).Seconds())
