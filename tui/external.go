@@ -45,7 +45,9 @@ func (m *Model) externalTitle(room int) (long, short string) {
 	if len(command) > 0 && room-lipgloss.Width(long) > 10 {
 		long = ansi.Truncate(long+" · "+strings.Join(command, " "), room, "…")
 	}
-	return long, " " + stTitle.Render("shutdowntest") + " · " + url
+	// The short form drops the tool's name, not the words that say what
+	// is under test.
+	return long, " external target " + url
 }
 
 // processLines are the left panel of an external target: the trigger and

@@ -56,6 +56,10 @@ func TestExternalView(t *testing.T) {
 	if strings.Contains(screen, "p policy") || strings.Contains(screen, "+/- clients") || strings.Contains(screen, "terminate signal") {
 		t.Errorf("the screen offers the embedded model's parts:\n%s", screen)
 	}
+	narrow, _ := update(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	if head := strings.SplitN(ansi.Strip(narrow.View()), "\n", 2)[0]; !strings.Contains(head, "external target http://127.0.0.1:40000") {
+		t.Errorf("the 80-column header does not say what is under test: %q", head)
+	}
 	first := m.run
 	for _, c := range []struct{ key, notice string }{{"p", "no policy"}, {"+", "fixed for the run"}, {"-", "fixed for the run"}} {
 		m, _ = update(t, m, keys(c.key)...)
