@@ -41,6 +41,10 @@ type Snapshot struct {
 	// (server clock; 0: not yet).
 	NotReady int
 	ReadyAt  time.Duration
+	// External is what is known so far of an external target (nil for
+	// the embedded one): the URL and command as run, the process and,
+	// once it has ended, how.
+	External *ExternalRecord
 }
 
 // Observer receives what the engine shows while it runs. Every field is

@@ -505,7 +505,7 @@ func (e *extIteration) finish() {
 		case cr.Outcome == OutcomeTimeout || cr.EndedAt >= e.trigger:
 		case c.Role == RoleIdle && cr.Outcome == OutcomeClosed:
 			cr.Outcome = OutcomeClosedAfterResponse
-			cr.Detail = fmt.Sprintf("closed by the server after its response, before the trigger (%s)", strings.TrimPrefix(cr.Detail, "closed by the server "))
+			cr.Detail = fmt.Sprintf("closed by the server after its response, before the trigger (%s)", strings.TrimSuffix(strings.TrimPrefix(cr.Detail, "closed by the server ("), ")"))
 		case c.Role == RoleInflight && cr.Outcome == OutcomeCompleted:
 			e.tooFast = append(e.tooFast, c.ID)
 			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("completed %.3fs before the trigger: the --slow path is too fast", (e.trigger-cr.EndedAt).Seconds())
@@ -555,6 +555,13 @@ func (e *extIteration) publish() {
 	e.lastPub, e.lastPh = time.Now(), e.phase
 	s := Snapshot{Iteration: e.n, Of: e.cfg.Iterations, Phase: e.phase, Trigger: e.trigger, Mix: e.it.Mix,
 		NotReady: e.missing, ReadyAt: e.readyAt, Server: target.Snapshot{At: e.now(), Addr: e.addr}}
+	// A copy: the record goes on being filled in on this goroutine while
+	// the view reads the snapshot on its own.
+	rec := *e.rec
+	if e.proc != nil && !rec.Exit.Exited {
+		rec.Exit, rec.Exit.At = e.proc.peek(e.clock)
+	}
+	s.External = &rec
 	for _, c := range e.clients {
 		s.Clients = append(s.Clients, c.view())
 	}

@@ -113,6 +113,17 @@ func (p *proc) exited() bool {
 	}
 }
 
+// peek is how the process has ended so far (Exited false while it runs),
+// and when, on clock.
+func (p *proc) peek(clock func(time.Time) time.Duration) (ProcessExit, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.exit.Exited {
+		return p.exit, 0
+	}
+	return p.exit, clock(p.exitAt)
+}
+
 // end makes sure the process has ended before the iteration does: one
 // still running is killed with its group (a launched one; a --pid process
 // is only signalled KILL). It waits for it, bounded, and returns how it

@@ -34,6 +34,7 @@ type eventLog struct {
 type told struct {
 	iteration                                             int
 	started, ready, triggered, signaled, closed, keptOpen bool
+	processEnded                                          bool // an external target's process
 	steps, violations                                     int
 	exited                                                map[int]bool
 }
@@ -52,9 +53,10 @@ func (l *eventLog) reset() { *l = eventLog{} }
 var stepsTold = map[target.StepName]bool{target.StepSignalTerminate: true, target.StepCloseTerminate: true}
 
 // observe adds what s shows that the log has not told yet, in time order.
-// The terminate story it tells is term, the one the panel shows: the
-// record's once the run has one, the snapshot's before.
-func (l *eventLog) observe(s *load.Snapshot, policy string, term terminateView) {
+// about names what is under test. The terminate story it tells is term,
+// the one the panel shows: the record's once the run has one, the
+// snapshot's before.
+func (l *eventLog) observe(s *load.Snapshot, about string, term terminateView) {
 	if s.Iteration != l.told.iteration || l.told.exited == nil {
 		l.told = told{iteration: s.Iteration, exited: map[int]bool{}}
 	}
@@ -62,7 +64,7 @@ func (l *eventLog) observe(s *load.Snapshot, policy string, term terminateView) 
 	srv := &s.Server
 	if !l.told.started && srv.Addr != "" {
 		l.told.started = true
-		batch = append(batch, event{at: 0, text: fmt.Sprintf("iteration %d/%d: server started on %s (policy %s)", s.Iteration, s.Of, srv.Addr, policy)})
+		batch = append(batch, event{at: 0, text: fmt.Sprintf("iteration %d/%d: server started on %s (%s)", s.Iteration, s.Of, srv.Addr, about)})
 	}
 	if !l.told.ready && s.ReadyAt > 0 {
 		l.told.ready = true
@@ -102,6 +104,14 @@ func (l *eventLog) observe(s *load.Snapshot, policy string, term terminateView) 
 		batch = append(batch, event{at: srv.At, text: fmt.Sprintf("terminate kept open: %d client threads still alive", term.alive), bad: true})
 	}
 	batch = append(batch, l.violationEvents(srv)...)
+	if x := s.External; x != nil && x.Exit.Exited && !l.told.processEnded {
+		l.told.processEnded = true
+		e := event{at: x.Exit.At, text: fmt.Sprintf("process %d exited (%s)", x.PID, x.Exit.Detail)}
+		if x.Exit.Killed {
+			e = event{at: x.Exit.At, text: fmt.Sprintf("process %d killed past the drain budget (%s)", x.PID, x.Exit.Detail), bad: true}
+		}
+		batch = append(batch, e)
+	}
 	sort.SliceStable(batch, func(i, j int) bool { return batch[i].at < batch[j].at })
 	for _, e := range batch {
 		l.add(e)
@@ -207,5 +217,6 @@ func recordSnapshot(it *load.Iteration, of int) load.Snapshot {
 	s.Server.Terminate = target.TerminateState{Handle: rec.Terminate.Handle, TerminateTimes: rec.Terminate.TerminateTimes}
 	s.Server.Steps = rec.Shutdown.Steps
 	s.Server.Violations, s.Server.WaitFailures = rec.Kernel.Violations, rec.Kernel.WaitFailures
+	s.External = it.External
 	return s
 }

@@ -178,7 +178,7 @@ func (m *Model) observe(s load.Snapshot) {
 	m.snap, m.haveSnap = s, true
 	m.rows = liveRows(&m.snap, m.rows, m.byPeer)
 	m.tally = m.derive()
-	m.log.observe(&m.snap, string(m.cfg.Policy), m.tally.term)
+	m.log.observe(&m.snap, m.about(), m.tally.term)
 	if m.cycling && s.Phase == load.PhaseHolding {
 		// Once s has started the cycle, the iterations after the first
 		// shut down as soon as their clients are ready, as headless.
@@ -205,7 +205,7 @@ func (m *Model) finish(res *load.Result, err error) {
 	}
 	m.tally = m.derive()
 	if res != nil && len(res.Iterations) > 0 {
-		m.log.observe(&m.snap, string(res.Config.Policy), m.tally.term)
+		m.log.observe(&m.snap, m.about(), m.tally.term)
 	}
 	at := m.lastAt()
 	switch {
@@ -263,6 +263,9 @@ func (m *Model) sendTrigger() {
 func (m Model) tableKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
 	m.notice = ""
+	if mm, ok := m.externalKey(msg); ok {
+		return mm, nil
+	}
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
@@ -359,7 +362,7 @@ func (m *Model) restart() tea.Cmd {
 	m.ended, m.res, m.err, m.report = false, nil, nil, reports.Report{}
 	m.triggeredFor, m.cycling, m.cursor, m.offset = 0, false, 0, 0
 	m.log.reset()
-	m.notice = fmt.Sprintf("started again: policy %s, %d clients", m.cfg.Policy, m.cfg.Mix.Total())
+	m.notice = fmt.Sprintf("started again: %s, %d clients", m.about(), m.cfg.Mix.Total())
 	cmd := m.startRun()
 	m.setKeys()
 	return cmd
@@ -447,6 +450,20 @@ func (m *Model) setKeys() {
 	m.keys.Fewer.SetEnabled(m.keys.More.Enabled())
 	m.keys.Policy.SetEnabled(!m.quitting)
 	m.keys.Rerun.SetEnabled(!m.quitting)
+	if m.isExternal() {
+		// The model's levers: see externalKey.
+		m.keys.More.SetEnabled(false)
+		m.keys.Fewer.SetEnabled(false)
+		m.keys.Policy.SetEnabled(false)
+	}
+}
+
+// about names what is under test, for the log and the notices.
+func (m *Model) about() string {
+	if m.isExternal() {
+		return "external target"
+	}
+	return "policy " + string(m.cfg.Policy)
 }
 
 // Final is what the session ends with (see Final).

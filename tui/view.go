@@ -135,13 +135,16 @@ func (m *Model) header() string {
 	}
 	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
 	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
+	if m.isExternal() {
+		long, short = m.externalTitle(m.width - lipgloss.Width(tag+"  "+extra+iter) - 1)
+	}
 	// The long form when it fits, else the words a narrow screen keeps.
 	for _, c := range [][2]string{
 		{long, tag + "  " + extra + iter},
 		{short, tag + "  " + extra + iter},
 		{short, tag + "  " + strings.Split(extra, " · ")[0] + iter},
 		{short, tag + iter},
-		{" " + string(m.cfg.Policy), tag + iter},
+		{" " + strings.TrimPrefix(m.about(), "policy "), tag + iter},
 	} {
 		if gap := m.width - lipgloss.Width(c[0]) - lipgloss.Width(c[1]); gap >= 1 {
 			return c[0] + strings.Repeat(" ", gap) + c[1]
@@ -270,12 +273,16 @@ func (m *Model) drainLines(inner int) []string {
 			first = fmt.Sprintf("shutdown in %.1fs (or press s)", max(left, 0).Seconds())
 		}
 		n := len(s.Clients)
-		return []string{
-			stTitle.Render(first),
-			fmt.Sprintf("drain budget %s · in-flight held %s after it", ms(m.cfg.DrainTimeout), ms(m.cfg.InflightFor)),
-			fmt.Sprintf("clients %d · ready %d/%d", n, n-min(s.NotReady, n), n),
-			stDim.Render("+/- add or remove a client like the selected row"),
+		budget := fmt.Sprintf("drain budget %s · in-flight held %s after it", ms(m.cfg.DrainTimeout), ms(m.cfg.InflightFor))
+		keys := "+/- add or remove a client like the selected row"
+		if m.isExternal() {
+			budget = fmt.Sprintf("drain budget %s · the process must exit within it", ms(m.cfg.DrainTimeout))
+			keys = "r launches the server again"
 		}
+		return []string{stTitle.Render(first), budget, fmt.Sprintf("clients %d · ready %d/%d", n, n-min(s.NotReady, n), n), stDim.Render(keys)}
+	}
+	if m.isExternal() {
+		return m.externalDrainLines(inner)
 	}
 	exited, total := m.tally.exited, m.tally.total
 	frac := 0.0
@@ -327,11 +334,18 @@ func (m *Model) top() []string {
 		lw := max(48, m.width*40/100)
 		rw := m.width - lw
 		left := panel(stTitle.Render("terminate signal"), m.terminateLines(), lw)
+		if m.isExternal() {
+			left = panel(stTitle.Render("server process"), m.processLines(), lw)
+		}
 		right := panel(stTitle.Render("drain"), m.drainLines(rw-4), rw)
 		return strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, left, right), "\n")
 	}
-	t := m.terminateLines()
 	d := m.drainLines(m.width - 2)
+	if m.isExternal() {
+		p := m.processLines()
+		return []string{" " + p[0] + " · " + p[1], " " + p[2], " " + d[0]}
+	}
+	t := m.terminateLines()
 	tv := m.tally.term
 	return []string{
 		fmt.Sprintf(" terminate %s · waiters %d · alive %d", strings.TrimPrefix(t[0], "handle "), tv.waiters, tv.alive),
@@ -494,6 +508,9 @@ func (m *Model) countsLine() string {
 		parts = append(parts, st.Render(fmt.Sprintf("%s %d", word, c.n)))
 	}
 	left := " " + strings.Join(parts, " · ")
+	if m.isExternal() {
+		left = stDim.Render(" server threads: not observable (external target)")
+	}
 	f := "all"
 	if v := strings.TrimSpace(m.filter.Value()); v != "" {
 		f = fmt.Sprintf("%q %d of %d", v, len(m.visible), len(m.rows))
@@ -557,6 +574,9 @@ func (m *Model) rowLine(r *row, selected bool) string {
 	inState := ""
 	if r.thread != 0 {
 		inState = fmt.Sprintf("%.3fs", r.inState.Seconds())
+	}
+	if m.isExternal() {
+		state, inState, term = notObserved, "–", "–"
 	}
 	outcome := outcomeWord(r.outcome)
 	if r.failed {
