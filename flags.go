@@ -289,6 +289,9 @@ func progressLine(it *load.Iteration) string {
 		term = "terminate kept open"
 	case tr.Closed:
 		term = fmt.Sprintf("terminate closed t%+.3fs with %d client threads alive", (tr.ClosedAt - it.Trigger).Seconds(), len(tr.AliveAtClose))
+		if n := len(tr.Unjoined); n > 0 {
+			term += fmt.Sprintf(", %d not joined", n)
+		}
 	}
 	var verdict string
 	switch reports.IterationVerdict(it, checks) {

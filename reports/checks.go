@@ -93,7 +93,7 @@ type criterion struct {
 // shows them. The fix's acceptance criteria (design doc §1) come first,
 // then what the tool adds around them.
 var criteria = []criterion{
-	{CheckTerminateOutlivedWaiters, "the terminate handle was never closed while a client thread was alive, and no wait touched it after the close. This is the eMule bug.", checkTerminate},
+	{CheckTerminateOutlivedWaiters, "the terminate handle was never closed while a client thread was alive, nor before the closer had joined every client thread (a close after threads that had merely happened to exit fails too: \"all had exited by luck\"), and no wait touched it after the close. This is the eMule bug.", checkTerminate},
 	{CheckShutdownCompleted, "shutdown returned, and every step of the policy ran to its end within its budget (a join that timed out, a `TerminateThread`, or a terminate handle kept open fails it)", checkShutdown},
 	{CheckNoThreadLeak, "no client thread was alive after shutdown returned; stragglers are named", checkThreadLeak},
 	{CheckInflightCompleted, "every request in flight at the trigger got its whole, correct response (status 200, content type, body shape, `Connection: close`, body length equal to Content-Length)", checkInflight},
@@ -240,31 +240,37 @@ func checkTerminate(it *load.Iteration) Check {
 		return newCheck(StatusSkip, n, "terminate was never signalled: shutdown did not run")
 	}
 	if tr.Closed {
+		if !terminateOf(it).ClosedUnsafely() {
+			if n == 0 {
+				return newCheck(StatusPass, n, "closed at %s; no client thread ran", at(it, tr.ClosedAt))
+			}
+			return newCheck(StatusPass, n, "closed at %s after every client thread exited", at(it, tr.ClosedAt))
+		}
 		var bad []string
 		alive := tr.AliveAtClose
-		if len(alive) > 0 {
+		switch unjoined := tr.Unjoined; {
+		case len(alive) > 0:
 			s := fmt.Sprintf("closed at %s while %s alive (%s)", at(it, tr.ClosedAt),
 				plural(len(alive), "client thread was", "client threads were"), joinInts(alive))
 			if b := len(tr.BlockedAtClose); b > 0 {
 				s += fmt.Sprintf(", %d blocked in a wait on it", b)
 			}
 			bad = append(bad, s)
+		case len(unjoined) > 0:
+			// Every thread had gone, but the closer did not know it:
+			// the same close a moment earlier is the bug.
+			bad = append(bad, fmt.Sprintf("closed at %s without joining %s (%s); all had exited by luck", at(it, tr.ClosedAt),
+				plural(len(unjoined), "client thread", "client threads"), joinInts(unjoined)))
 		}
 		if w := tr.WaitsAfterClose; len(w) > 0 {
 			s := fmt.Sprintf("%s after close (%s) by %s", plural(len(w), "wait", "waits"),
 				waitKinds(w), plural2(len(waitThreads(w)), "thread", "threads", joinInts(waitThreads(w))))
-			if len(alive) == 0 {
+			if len(bad) == 0 {
 				s = fmt.Sprintf("closed at %s; %s", at(it, tr.ClosedAt), s)
 			}
 			bad = append(bad, s)
 		}
-		if len(bad) > 0 {
-			return newCheck(StatusFail, n, "%s", strings.Join(bad, "; "))
-		}
-		if n == 0 {
-			return newCheck(StatusPass, n, "closed at %s; no client thread ran", at(it, tr.ClosedAt))
-		}
-		return newCheck(StatusPass, n, "closed at %s after every client thread exited", at(it, tr.ClosedAt))
+		return newCheck(StatusFail, n, "%s", strings.Join(bad, "; "))
 	}
 	if tr.KeptOpen {
 		return newCheck(StatusPass, n, "kept open (%s alive), never closed under a waiter",

@@ -121,8 +121,9 @@ func legacyIteration() load.Iteration {
 }
 
 // closeUnderLiveThreads writes legacy's shutdown into s: the listener is
-// joined by t+3.9ms and terminate closed at t+4ms while client threads 2
-// and 4 are alive; both later wait on the closed value and fail.
+// joined by t+3.9ms and terminate closed at t+4ms, no client thread
+// joined, while client threads 2 and 4 are alive; both later wait on the
+// closed value and fail.
 func closeUnderLiveThreads(s *target.Record) {
 	s.Policy = target.PolicyLegacy
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
@@ -135,7 +136,7 @@ func closeUnderLiveThreads(s *target.Record) {
 	fails := []kernel.WaitFailure{{At: after(305), Thread: 2, Handle: 0x40}, {At: after(306), Thread: 4, Handle: 0x40}}
 	s.Terminate = target.TerminateRecord{Handle: 0x40,
 		TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4)},
-		AliveAtClose:   []int{2, 4}, WaitsAfterClose: fails}
+		AliveAtClose:   []int{2, 4}, WaitsAfterClose: fails, Unjoined: []int{2, 3, 4, 5, 6, 7}}
 	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: target.EventTerminate, Kind: "event", At: after(4), AliveCount: 2}}
 	s.Kernel.WaitFailures = fails
 	s.Kernel.Violations = []kernel.Violation{
@@ -301,6 +302,14 @@ func TestChecks(t *testing.T) {
 					it.Server.Terminate.WaitsAfterClose = []kernel.WaitFailure{{At: after(400), Thread: 9, Handle: 0x40, Recycled: true}}
 				},
 				want: []string{"closed at t+0.310s", "1 wait after close (on a recycled handle) by thread 9"}},
+			{name: "closed without joining, every thread gone by luck", status: StatusFail, observed: 6,
+				mutate:  func(it *load.Iteration) { it.Server.Terminate.Unjoined = []int{2, 3, 4, 5, 6, 7} },
+				want:    []string{"closed at t+0.310s without joining 6 client threads (2, 3, 4, 5, 6, and 1 more); all had exited by luck"},
+				notWant: []string{"alive"}},
+			{name: "alive at the close says alive, not luck", base: legacyIteration, status: StatusFail, observed: 6,
+				mutate:  func(it *load.Iteration) { it.Server.Terminate.Unjoined = []int{2, 3, 4} },
+				want:    []string{"while 2 client threads were alive (2, 4)"},
+				notWant: []string{"luck"}},
 			{name: "blocked waiters are counted", base: legacyIteration, status: StatusFail, observed: 6,
 				mutate: func(it *load.Iteration) { it.Server.Terminate.BlockedAtClose = []int{4} },
 				want:   []string{"1 blocked in a wait on it"}},

@@ -411,8 +411,7 @@ func (b *tlBuilder) drawMarkers(r Report, marks []tlMarker, axisY, bottom float6
 // client threads were alive at the close or waited on the handle after
 // it, else "clean" (green).
 func (b *tlBuilder) closeClass() string {
-	t := b.it.Terminate
-	if len(t.AliveAtClose) > 0 || t.WaitsAfterClose > 0 {
+	if b.it.Terminate.ClosedUnsafely() {
 		return "violation"
 	}
 	return "clean"
@@ -470,15 +469,17 @@ func (b *tlBuilder) terminateRow(y float64) {
 		alive := t.AliveAtClose
 		cls, title := b.closeClass(), fmt.Sprintf("%s closed at %s after every client thread exited", name, htmlT(c))
 		if cls == "violation" {
-			title = fmt.Sprintf("%s closed at %s while %s alive (%s); %d blocked in a wait on it; %s after the close",
-				name, htmlT(c), plural(len(alive), "client thread was", "client threads were"),
-				listIDs(alive, htmlMaxRows), t.WaitersAtClose, plural(t.WaitsAfterClose, "wait", "waits"))
+			title = fmt.Sprintf("%s closed at %s %s (%s); %d blocked in a wait on it; %s after the close",
+				name, htmlT(c), htmlCloseFault(t), listIDs(alive, htmlMaxRows), t.WaitersAtClose, plural(t.WaitsAfterClose, "wait", "waits"))
 		}
 		mid := y + tlBarH/2
 		b.v.Close = &tlClose{Class: cls, X: x, Y1: y - 3, Y2: y + tlBarH + 3, ClosedMS: htmlNum3(c), Title: title,
 			Diamond: svgDiamond(x, mid, 7)}
 		closeLabel := "closed"
-		if cls == "violation" {
+		switch {
+		case cls == "violation" && len(alive) == 0 && t.UnjoinedAtClose > 0:
+			closeLabel = fmt.Sprintf("closed, %d unjoined", t.UnjoinedAtClose)
+		case cls == "violation":
 			closeLabel = fmt.Sprintf("closed, %d alive", len(alive))
 		}
 		lane.Texts = append(lane.Texts, svgText{X: tlPlotRight + 4, Y: y + 11, Class: "term-end " + cls, Text: closeLabel})

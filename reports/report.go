@@ -147,6 +147,10 @@ type Terminate struct {
 	AliveAtClose       []int    `json:"alive_at_close"`
 	WaitersAtClose     int      `json:"waiters_at_close"`
 	WaitsAfterClose    int      `json:"waits_after_close"`
+	// UnjoinedAtClose is how many client threads the closer had not
+	// joined before the close, alive or not; Unjoined are their ids.
+	UnjoinedAtClose int   `json:"unjoined_at_close"`
+	Unjoined        []int `json:"unjoined"`
 }
 
 // Shutdown is what StopSockets did. Stragglers are the client threads
@@ -351,19 +355,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		Drain:      drainOf(it),
 	}
 
-	tr := srv.Terminate
-	t := Terminate{Handle: tr.Handle, KeptOpen: tr.KeptOpen, WaitsAfterClose: len(tr.WaitsAfterClose),
-		AliveAtClose: []int{}}
-	if tr.Signaled {
-		t.SignaledMS = relPtr(tr.SignaledAt)
-	}
-	if tr.Closed {
-		t.ClosedMS = relPtr(tr.ClosedAt)
-		t.AliveAtClose = append(t.AliveAtClose, tr.AliveAtClose...)
-		t.LiveThreadsAtClose = len(tr.AliveAtClose)
-		t.WaitersAtClose = len(tr.BlockedAtClose)
-	}
-	out.Terminate = t
+	out.Terminate = terminateOf(it)
 
 	sh := Shutdown{Steps: []Step{}, Stragglers: []int{}}
 	if it.ShutdownReturned {

@@ -211,7 +211,7 @@ func (m *Model) terminateLines() []string {
 	switch {
 	case t.closed:
 		state = stBadBold.Render("CLOSED") + " at " + m.rel(t.closedAt)
-		if t.aliveAtClose == 0 {
+		if !t.unsafe {
 			state = stGoodBold.Render("CLOSED") + " at " + m.rel(t.closedAt)
 		}
 	case t.kept:
@@ -230,6 +230,8 @@ func (m *Model) terminateLines() []string {
 	switch {
 	case t.closed && t.aliveAtClose > 0:
 		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed while %d client threads were alive", t.aliveAtClose)))
+	case t.closed && t.exact && t.unjoined > 0:
+		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed without joining %d client threads; all had exited by luck", t.unjoined)))
 	case t.closed && t.exact:
 		lines = append(lines, stGood.Render("✓ outlived its waiters"))
 	case t.closed:
