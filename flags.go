@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,7 +81,8 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	fs := pflag.NewFlagSet("shutdowntest", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy of the embedded server: fixed or legacy")
+	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy of the embedded server: "+policyNames())
+	faults := fs.StringArray("fault", nil, "inject the fault `NAME` (repeatable):"+faultHelp())
 	counts := countFlags(&o.cfg.Mix)
 	for _, c := range counts {
 		fs.IntVar(c.n, c.name, defaultCount, c.help)
@@ -113,6 +115,15 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		return o, fmt.Errorf("--policy: %v", err)
 	}
 	o.cfg.Policy = p
+	for _, name := range *faults {
+		f, err := load.ParseFault(name)
+		if err != nil {
+			return o, fmt.Errorf("--fault: %v", err)
+		}
+		if !slices.Contains(o.cfg.Faults, f) {
+			o.cfg.Faults = append(o.cfg.Faults, f)
+		}
+	}
 	var names []string
 	for _, c := range counts {
 		if *c.n < 0 {
@@ -154,10 +165,33 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		switch f.Name {
 		case "json", "junit", "markdown", "html", "headless", "help", "version":
 			return // outputs, not the run
+		case "fault":
+			for _, f := range o.cfg.Faults {
+				o.runFlags = append(o.runFlags, "--fault="+string(f))
+			}
+			return
 		}
 		o.runFlags = append(o.runFlags, "--"+f.Name+"="+f.Value.String())
 	})
 	return o, nil
+}
+
+// policyNames lists the policies for --help: "fixed, legacy, ...".
+func policyNames() string {
+	names := make([]string, len(target.Policies))
+	for i, p := range target.Policies {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
+}
+
+// faultHelp lists the faults for --help, each with the bug it exposes.
+func faultHelp() string {
+	var b strings.Builder
+	for _, f := range load.Faults {
+		fmt.Fprintf(&b, "\n    %s: %s", f, load.FaultBugs[f])
+	}
+	return b.String()
 }
 
 // defaultCount is every client count's default.

@@ -178,6 +178,9 @@ type Config struct {
 	// Iteration.Mix and Result.Config.Mix say what ran.
 	Hold          bool
 	ShutdownAfter time.Duration
+	// Faults are the faults to inject (Faults lists them): the server's
+	// knobs go to target.Config.Faults, the engine drives the others.
+	Faults []target.Fault
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
@@ -225,6 +228,12 @@ type Iteration struct {
 	// Removed are the local addresses of the clients removed while
 	// holding (Adjust); their server threads left before the trigger.
 	Removed []string
+	// FaultEvents are what the engine's driven faults did (the storm, a
+	// restart's second generation); the server's own are in
+	// Server.Faults. FaultProbe is the local address of the connection
+	// the spawn faults hit ("" when none was made).
+	FaultEvents []target.FaultEvent
+	FaultProbe  string
 	// Foreign are the peer addresses of connections the tool did not open
 	// (a health check, a port scanner, a person with nc): client threads
 	// that served no client, removed client, route or admission probe.

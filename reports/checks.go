@@ -101,7 +101,7 @@ var criteria = []criterion{
 	{CheckWSCloseGoingAway, "every WebSocket client received a close frame with code 1001 (1006 means no close frame came)", checkWSClose},
 	{CheckNoAdmissionAfterTrigger, "a connection attempted after the trigger was refused, closed unserved, or answered 503", checkAdmission},
 	{CheckRoutingUnchanged, "before the trigger every route answered as in `load/routes.golden.json` (status, content type, body shape)", checkRouting},
-	{CheckResourcesReleased, "the server held no socket, SocketData or handle afterwards (a terminate handle kept open on purpose is allowed and reported); on Linux the process's socket descriptors agree with the server's count while holding and return to the baseline at the end", checkResources},
+	{CheckResourcesReleased, "the server held no socket, SocketData or handle afterwards (a terminate handle kept open on purpose is allowed and reported), and no thread killed by `TerminateThread` held anything (its cleanup never ran: what it held is named); on Linux the process's socket descriptors agree with the server's count while holding and return to the baseline at the end", checkResources},
 	{CheckNoKernelViolations, "the server committed no act the model kernel records as undefined or harmful (a close while a wait is pending, a wait on a closed handle, a stale handle, `TerminateThread`, and any kind added later); each is named with its kind, thread, handle and time. The harness's own forced release at the end of a run is reported but does not fail it", checkViolations},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
 }
@@ -365,6 +365,9 @@ func checkShutdown(it *load.Iteration) Check {
 			if st.Detail != "" {
 				s += " (" + st.Detail + ")"
 			}
+			if st.Outcome == target.StepKilled && len(it.Server.Leaks) > 0 {
+				s += "; leaked: " + leakWords(it.Server.Leaks)
+			}
 			bad = append(bad, s)
 		}
 		return newCheck(StatusFail, n, "%d of %d steps not ok: %s", len(bad), n, strings.Join(bad, "; "))
@@ -619,6 +622,11 @@ func checkResources(it *load.Iteration) Check {
 		// end of the run and only let go because Close forced it.
 		bad = append(bad, fmt.Sprintf("%s open at the end of the run (released only by the forced close)",
 			plural(left.OpenHandles, "handle", "handles")))
+	}
+	if l := it.Server.Leaks; len(l) > 0 {
+		// TerminateThread ran none of the thread's cleanup: what it held
+		// is never released by the server, whatever Close forced later.
+		bad = append(bad, "leaked by TerminateThread: "+leakWords(l))
 	}
 	if !it.Server.ThreadsEnded {
 		bad = append(bad, "kernel threads still running after close")

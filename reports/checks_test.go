@@ -145,6 +145,16 @@ func closeUnderLiveThreads(s *target.Record) {
 	}
 }
 
+// killListener makes the listener's join a TerminateThread that caught it
+// in accept, holding its socket and accept event (nothing else changed, so
+// each check's own words about it can be told apart).
+func killListener(it *load.Iteration) {
+	it.Server.Shutdown.Steps[1].Outcome = target.StepKilled
+	it.Server.Shutdown.Steps[1].Detail = "listener did not exit in 1300ms: TerminateThread"
+	it.Server.Leaks = []target.Leak{{Thread: 1, Name: target.ThreadListener, State: target.StateAccept,
+		Held: []string{"listening socket", "accept event"}}}
+}
+
 // keptOpenIteration is the fix with in-flight requests held longer than
 // the 100ms join budget: threads 3 and 5 (the in-flight clients) are still
 // in process at the timeout, terminate is kept open, and they exit at
@@ -355,6 +365,8 @@ func TestChecks(t *testing.T) {
 		},
 		CheckShutdownCompleted: {
 			{name: "all steps ok", status: StatusPass, observed: 4, want: []string{"4 steps in 311ms"}},
+			{name: "listener killed, its leak named", status: StatusFail, observed: 4, mutate: killListener,
+				want: []string{"join-listener: killed (listener did not exit in 1300ms: TerminateThread); leaked: thread 1 (listener) killed in accept held listening socket, accept event"}},
 			{name: "kept open after a join timeout", base: keptOpenIteration, status: StatusFail, observed: 4,
 				want: []string{"2 of 4 steps not ok", "join-clients: timeout (2 of 6 client threads still alive after 100ms: [3 5])",
 					"close-terminate: kept-open"}},
@@ -474,6 +486,8 @@ func TestChecks(t *testing.T) {
 		CheckResourcesReleased: {
 			{name: "all released, fds agree", status: StatusPass, observed: 7,
 				want: []string{"0 sockets", "fds: 13 at hold as accounted, 0 after"}, notWant: []string{"unavailable"}},
+			{name: "what a killed thread held", status: StatusFail, observed: 7, mutate: killListener,
+				want: []string{"leaked by TerminateThread: thread 1 (listener) killed in accept held listening socket, accept event"}},
 			{name: "kept-open terminate is allowed", base: keptOpenIteration, status: StatusPass, observed: 7,
 				want: []string{"terminate handle kept open on purpose"}},
 			{name: "terminate left open without keeping it", status: StatusFail, observed: 7,

@@ -99,6 +99,8 @@ type Config struct {
 	// MaxDrainMS is --max-drain (0: not given).
 	MaxDrainMS float64 `json:"max_drain_ms"`
 	Iterations int     `json:"iterations"`
+	// Faults are the faults injected (--fault), in the order given.
+	Faults []string `json:"faults"`
 }
 
 // Mix is how many clients of each kind and role were configured.
@@ -126,6 +128,9 @@ type Iteration struct {
 	Admission  []Admission `json:"admission"`
 	Resources  Resources   `json:"resources"`
 	Violations []Violation `json:"violations"`
+	// Faults are the injected faults and what came of each, the server's
+	// and the engine's, in time order.
+	Faults []FaultEvent `json:"faults"`
 	// ObservedUntilMS is when observation stopped; AllEnded whether every
 	// client and client thread had ended by then.
 	ObservedUntilMS float64 `json:"observed_until_ms"`
@@ -242,6 +247,31 @@ type Resources struct {
 	OpenHandles int      `json:"open_handles"`
 	Handles     []string `json:"handles"`
 	FDCheck     FDCheck  `json:"fd_check"`
+	// Leaked is what threads killed by TerminateThread held: their
+	// cleanup never ran. RefusedOverCap counts the connections hardened
+	// answered 503 over its thread cap.
+	Leaked         []Leak `json:"leaked"`
+	RefusedOverCap int64  `json:"refused_over_cap"`
+}
+
+// Leak is what one killed thread held when TerminateThread caught it in
+// State.
+type Leak struct {
+	Thread int      `json:"thread"`
+	Name   string   `json:"name"`
+	State  string   `json:"state"`
+	Held   []string `json:"held"`
+}
+
+// FaultEvent is one injected fault and what the server (or, for the
+// faults the engine drives, the engine) saw come of it. Thread is the
+// thread it hit, null for none.
+type FaultEvent struct {
+	AtMS   float64 `json:"at_ms"`
+	Fault  string  `json:"fault"`
+	Thread *int    `json:"thread"`
+	Peer   string  `json:"peer"`
+	Detail string  `json:"detail"`
 }
 
 // FDCheck is the cross-check against the process's socket fds. AtHold
@@ -293,10 +323,14 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 			ReadyTimeoutMS: ms(cfg.ReadyTimeout),
 			MaxDrainMS:     ms(cfg.MaxDrain),
 			Iterations:     cfg.Iterations,
+			Faults:         []string{},
 		},
 		WallMS:     ms(res.Wall),
 		Started:    startedOf(res),
 		Iterations: []Iteration{},
+	}
+	for _, f := range cfg.Faults {
+		r.Config.Faults = append(r.Config.Faults, string(f))
 	}
 	if r.Tool.CommandLine == nil {
 		r.Tool.CommandLine = []string{}
@@ -351,8 +385,8 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		N: it.N, Addr: it.Addr, Verdict: IterationVerdict(it, checks), Checks: checks,
 		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Ready: it.Ready, Interrupted: it.Interrupted,
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
-		Violations: []Violation{},
-		Drain:      drainOf(it),
+		Violations: []Violation{}, Faults: faultsOf(it),
+		Drain: drainOf(it),
 	}
 
 	out.Terminate = terminateOf(it)
@@ -422,6 +456,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	out.Resources = Resources{OpenSockets: left.OpenSockets, SocketData: left.SocketData,
 		OpenHandles: left.OpenHandles, Handles: handles,
 		FDCheck: FDCheck{Available: it.FDs.Available, Why: it.FDs.Why, Base: it.FDs.Base, After: it.FDs.After}}
+	out.Resources.Leaked, out.Resources.RefusedOverCap = leaksOf(srv.Leaks), srv.Refused
 	if fdsCountedAtHold(it) {
 		hold, want := it.FDs.AtHold, it.FDs.ExpectedAtHold
 		out.Resources.FDCheck.AtHold, out.Resources.FDCheck.ExpectedAtHold = &hold, &want
@@ -524,6 +559,9 @@ func probeLabels(it *load.Iteration) map[string]string {
 		if a.Local != "" {
 			m[a.Local] = "admission " + string(a.When)
 		}
+	}
+	if it.FaultProbe != "" {
+		m[it.FaultProbe] = "fault probe"
 	}
 	return m
 }

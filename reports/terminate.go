@@ -1,6 +1,13 @@
 package reports
 
-import "shutdowntest/load"
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"shutdowntest/load"
+	"shutdowntest/target"
+)
 
 // ClosedUnsafely is the one judgement of the terminate close every check,
 // writer and view reads: terminate was closed while a client thread was
@@ -46,4 +53,39 @@ func (t Terminate) CloseFault() string {
 		return "without joining " + plural(t.UnjoinedAtClose, "client thread", "client threads") + "; all had exited by luck"
 	}
 	return ""
+}
+
+// faultsOf are the iteration's fault events, the server's and the
+// engine's, in time order.
+func faultsOf(it *load.Iteration) []FaultEvent {
+	all := append(append([]target.FaultEvent(nil), it.Server.Faults...), it.FaultEvents...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].At < all[j].At })
+	out := make([]FaultEvent, 0, len(all))
+	for _, f := range all {
+		e := FaultEvent{AtMS: ms(f.At - it.Trigger), Fault: string(f.Fault), Peer: f.Peer, Detail: f.Detail}
+		if f.Thread != 0 {
+			tid := f.Thread
+			e.Thread = &tid
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// leaksOf is what killed threads held, in the report's words.
+func leaksOf(leaks []target.Leak) []Leak {
+	out := make([]Leak, 0, len(leaks))
+	for _, l := range leaks {
+		out = append(out, Leak{Thread: l.Thread, Name: l.Name, State: string(l.State), Held: append([]string{}, l.Held...)})
+	}
+	return out
+}
+
+// leakWords names what each killed thread held, for a detail line.
+func leakWords(leaks []target.Leak) string {
+	parts := make([]string, 0, len(leaks))
+	for _, l := range leaks {
+		parts = append(parts, fmt.Sprintf("thread %d (%s) killed in %s held %s", l.Thread, l.Name, l.State, strings.Join(l.Held, ", ")))
+	}
+	return capJoin(parts, "; ")
 }
