@@ -215,8 +215,8 @@ func countFlags(m *load.Mix) []countFlag {
 	}
 }
 
-// adopt takes the policy and the mix of the run the terminal UI ended
-// with (p and +/- change them), so the report and its reproduce command
+// adopt takes the policy, the faults and the mix of the run the terminal
+// UI ended with (p, f and +/- change them), so the report and its reproduce command
 // describe that run and not the flags as first given.
 func (o *options) adopt(cfg load.Config) {
 	set := func(name, value string) {
@@ -238,7 +238,13 @@ func (o *options) adopt(cfg load.Config) {
 			set(now[i].name, fmt.Sprint(*now[i].n))
 		}
 	}
-	o.cfg.Policy, o.cfg.Mix = cfg.Policy, cfg.Mix
+	if !slices.Equal(cfg.Faults, o.cfg.Faults) {
+		o.runFlags = slices.DeleteFunc(o.runFlags, func(f string) bool { return strings.HasPrefix(f, "--fault=") })
+		for _, f := range cfg.Faults {
+			o.runFlags = append(o.runFlags, "--fault="+string(f))
+		}
+	}
+	o.cfg.Policy, o.cfg.Mix, o.cfg.Faults = cfg.Policy, cfg.Mix, cfg.Faults
 }
 
 // reportPath is a report flag given and the path it names.

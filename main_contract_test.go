@@ -74,7 +74,7 @@ func TestContract(t *testing.T) {
 			defer func() { <-sem }()
 			var out, errb bytes.Buffer
 			t0 := time.Now()
-			code := runCell(args, &out, &errb)
+			code := runCell(args, n, &out, &errb)
 			res := cellResult{code: code, stderr: errb.String(), took: time.Since(t0)}
 			if err := json.Unmarshal(out.Bytes(), &res.report); err != nil {
 				res.stderr += fmt.Sprintf("\n(the JSON report did not parse: %v)", err)
@@ -142,8 +142,10 @@ const cellEnv = "SHUTDOWNTEST_CONTRACT_CELL"
 // binary, TestContractCell): the fd cross-check counts the whole
 // process's sockets, so cells that run at once must not share one. It
 // returns the exit status; stdout and stderr are the program's.
-func runCell(args []string, stdout, stderr *bytes.Buffer) int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func runCell(args []string, iterations int, stdout, stderr *bytes.Buffer) int {
+	// A cell's iteration ends by its observation deadline (about 2 s);
+	// this bounds a process that hangs past every one of them.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(iterations)*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestContractCell$")
 	cmd.Env = append(os.Environ(), cellEnv+"="+strings.Join(args, "\n"))

@@ -127,8 +127,12 @@ func (m *Model) header() string {
 	phase, extra := m.phase()
 	tag := stPhase.Inherit(m.phaseStyle()).Render(phase)
 	iter := fmt.Sprintf("  iter %d/%d ", m.iteration(), max(m.cfg.Iterations, 1))
-	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
-	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
+	policy := string(m.cfg.Policy)
+	if len(m.cfg.Faults) > 0 {
+		policy += " · fault " + m.current(modeFault)
+	}
+	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), policy, addr)
+	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), policy, addr)
 	// The long form when it fits, else the words a narrow screen keeps.
 	for _, c := range [][2]string{
 		{long, tag + "  " + extra + iter},
@@ -605,10 +609,9 @@ func (m *Model) footer() string {
 	switch m.mode {
 	case modeFilter:
 		return " " + m.filter.View() + stDim.Render("  enter keep · esc clear")
-	case modePolicy:
+	case modePolicy, modeFault:
 		var opts []string
-		for i, p := range policies {
-			w := string(p)
+		for i, w := range pickOptions(m.mode) {
 			if i == m.pick {
 				w = stSelected.Render(" " + w + " ")
 			} else {
@@ -616,7 +619,11 @@ func (m *Model) footer() string {
 			}
 			opts = append(opts, w)
 		}
-		return " policy: " + strings.Join(opts, " ") + stDim.Render("  ←→ choose · enter start again · esc cancel")
+		what := " policy: "
+		if m.mode == modeFault {
+			what = " fault: "
+		}
+		return what + strings.Join(opts, " ") + stDim.Render("  ←→ choose · enter start again · esc cancel")
 	}
 	if m.notice != "" && !m.fullHelp {
 		return " " + stWarn.Render(m.notice)
