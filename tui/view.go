@@ -235,7 +235,7 @@ func (m *Model) terminateLines() []string {
 	case t.closed && t.aliveAtClose > 0:
 		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed while %d client threads were alive", t.aliveAtClose)))
 	case t.closed && t.exact && t.unjoined > 0:
-		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed without joining %d client threads; all had exited by luck", t.unjoined)))
+		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed with %d client threads not joined", t.unjoined)))
 	case t.closed && t.exact:
 		lines = append(lines, stGood.Render("✓ outlived its waiters"))
 	case t.closed:
