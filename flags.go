@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,7 +94,8 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	fs := pflag.NewFlagSet("shutdowntest", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy of the embedded server: fixed or legacy")
+	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy of the embedded server: "+policyNames())
+	faults := fs.StringArray("fault", nil, "inject the fault `NAME` (repeatable):"+faultHelp())
 	counts := countFlags(&o.cfg.Mix)
 	for _, c := range counts {
 		fs.IntVar(c.n, c.name, defaultCount, c.help)
@@ -139,6 +141,18 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		return o, fmt.Errorf("--policy: %v", err)
 	}
 	o.cfg.Policy = p
+	for _, name := range *faults {
+		f, err := load.ParseFault(name)
+		if err != nil {
+			return o, fmt.Errorf("--fault: %v", err)
+		}
+		if !slices.Contains(o.cfg.Faults, f) {
+			o.cfg.Faults = append(o.cfg.Faults, f)
+		}
+	}
+	if slices.Contains(o.cfg.Faults, target.FaultSlowTLS) && !o.cfg.Target.TLS {
+		return o, fmt.Errorf("--fault: %s needs --https (the server must speak TLS)", target.FaultSlowTLS)
+	}
 	var names []string
 	for _, c := range counts {
 		if *c.n < 0 {
@@ -198,10 +212,33 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 				o.runFlags = append(o.runFlags, "--header="+h)
 			}
 			return
+		case "fault":
+			for _, f := range o.cfg.Faults {
+				o.runFlags = append(o.runFlags, "--fault="+string(f))
+			}
+			return
 		}
 		o.runFlags = append(o.runFlags, "--"+f.Name+"="+f.Value.String())
 	})
 	return o, nil
+}
+
+// policyNames lists the policies for --help: "fixed, legacy, ...".
+func policyNames() string {
+	names := make([]string, len(target.Policies))
+	for i, p := range target.Policies {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
+}
+
+// faultHelp lists the faults for --help, each with the bug it exposes.
+func faultHelp() string {
+	var b strings.Builder
+	for _, f := range load.Faults {
+		fmt.Fprintf(&b, "\n    %s: %s", f, load.FaultBugs[f])
+	}
+	return b.String()
 }
 
 // defaultCount is every client count's default.
@@ -225,8 +262,8 @@ func countFlags(m *load.Mix) []countFlag {
 	}
 }
 
-// adopt takes the policy and the mix of the run the terminal UI ended
-// with (p and +/- change them), so the report and its reproduce command
+// adopt takes the policy, the faults and the mix of the run the terminal
+// UI ended with (p, f and +/- change them), so the report and its reproduce command
 // describe that run and not the flags as first given.
 func (o *options) adopt(cfg load.Config) {
 	if cfg.Policy != o.cfg.Policy {
@@ -238,7 +275,13 @@ func (o *options) adopt(cfg load.Config) {
 			o.setRunFlag(now[i].name, fmt.Sprint(*now[i].n))
 		}
 	}
-	o.cfg.Policy, o.cfg.Mix = cfg.Policy, cfg.Mix
+	if !slices.Equal(cfg.Faults, o.cfg.Faults) {
+		o.runFlags = slices.DeleteFunc(o.runFlags, func(f string) bool { return strings.HasPrefix(f, "--fault=") })
+		for _, f := range cfg.Faults {
+			o.runFlags = append(o.runFlags, "--fault="+string(f))
+		}
+	}
+	o.cfg.Policy, o.cfg.Mix, o.cfg.Faults = cfg.Policy, cfg.Mix, cfg.Faults
 }
 
 // adoptSeed puts the seed a run used into its reproduce command when the
@@ -344,6 +387,9 @@ func progressLine(it *load.Iteration) string {
 		term = "terminate kept open"
 	case tr.Closed:
 		term = fmt.Sprintf("terminate closed t%+.3fs with %d client threads alive", (tr.ClosedAt - it.Trigger).Seconds(), len(tr.AliveAtClose))
+		if n := len(tr.Unjoined); n > 0 {
+			term += fmt.Sprintf(", %d not joined", n)
+		}
 	case it.External != nil:
 		term = externalProgress(it.External, it.Trigger)
 	}

@@ -40,7 +40,7 @@ var externalOnly = []string{"trigger", "pid", "page", "rest", "slow", "ws-path",
 // clients, whose verdict rests on the server thread that served them; a
 // jittered trigger).
 func embeddedOnly() []string {
-	names := []string{"policy", "inflight-for", "jitter", "hostile", "https"}
+	names := []string{"policy", "inflight-for", "jitter", "hostile", "https", "fault"}
 	for _, r := range load.HostileRoles() {
 		names = append(names, string(r.Role))
 	}

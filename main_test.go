@@ -55,6 +55,7 @@ func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
 		{[]string{"--iterations", "0"}, "--iterations"},
 		{[]string{"--iterations", "9223372036854775807"}, "--iterations"},
 		{[]string{"--iterations", "1000001"}, "--iterations"},
+		{[]string{"--fault", "slow-tls"}, "--https"},
 		{[]string{"--for", "-1s"}, "--for"},
 		{[]string{"--for", "720h0m0.001s"}, "--for"},
 		{[]string{"--for", "soon"}, "--for"},

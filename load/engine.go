@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -123,6 +124,16 @@ type iteration struct {
 	removed []*client
 	// slowStop ends the slow-tls fault's client (nil without it).
 	slowStop chan struct{}
+	// What the driven faults (faults.go) have under way.
+	storm   *stormRun
+	probe   *faultProbe
+	blocker net.Listener
+	// gen2 is the restart fault's second generation; genMu guards it,
+	// genDone (no restart once finish has begun) and it.FaultEvents,
+	// which the shutdown goroutine appends to.
+	genMu   sync.Mutex
+	gen2    *target.Server
+	genDone bool
 }
 
 // runIteration runs iteration n of the run ctl steers, its automatic
@@ -130,6 +141,17 @@ type iteration struct {
 func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int, jitter time.Duration) (*Iteration, error) {
 	tc := cfg.Target
 	tc.Policy, tc.DrainTimeout, tc.InflightFor = cfg.Policy, cfg.DrainTimeout, cfg.InflightFor
+	tc.Faults = append(tc.Faults, cfg.serverFaults()...)
+	r := &iteration{cfg: cfg, n: n, obs: ctl.obs, ctl: ctl, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix}, phase: PhaseStarting,
+		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
+	if cfg.hasFault(FaultPortBusy) {
+		addr, err := r.occupy()
+		if err != nil {
+			return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: err}
+		}
+		defer r.blocker.Close()
+		tc.Addr = addr
+	}
 	srv, err := target.New(tc)
 	if err != nil {
 		return nil, &RunError{Iteration: n, Phase: PhaseStarting, Err: fmt.Errorf("configure the embedded server: %w", err)}
@@ -137,8 +159,7 @@ func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int, jitter ti
 	if cfg.Hold && cfg.ShutdownAfter == 0 {
 		jitter = 0 // a trigger by hand is not moved
 	}
-	r := &iteration{cfg: cfg, n: n, obs: ctl.obs, ctl: ctl, srv: srv, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix, Jitter: jitter}, phase: PhaseStarting,
-		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
+	r.srv, r.it.Jitter = srv, jitter
 	base, fdOK, why := target.SocketFDs()
 	r.it.FDs = FDCheck{Available: fdOK, Why: why, Base: base}
 	if err := srv.Start(); err != nil {
@@ -149,6 +170,9 @@ func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int, jitter ti
 	r.creds.tls = clientTLS(srv)
 	if r.obs.Listening != nil {
 		r.obs.Listening(n, r.it.Addr)
+	}
+	if cfg.hasFault(target.FaultSpawnFail) || cfg.hasFault(target.FaultSpawnWindow) {
+		r.startFaultProbe()
 	}
 	runErr := r.run(ctx)
 	r.finish()
@@ -456,6 +480,9 @@ func (r *iteration) fdAtHold() {
 		}
 		c.mu.Unlock()
 	}
+	if r.probe != nil && r.probe.open {
+		open++
+	}
 	r.it.FDs.AtHold = n - r.it.FDs.Base
 	r.it.FDs.ExpectedAtHold = r.srv.Resources().OpenSockets + open
 }
@@ -466,12 +493,21 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	if ctx.Err() != nil {
 		r.it.Interrupted = true
 	}
+	if r.cfg.hasFault(target.FaultAcceptStorm) && r.it.Ready {
+		r.startStorm()
+	}
 	r.wg.Add(1)
 	// The shutdown call is bounded by the policy's budgets, and by the
 	// kernel's release in finish if it is not.
 	go func() {
 		defer r.wg.Done()
 		r.srv.Shutdown()
+		if r.cfg.hasFault(target.FaultRestart) {
+			// At once, as a StartSockets right after StopSockets would:
+			// old threads may still be alive, and the values the first
+			// generation just freed are the next to be handed out.
+			r.restart()
+		}
 	}()
 	// Shutdown stamps the trigger before anything else; every time in the
 	// report is relative to that stamp. The wait for the stamp publishes
@@ -495,8 +531,15 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	// A first Ctrl-C (ctx) still lets the drain be watched to its end;
 	// Abort does not.
 	r.it.AllEnded = r.waitUntil(r.ctl.abort, time.Until(deadline), func() bool {
-		return r.shutdownReturned() && r.allEnded()
+		if !r.shutdownReturned() {
+			return false
+		}
+		// The listener has been joined or killed: the storm has done
+		// its part.
+		r.endStorm()
+		return r.allEnded()
 	})
+	r.endStorm()
 	if closed(r.ctl.abort) {
 		r.it.Interrupted = true
 	}
@@ -549,6 +592,8 @@ func (r *iteration) finish() {
 	for _, c := range r.clients {
 		c.freeze()
 	}
+	r.endStorm()
+	r.endRestart() // the newest generation first
 	rec := r.srv.Close()
 	for _, c := range r.clients {
 		c.halt()
@@ -556,6 +601,7 @@ func (r *iteration) finish() {
 	if r.slowStop != nil {
 		close(r.slowStop)
 	}
+	r.closeFaultProbe()
 	join.Within(&r.wg, 10*time.Second)
 	it := r.it
 	it.Server = rec
@@ -614,6 +660,9 @@ func (r *iteration) recordForeign(threads []kernel.ThreadRecord) {
 	}
 	if r.it.SlowTLS != "" {
 		own[r.it.SlowTLS] = true
+	}
+	if r.it.FaultProbe != "" {
+		own[r.it.FaultProbe] = true
 	}
 	for _, t := range threads {
 		if !own[t.Peer] {

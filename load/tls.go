@@ -3,7 +3,6 @@ package load
 import (
 	"crypto/tls"
 	"errors"
-	"slices"
 	"time"
 
 	"shutdowntest/target"
@@ -29,7 +28,7 @@ const slowTLSWait = 2 * time.Second
 // until the server's thread is in its handshake, so the trigger finds it
 // there, and records the client's address.
 func (r *iteration) startSlowTLS() error {
-	if !slices.Contains(r.cfg.Target.Faults, target.FaultSlowTLS) {
+	if !r.cfg.hasFault(target.FaultSlowTLS) {
 		return nil
 	}
 	r.slowStop = make(chan struct{})

@@ -37,7 +37,7 @@ func TestHTTPSAndSlowTLS(t *testing.T) {
 		t.Run(string(tc.policy)+"/"+fmt.Sprint(tc.faults), func(t *testing.T) {
 			cfg := small(tc.policy)
 			cfg.DrainTimeout = 500 * time.Millisecond
-			cfg.Target.TLS, cfg.Target.Faults = true, tc.faults
+			cfg.Target.TLS, cfg.Faults = true, tc.faults
 			res, err := Run(context.Background(), cfg, Observer{})
 			if err != nil {
 				t.Fatal(err)

@@ -196,6 +196,9 @@ type Config struct {
 	// stream of Seed). 0 picks one from the clock, and Result.Config.Seed
 	// says which.
 	Seed int64
+	// Faults are the faults to inject (Faults lists them): the server's
+	// knobs go to target.Config.Faults, the engine drives the others.
+	Faults []target.Fault
 	// Target tunes the embedded server beyond the fields above (tests use
 	// it for short stream periods); Policy, DrainTimeout and InflightFor
 	// override it.
@@ -258,6 +261,12 @@ type Iteration struct {
 	// Removed are the local addresses of the clients removed while
 	// holding (Adjust); their server threads left before the trigger.
 	Removed []string
+	// FaultEvents are what the engine's driven faults did (the storm, a
+	// restart's second generation); the server's own are in
+	// Server.Faults. FaultProbe is the local address of the connection
+	// the spawn faults hit ("" when none was made).
+	FaultEvents []target.FaultEvent
+	FaultProbe  string
 	// Foreign are the peer addresses of connections the tool did not open
 	// (a health check, a port scanner, a person with nc): client threads
 	// that served no client, removed client, route or admission probe.

@@ -95,7 +95,7 @@ type criterion struct {
 // shows them. The fix's acceptance criteria (design doc §1) come first,
 // then what the tool adds around them.
 var criteria = []criterion{
-	{CheckTerminateOutlivedWaiters, "the terminate handle was never closed while a client thread was alive, and no wait touched it after the close. This is the eMule bug.", checkTerminate},
+	{CheckTerminateOutlivedWaiters, "the terminate handle was never closed while a client thread was alive, nor before the closer had joined every client thread (a close after threads that had merely happened to exit fails too: \"all had exited by luck\"), and no wait touched it after the close. This is the eMule bug.", checkTerminate},
 	{CheckShutdownCompleted, "shutdown returned, and every step of the policy ran to its end within its budget (a join that timed out, a `TerminateThread`, or a terminate handle kept open fails it)", checkShutdown},
 	{CheckNoThreadLeak, "no client thread was alive after shutdown returned; stragglers are named", checkThreadLeak},
 	{CheckInflightCompleted, "every request in flight at the trigger got its whole, correct response (status 200, content type, body shape, `Connection: close`, body length equal to Content-Length)", checkInflight},
@@ -103,7 +103,7 @@ var criteria = []criterion{
 	{CheckWSCloseGoingAway, "every WebSocket client received a close frame with code 1001 (1006 means no close frame came)", checkWSClose},
 	{CheckNoAdmissionAfterTrigger, "a connection attempted after the trigger was refused, closed unserved, or answered 503", checkAdmission},
 	{CheckRoutingUnchanged, "before the trigger every route answered as in `load/routes.golden.json` (status, content type, body shape)", checkRouting},
-	{CheckResourcesReleased, "the server held no socket, SocketData or handle afterwards (a terminate handle kept open on purpose is allowed and reported); on Linux the process's socket descriptors agree with the server's count while holding and return to the baseline at the end", checkResources},
+	{CheckResourcesReleased, "the server held no socket, SocketData or handle afterwards (a terminate handle kept open on purpose is allowed and reported), and no thread killed by `TerminateThread` held anything (its cleanup never ran: what it held is named); on Linux the process's socket descriptors agree with the server's count while holding and return to the baseline at the end", checkResources},
 	{CheckNoKernelViolations, "the server committed no act the model kernel records as undefined or harmful (a close while a wait is pending, a wait on a closed handle, a stale handle, `TerminateThread`, and any kind added later); each is named with its kind, thread, handle and time. The harness's own forced release at the end of a run is reported but does not fail it", checkViolations},
 	{CheckProcessExited, "an external server's process exited by itself within `--drain-timeout` of the trigger with status 0 or the one `--expect-exit` names, or kept running as `--expect-exit none` says (skip for the embedded target, and without a launched process or `--pid`)", checkProcessExited},
 	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
@@ -284,31 +284,37 @@ func checkTerminate(it *load.Iteration) Check {
 		return newCheck(StatusSkip, n, "terminate was never signalled: shutdown did not run")
 	}
 	if tr.Closed {
+		if !terminateOf(it).ClosedUnsafely() {
+			if n == 0 {
+				return newCheck(StatusPass, n, "closed at %s; no client thread ran", at(it, tr.ClosedAt))
+			}
+			return newCheck(StatusPass, n, "closed at %s after every client thread exited", at(it, tr.ClosedAt))
+		}
 		var bad []string
 		alive := tr.AliveAtClose
-		if len(alive) > 0 {
+		switch unjoined := tr.Unjoined; {
+		case len(alive) > 0:
 			s := fmt.Sprintf("closed at %s while %s alive (%s)", at(it, tr.ClosedAt),
 				plural(len(alive), "client thread was", "client threads were"), joinInts(alive))
 			if b := len(tr.BlockedAtClose); b > 0 {
 				s += fmt.Sprintf(", %d blocked in a wait on it", b)
 			}
 			bad = append(bad, s)
+		case len(unjoined) > 0:
+			// Every thread had gone, but the closer did not know it:
+			// the same close a moment earlier is the bug.
+			bad = append(bad, fmt.Sprintf("closed at %s without joining %s (%s); all had exited by luck", at(it, tr.ClosedAt),
+				plural(len(unjoined), "client thread", "client threads"), joinInts(unjoined)))
 		}
 		if w := tr.WaitsAfterClose; len(w) > 0 {
 			s := fmt.Sprintf("%s after close (%s) by %s", plural(len(w), "wait", "waits"),
 				waitKinds(w), plural2(len(waitThreads(w)), "thread", "threads", joinInts(waitThreads(w))))
-			if len(alive) == 0 {
+			if len(bad) == 0 {
 				s = fmt.Sprintf("closed at %s; %s", at(it, tr.ClosedAt), s)
 			}
 			bad = append(bad, s)
 		}
-		if len(bad) > 0 {
-			return newCheck(StatusFail, n, "%s", strings.Join(bad, "; "))
-		}
-		if n == 0 {
-			return newCheck(StatusPass, n, "closed at %s; no client thread ran", at(it, tr.ClosedAt))
-		}
-		return newCheck(StatusPass, n, "closed at %s after every client thread exited", at(it, tr.ClosedAt))
+		return newCheck(StatusFail, n, "%s", strings.Join(bad, "; "))
 	}
 	if tr.KeptOpen {
 		return newCheck(StatusPass, n, "kept open (%s alive), never closed under a waiter",
@@ -402,6 +408,9 @@ func checkShutdown(it *load.Iteration) Check {
 			s := fmt.Sprintf("%s: %s", st.Name, st.Outcome)
 			if st.Detail != "" {
 				s += " (" + st.Detail + ")"
+			}
+			if st.Outcome == target.StepKilled && len(it.Server.Leaks) > 0 {
+				s += "; leaked: " + leakWords(it.Server.Leaks)
 			}
 			bad = append(bad, s)
 		}
@@ -657,6 +666,11 @@ func checkResources(it *load.Iteration) Check {
 		// end of the run and only let go because Close forced it.
 		bad = append(bad, fmt.Sprintf("%s open at the end of the run (released only by the forced close)",
 			plural(left.OpenHandles, "handle", "handles")))
+	}
+	if l := it.Server.Leaks; len(l) > 0 {
+		// TerminateThread ran none of the thread's cleanup: what it held
+		// is never released by the server, whatever Close forced later.
+		bad = append(bad, "leaked by TerminateThread: "+leakWords(l))
 	}
 	if !it.Server.ThreadsEnded {
 		bad = append(bad, "kernel threads still running after close")

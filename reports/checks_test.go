@@ -121,8 +121,9 @@ func legacyIteration() load.Iteration {
 }
 
 // closeUnderLiveThreads writes legacy's shutdown into s: the listener is
-// joined by t+3.9ms and terminate closed at t+4ms while client threads 2
-// and 4 are alive; both later wait on the closed value and fail.
+// joined by t+3.9ms and terminate closed at t+4ms, no client thread
+// joined, while client threads 2 and 4 are alive; both later wait on the
+// closed value and fail.
 func closeUnderLiveThreads(s *target.Record) {
 	s.Policy = target.PolicyLegacy
 	s.Shutdown = target.ShutdownRecord{Policy: target.PolicyLegacy, Trigger: trig, Returned: after(4.1),
@@ -135,13 +136,23 @@ func closeUnderLiveThreads(s *target.Record) {
 	fails := []kernel.WaitFailure{{At: after(305), Thread: 2, Handle: 0x40}, {At: after(306), Thread: 4, Handle: 0x40}}
 	s.Terminate = target.TerminateRecord{Handle: 0x40,
 		TerminateTimes: target.TerminateTimes{Signaled: true, SignaledAt: trig, Closed: true, ClosedAt: after(4)},
-		AliveAtClose:   []int{2, 4}, WaitsAfterClose: fails}
+		AliveAtClose:   []int{2, 4}, WaitsAfterClose: fails, Unjoined: []int{2, 3, 4, 5, 6, 7}}
 	s.Kernel.Closes = []kernel.CloseRecord{{Handle: 0x40, Name: target.EventTerminate, Kind: "event", At: after(4), AliveCount: 2}}
 	s.Kernel.WaitFailures = fails
 	s.Kernel.Violations = []kernel.Violation{
 		{At: after(305), Kind: kernel.ViolationWaitOnClosed, Thread: 2, Handle: 0x40, Detail: "thread 2 waited on 0x40, a closed handle: WAIT_FAILED"},
 		{At: after(306), Kind: kernel.ViolationWaitOnClosed, Thread: 4, Handle: 0x40, Detail: "thread 4 waited on 0x40, a closed handle: WAIT_FAILED"},
 	}
+}
+
+// killListener makes the listener's join a TerminateThread that caught it
+// in accept, holding its socket and accept event (nothing else changed, so
+// each check's own words about it can be told apart).
+func killListener(it *load.Iteration) {
+	it.Server.Shutdown.Steps[1].Outcome = target.StepKilled
+	it.Server.Shutdown.Steps[1].Detail = "listener did not exit in 1300ms: TerminateThread"
+	it.Server.Leaks = []target.Leak{{Thread: 1, Name: target.ThreadListener, State: target.StateAccept,
+		Held: []string{"listening socket", "accept event"}}}
 }
 
 // keptOpenIteration is the fix with in-flight requests held longer than
@@ -302,6 +313,14 @@ func TestChecks(t *testing.T) {
 					it.Server.Terminate.WaitsAfterClose = []kernel.WaitFailure{{At: after(400), Thread: 9, Handle: 0x40, Recycled: true}}
 				},
 				want: []string{"closed at t+0.310s", "1 wait after close (on a recycled handle) by thread 9"}},
+			{name: "closed without joining, every thread gone by luck", status: StatusFail, observed: 6,
+				mutate:  func(it *load.Iteration) { it.Server.Terminate.Unjoined = []int{2, 3, 4, 5, 6, 7} },
+				want:    []string{"closed at t+0.310s without joining 6 client threads (2, 3, 4, 5, 6, and 1 more); all had exited by luck"},
+				notWant: []string{"alive"}},
+			{name: "alive at the close says alive, not luck", base: legacyIteration, status: StatusFail, observed: 6,
+				mutate:  func(it *load.Iteration) { it.Server.Terminate.Unjoined = []int{2, 3, 4} },
+				want:    []string{"while 2 client threads were alive (2, 4)"},
+				notWant: []string{"luck"}},
 			{name: "blocked waiters are counted", base: legacyIteration, status: StatusFail, observed: 6,
 				mutate: func(it *load.Iteration) { it.Server.Terminate.BlockedAtClose = []int{4} },
 				want:   []string{"1 blocked in a wait on it"}},
@@ -347,6 +366,8 @@ func TestChecks(t *testing.T) {
 		},
 		CheckShutdownCompleted: {
 			{name: "all steps ok", status: StatusPass, observed: 4, want: []string{"4 steps in 311ms"}},
+			{name: "listener killed, its leak named", status: StatusFail, observed: 4, mutate: killListener,
+				want: []string{"join-listener: killed (listener did not exit in 1300ms: TerminateThread); leaked: thread 1 (listener) killed in accept held listening socket, accept event"}},
 			{name: "kept open after a join timeout", base: keptOpenIteration, status: StatusFail, observed: 4,
 				want: []string{"2 of 4 steps not ok", "join-clients: timeout (2 of 6 client threads still alive after 100ms: [3 5])",
 					"close-terminate: kept-open"}},
@@ -466,6 +487,8 @@ func TestChecks(t *testing.T) {
 		CheckResourcesReleased: {
 			{name: "all released, fds agree", status: StatusPass, observed: 7,
 				want: []string{"0 sockets", "fds: 13 at hold as accounted, 0 after"}, notWant: []string{"unavailable"}},
+			{name: "what a killed thread held", status: StatusFail, observed: 7, mutate: killListener,
+				want: []string{"leaked by TerminateThread: thread 1 (listener) killed in accept held listening socket, accept event"}},
 			{name: "kept-open terminate is allowed", base: keptOpenIteration, status: StatusPass, observed: 7,
 				want: []string{"terminate handle kept open on purpose"}},
 			{name: "terminate left open without keeping it", status: StatusFail, observed: 7,

@@ -283,6 +283,8 @@ func htmlTerminateShort(it Iteration) string {
 	switch {
 	case t.ClosedMS != nil && t.LiveThreadsAtClose > 0:
 		return fmt.Sprintf("closed %s under %s", htmlT(*t.ClosedMS), plural(t.LiveThreadsAtClose, "live thread", "live threads"))
+	case t.ClosedUnsafely():
+		return fmt.Sprintf("closed %s unsafely (%s)", htmlT(*t.ClosedMS), htmlCloseFault(t))
 	case t.ClosedMS != nil:
 		return "closed " + htmlT(*t.ClosedMS)
 	case t.KeptOpen:
@@ -342,10 +344,9 @@ func htmlHeadline(it Iteration) htmlKV {
 	t := it.Terminate
 	var s, cls string
 	switch alive := t.AliveAtClose; {
-	case t.ClosedMS != nil && (len(alive) > 0 || t.WaitsAfterClose > 0):
+	case t.ClosedUnsafely():
 		cls = "bad"
-		s = fmt.Sprintf("The terminate handle was closed at %s while %s alive", htmlT(*t.ClosedMS),
-			plural(len(alive), "client thread was", "client threads were"))
+		s = fmt.Sprintf("The terminate handle was closed at %s %s", htmlT(*t.ClosedMS), htmlCloseFault(t))
 		if len(alive) > 0 {
 			s += " (" + listIDs(alive, 5) + ")"
 		}
@@ -381,6 +382,15 @@ func htmlHeadline(it Iteration) htmlKV {
 	return htmlKV{Value: s, Class: cls}
 }
 
+// htmlCloseFault is Terminate.CloseFault, or for a close whose only fault
+// is a later wait, what was still true of it.
+func htmlCloseFault(t Terminate) string {
+	if f := t.CloseFault(); f != "" {
+		return f
+	}
+	return "after every client thread exited"
+}
+
 func htmlTerminate(it Iteration) []htmlKV {
 	t := it.Terminate
 	kv := []htmlKV{{Key: "handle", Value: fmt.Sprintf("0x%x", t.Handle)}}
@@ -390,15 +400,22 @@ func htmlTerminate(it Iteration) []htmlKV {
 		kv = append(kv, htmlKV{Key: "signalled", Value: "never", Class: "bad"})
 	}
 	switch {
-	case t.ClosedMS != nil && (t.LiveThreadsAtClose > 0 || t.WaitsAfterClose > 0):
-		kv = append(kv, htmlKV{Key: "closed", Class: "bad", Value: fmt.Sprintf("%s while %s alive, %d blocked in a wait on it",
-			htmlT(*t.ClosedMS), plural(t.LiveThreadsAtClose, "client thread was", "client threads were"), t.WaitersAtClose)})
+	case t.ClosedUnsafely():
+		kv = append(kv, htmlKV{Key: "closed", Class: "bad", Value: fmt.Sprintf("%s %s, %d blocked in a wait on it",
+			htmlT(*t.ClosedMS), htmlCloseFault(t), t.WaitersAtClose)})
 	case t.ClosedMS != nil:
 		kv = append(kv, htmlKV{Key: "closed", Class: "good", Value: htmlT(*t.ClosedMS) + ", after every client thread exited"})
 	case t.KeptOpen:
 		kv = append(kv, htmlKV{Key: "closed", Value: "kept open on purpose: client threads were still alive"})
 	default:
 		kv = append(kv, htmlKV{Key: "closed", Value: "not closed"})
+	}
+	if t.ClosedMS != nil {
+		uc := ""
+		if t.UnjoinedAtClose > 0 {
+			uc = "bad"
+		}
+		kv = append(kv, htmlKV{Key: "not joined before the close", Value: strconv.Itoa(t.UnjoinedAtClose), Class: uc})
 	}
 	wc := ""
 	if t.WaitsAfterClose > 0 {

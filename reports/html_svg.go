@@ -53,6 +53,11 @@ func svgDiamond(x, y float64, r int) string {
 	return fmt.Sprintf("M%s %sl%[3]d %[3]d-%[3]d %[3]d-%[3]d-%[3]dz", htmlNum(x), htmlNum(y-float64(r)), r)
 }
 
+// svgSquare is a square of half-side r centred on (x, y).
+func svgSquare(x, y float64, r int) string {
+	return fmt.Sprintf("M%s %sh%[3]dv%[3]dh-%[3]dz", htmlNum(x-float64(r)), htmlNum(y-float64(r)), 2*r)
+}
+
 // tlCycleStripes stripes the wait ⇄ send band of a group lane as the thread
 // lanes stripe a cycle: one short vertical stroke per sampled column,
 // across the band's strip (a fill pattern would need url(), which the page

@@ -505,3 +505,27 @@ func TestHTMLChromium(t *testing.T) {
 		t.Errorf("screenshot is only %d bytes", fi.Size())
 	}
 }
+
+// A TerminateThread and a stale-handle wait are marked where they
+// happened, each drawn apart from the other violations and from each other,
+// and the legend says what each mark is.
+func TestHTMLViolationKindsStandApart(t *testing.T) {
+	it := htmlLegacyIteration()
+	htmlDecorate(&it)
+	s := &it.Server
+	s.Kernel.Violations = append(s.Kernel.Violations,
+		kernel.Violation{At: after(100), Kind: kernel.ViolationTerminateThread, Thread: 1, Handle: 0x48, Detail: "TerminateThread(listener)"},
+		kernel.Violation{At: after(200), Kind: kernel.ViolationStaleHandle, Thread: 3, Handle: 0x40, Detail: "thread 3 waited on terminate (closed) through 0x40, now terminate"})
+	page := htmlOf(t, Build(htmlResult(target.PolicyLegacy, it), nil, htmlTool))
+	for _, w := range []string{`class="viol-mark viol-kill"`, `class="viol-mark viol-stale"`, `class="viol-mark"`,
+		"TerminateThread(listener)", "now terminate", "k-viol-kill", "k-viol-stale",
+		tlViolKinds[0].legend, tlViolKinds[1].legend} {
+		if strings.Count(page, w) < 1 {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+	// The kill is a square: told apart by its shape too.
+	if !regexp.MustCompile(`<path d="M[-0-9.]+ [-0-9.]+h10v10h-10z" class="viol-mark viol-kill"`).MatchString(page) {
+		t.Errorf("the TerminateThread mark is not a square: %s", regexp.MustCompile(`<path [^>]*viol-kill"[^>]*>`).FindString(page))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"shutdowntest/target"
+	"shutdowntest/target/kernel"
 )
 
 // Timeline geometry, in SVG user units (pixels at 100%): a label column,
@@ -79,11 +80,13 @@ func tlMarksLegend() []htmlLegend {
 	return []htmlLegend{
 		{Class: "k-open", Label: "terminate open (not signalled)"},
 		{Class: "k-signalled", Label: "terminate signalled"},
-		{Class: "k-close-bad", Label: "closed while client threads were alive"},
+		{Class: "k-close-bad", Label: "closed unsafely: client threads alive or not joined, or a wait after"},
 		{Class: "k-close-ok", Label: "closed after every client thread exited"},
 		{Class: "k-alive", Label: "lane of a thread alive at the close"},
 		{Class: "k-straggler", Label: "lane of a thread alive after shutdown returned"},
 		{Class: "k-viol", Label: "violation (hover for detail)"},
+		{Class: "k-viol-kill", Label: tlViolKinds[0].legend},
+		{Class: "k-viol-stale", Label: tlViolKinds[1].legend},
 		{Class: "k-exit", Label: "thread exited"},
 		{Class: "k-forced", Label: "forced release at the end of the run"},
 	}
@@ -411,8 +414,7 @@ func (b *tlBuilder) drawMarkers(r Report, marks []tlMarker, axisY, bottom float6
 // client threads were alive at the close or waited on the handle after
 // it, else "clean" (green).
 func (b *tlBuilder) closeClass() string {
-	t := b.it.Terminate
-	if len(t.AliveAtClose) > 0 || t.WaitsAfterClose > 0 {
+	if b.it.Terminate.ClosedUnsafely() {
 		return "violation"
 	}
 	return "clean"
@@ -470,20 +472,53 @@ func (b *tlBuilder) terminateRow(y float64) {
 		alive := t.AliveAtClose
 		cls, title := b.closeClass(), fmt.Sprintf("%s closed at %s after every client thread exited", name, htmlT(c))
 		if cls == "violation" {
-			title = fmt.Sprintf("%s closed at %s while %s alive (%s); %d blocked in a wait on it; %s after the close",
-				name, htmlT(c), plural(len(alive), "client thread was", "client threads were"),
-				listIDs(alive, htmlMaxRows), t.WaitersAtClose, plural(t.WaitsAfterClose, "wait", "waits"))
+			title = fmt.Sprintf("%s closed at %s %s (%s); %d blocked in a wait on it; %s after the close",
+				name, htmlT(c), htmlCloseFault(t), listIDs(alive, htmlMaxRows), t.WaitersAtClose, plural(t.WaitsAfterClose, "wait", "waits"))
 		}
 		mid := y + tlBarH/2
 		b.v.Close = &tlClose{Class: cls, X: x, Y1: y - 3, Y2: y + tlBarH + 3, ClosedMS: htmlNum3(c), Title: title,
 			Diamond: svgDiamond(x, mid, 7)}
 		closeLabel := "closed"
-		if cls == "violation" {
+		switch {
+		case cls == "violation" && len(alive) == 0 && t.UnjoinedAtClose > 0:
+			closeLabel = fmt.Sprintf("closed, %d unjoined", t.UnjoinedAtClose)
+		case cls == "violation":
 			closeLabel = fmt.Sprintf("closed, %d alive", len(alive))
 		}
 		lane.Texts = append(lane.Texts, svgText{X: tlPlotRight + 4, Y: y + 11, Class: "term-end " + cls, Text: closeLabel})
 	}
 	b.v.Term = lane
+}
+
+// tlViolKinds are the violation kinds the timeline draws apart from the
+// rest, most telling first: a reader looks for where TerminateThread ran
+// and where a stale handle reached another object. A mark that stands for
+// several violations takes the first of these among them (its tooltip
+// lists them all). The TLS read loop's spin, once the kernel records it,
+// is added here with a class and a legend entry of its own.
+var tlViolKinds = []tlViolStyle{
+	{kernel.ViolationTerminateThread, "viol-kill", true, "violation: TerminateThread (the killed thread ran no cleanup)"},
+	{kernel.ViolationStaleHandle, "viol-stale", false, "violation: stale handle (a closed value reached the object that took it)"},
+}
+
+// tlViolStyle is how the marks of one violation kind are drawn.
+type tlViolStyle struct {
+	kind   kernel.ViolationKind
+	class  string
+	square bool // a square, not a diamond: told apart without colour
+	legend string
+}
+
+// tlViolKind is the first of tlViolKinds among vs, or the zero value.
+func tlViolKind(vs []Violation) tlViolStyle {
+	for _, c := range tlViolKinds {
+		for _, v := range vs {
+			if v.Kind == string(c.kind) {
+				return c
+			}
+		}
+	}
+	return tlViolStyle{}
 }
 
 // violationRow marks each violation where it happened. Violations whose
@@ -518,9 +553,14 @@ func (b *tlBuilder) violationRow(y float64) {
 		if c.n > 5 {
 			lines = append(lines, fmt.Sprintf("and %d more", c.n-5))
 		}
-		lane.Paths = append(lane.Paths, svgPath{Class: "viol-mark",
-			D:     svgDiamond(c.x, mid, 6),
-			Title: strings.Join(lines, "\n")})
+		cls, d := "viol-mark", svgDiamond(c.x, mid, 6)
+		if k := tlViolKind(vs[c.from : c.from+c.n]); k.class != "" {
+			cls += " " + k.class
+			if k.square {
+				d = svgSquare(c.x, mid, 5)
+			}
+		}
+		lane.Paths = append(lane.Paths, svgPath{Class: cls, D: d, Title: strings.Join(lines, "\n")})
 		label := "×" + strconv.Itoa(c.n)
 		room := tlPlotRight + 60 - c.x
 		if k+1 < len(cs) {

@@ -167,6 +167,7 @@ func (r Report) mdTerminate(b *strings.Builder) {
 		{"signalled", signalled},
 		{"closed", closed},
 		{"client threads alive at close", fmt.Sprint(t.LiveThreadsAtClose)},
+		{"client threads not joined before close", fmt.Sprint(t.UnjoinedAtClose)},
 		{"threads blocked on it at close", fmt.Sprint(t.WaitersAtClose)},
 		{"waits after close", fmt.Sprint(t.WaitsAfterClose)},
 		{"shutdown returned", returned},

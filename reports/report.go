@@ -113,6 +113,8 @@ type Config struct {
 	// or taken from the clock); JitterMS is --jitter (0: none).
 	Seed     int64   `json:"seed"`
 	JitterMS float64 `json:"jitter_ms"`
+	// Faults are the faults injected (--fault), in the order given.
+	Faults []string `json:"faults"`
 }
 
 // Mix is how many clients of each kind and role were configured.
@@ -144,6 +146,9 @@ type Iteration struct {
 	Admission  []Admission `json:"admission"`
 	Resources  Resources   `json:"resources"`
 	Violations []Violation `json:"violations"`
+	// Faults are the injected faults and what came of each, the server's
+	// and the engine's, in time order.
+	Faults []FaultEvent `json:"faults"`
 	// ObservedUntilMS is when observation stopped; AllEnded whether every
 	// client and client thread had ended by then.
 	ObservedUntilMS float64 `json:"observed_until_ms"`
@@ -184,6 +189,10 @@ type Terminate struct {
 	AliveAtClose       []int    `json:"alive_at_close"`
 	WaitersAtClose     int      `json:"waiters_at_close"`
 	WaitsAfterClose    int      `json:"waits_after_close"`
+	// UnjoinedAtClose is how many client threads the closer had not
+	// joined before the close, alive or not; Unjoined are their ids.
+	UnjoinedAtClose int   `json:"unjoined_at_close"`
+	Unjoined        []int `json:"unjoined"`
 }
 
 // Shutdown is what StopSockets did. Stragglers are the client threads
@@ -275,6 +284,31 @@ type Resources struct {
 	OpenHandles int      `json:"open_handles"`
 	Handles     []string `json:"handles"`
 	FDCheck     FDCheck  `json:"fd_check"`
+	// Leaked is what threads killed by TerminateThread held: their
+	// cleanup never ran. RefusedOverCap counts the connections hardened
+	// answered 503 over its thread cap.
+	Leaked         []Leak `json:"leaked"`
+	RefusedOverCap int64  `json:"refused_over_cap"`
+}
+
+// Leak is what one killed thread held when TerminateThread caught it in
+// State.
+type Leak struct {
+	Thread int      `json:"thread"`
+	Name   string   `json:"name"`
+	State  string   `json:"state"`
+	Held   []string `json:"held"`
+}
+
+// FaultEvent is one injected fault and what the server (or, for the
+// faults the engine drives, the engine) saw come of it. Thread is the
+// thread it hit, null for none.
+type FaultEvent struct {
+	AtMS   float64 `json:"at_ms"`
+	Fault  string  `json:"fault"`
+	Thread *int    `json:"thread"`
+	Peer   string  `json:"peer"`
+	Detail string  `json:"detail"`
 }
 
 // FDCheck is the cross-check against the process's socket fds. AtHold
@@ -330,11 +364,15 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 			ForMS:          ms(cfg.For),
 			Seed:           cfg.Seed,
 			JitterMS:       ms(cfg.Jitter),
+			Faults:         []string{},
 		},
 		Target:     configTarget(cfg),
 		WallMS:     ms(res.Wall),
 		Started:    startedOf(res),
 		Iterations: []Iteration{},
+	}
+	for _, f := range cfg.Faults {
+		r.Config.Faults = append(r.Config.Faults, string(f))
 	}
 	if r.Tool.CommandLine == nil {
 		r.Tool.CommandLine = []string{}
@@ -391,25 +429,13 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		N: it.N, Addr: it.Addr, Verdict: IterationVerdict(it, checks), Checks: checks, Target: iterationTarget(it),
 		ObservedUntilMS: rel(it.ObservedUntil), AllEnded: it.AllEnded, Ready: it.Ready, Interrupted: it.Interrupted,
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
-		Violations: []Violation{},
-		Drain:      drainOf(it),
-		JitterMS:   ms(it.Jitter),
+		Violations: []Violation{}, Faults: faultsOf(it),
+		Drain:    drainOf(it),
+		JitterMS: ms(it.Jitter),
 	}
 	out.ResourcesSample = resourcesSampleOf(it.Resources)
 
-	tr := srv.Terminate
-	t := Terminate{Handle: tr.Handle, KeptOpen: tr.KeptOpen, WaitsAfterClose: len(tr.WaitsAfterClose),
-		AliveAtClose: []int{}}
-	if tr.Signaled {
-		t.SignaledMS = relPtr(tr.SignaledAt)
-	}
-	if tr.Closed {
-		t.ClosedMS = relPtr(tr.ClosedAt)
-		t.AliveAtClose = append(t.AliveAtClose, tr.AliveAtClose...)
-		t.LiveThreadsAtClose = len(tr.AliveAtClose)
-		t.WaitersAtClose = len(tr.BlockedAtClose)
-	}
-	out.Terminate = t
+	out.Terminate = terminateOf(it)
 
 	sh := Shutdown{Steps: []Step{}, Stragglers: []int{}}
 	if it.ShutdownReturned {
@@ -476,6 +502,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 	out.Resources = Resources{OpenSockets: left.OpenSockets, SocketData: left.SocketData,
 		OpenHandles: left.OpenHandles, Handles: handles,
 		FDCheck: FDCheck{Available: it.FDs.Available, Why: it.FDs.Why, Base: it.FDs.Base, After: it.FDs.After}}
+	out.Resources.Leaked, out.Resources.RefusedOverCap = leaksOf(srv.Leaks), srv.Refused
 	if fdsCountedAtHold(it) {
 		hold, want := it.FDs.AtHold, it.FDs.ExpectedAtHold
 		out.Resources.FDCheck.AtHold, out.Resources.FDCheck.ExpectedAtHold = &hold, &want
@@ -581,6 +608,9 @@ func probeLabels(it *load.Iteration) map[string]string {
 		if a.Local != "" {
 			m[a.Local] = "admission " + string(a.When)
 		}
+	}
+	if it.FaultProbe != "" {
+		m[it.FaultProbe] = "fault probe"
 	}
 	return m
 }

@@ -159,6 +159,9 @@ func terminateStory(it Iteration) string {
 	case t.ClosedMS != nil:
 		parts = append(parts, "closed "+tms(*t.ClosedMS),
 			plural(t.LiveThreadsAtClose, "client thread", "client threads")+" alive")
+		if t.UnjoinedAtClose > 0 {
+			parts = append(parts, fmt.Sprintf("%d not joined", t.UnjoinedAtClose))
+		}
 	case t.KeptOpen:
 		s := "kept open, " + plural(len(it.Shutdown.Stragglers), "client thread", "client threads") + " alive at return"
 		if len(it.Shutdown.Stragglers) > 0 {

@@ -112,7 +112,7 @@ func TestWriteTextLegacyAndSkip(t *testing.T) {
 	all := strings.Join(lines, "\n")
 	for _, w := range []string{
 		"\nSKIP routing-unchanged           no route probes\n",
-		"\nterminate: handle 0x40 signalled t+0.000s, closed t+0.004s, 2 client threads alive, 2 waits after close\n",
+		"\nterminate: handle 0x40 signalled t+0.000s, closed t+0.004s, 2 client threads alive, 6 not joined, 2 waits after close\n",
 		"\ndrain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.310s, terminate closed t+0.004s\n",
 		"\nverdict: FAIL (16 checks, 3 failed, 8 skipped) in 1.21s\n",
 	} {

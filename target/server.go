@@ -814,6 +814,7 @@ func newTerminateRecord(h uint32, times TerminateTimes, kr kernel.Record) Termin
 				}
 			}
 			tr.BlockedAtClose = c.Blocked
+			tr.Unjoined = kr.UnjoinedAt(c)
 			break
 		}
 	}
@@ -937,6 +938,11 @@ type TerminateRecord struct {
 	// BlockedAtClose those blocked in a wait on it.
 	AliveAtClose   []int
 	BlockedAtClose []int
+	// Unjoined are the client threads created before the close whose exit
+	// the closer had not learnt by a join (kernel.Record.UnjoinedAt),
+	// sorted: alive or not, nothing told it they could no longer wait on
+	// terminate, so the close was safe by luck at best.
+	Unjoined []int
 	// WaitsAfterClose are the waits that named its value after the close.
 	WaitsAfterClose []kernel.WaitFailure
 }

@@ -27,7 +27,7 @@ func TestTerminateRecordAliveAtClose(t *testing.T) {
 			thread(6, 7, 9, 95*time.Millisecond), // created after the close
 			{ID: 7, Name: ThreadListener, Created: 1},
 		},
-		Closes: []kernel.CloseRecord{{Handle: 0x40, Name: EventTerminate, At: closedAt, Stamp: 6, Blocked: []int{3}}},
+		Closes: []kernel.CloseRecord{{Handle: 0x40, Name: EventTerminate, At: closedAt, Stamp: 6, Blocked: []int{3}, Joined: []int{2}}},
 		WaitFailures: []kernel.WaitFailure{
 			{At: 30 * time.Millisecond, Thread: 2, Handle: 0x44},
 			{At: 60 * time.Millisecond, Thread: 4, Handle: 0x40},
@@ -42,6 +42,11 @@ func TestTerminateRecordAliveAtClose(t *testing.T) {
 	}
 	if !slices.Equal(tr.BlockedAtClose, []int{3}) || len(tr.WaitsAfterClose) != 1 || tr.WaitsAfterClose[0].Thread != 4 {
 		t.Errorf("blocked %v, waits after close %+v", tr.BlockedAtClose, tr.WaitsAfterClose)
+	}
+	// Thread 2 was joined; 3, 4 and 5 were created before the close and
+	// not, whether alive at it (3, 4) or gone by then (5).
+	if !slices.Equal(tr.Unjoined, []int{3, 4, 5}) {
+		t.Errorf("Unjoined = %v, want [3 4 5]", tr.Unjoined)
 	}
 	for _, th := range kr.Threads {
 		listed := slices.Contains(tr.AliveAtClose, th.ID)

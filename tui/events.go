@@ -91,11 +91,19 @@ func (l *eventLog) observe(s *load.Snapshot, about string, term terminateView) {
 	}
 	l.told.steps = len(srv.Steps)
 	batch = append(batch, l.exits(srv, s.Trigger)...)
-	if !l.told.closed && term.closed {
+	// A close with no thread seen alive is told once the record says
+	// whether the closer had joined them all: until then it may be safe
+	// only by luck.
+	if !l.told.closed && term.closed && (term.exact || term.aliveAtClose > 0) {
 		l.told.closed = true
-		e := event{at: term.closedAt, text: "terminate handle closed; no client thread alive", good: true}
-		if n := term.aliveAtClose; n > 0 {
-			e = event{at: term.closedAt, text: fmt.Sprintf("terminate handle closed while %d client threads were alive", n), bad: true}
+		e := event{at: term.closedAt, text: "terminate handle closed; every client thread joined", good: true}
+		switch {
+		case term.aliveAtClose > 0:
+			e = event{at: term.closedAt, text: fmt.Sprintf("terminate handle closed while %d client threads were alive", term.aliveAtClose), bad: true}
+		case term.unjoined > 0:
+			e = event{at: term.closedAt, text: fmt.Sprintf("terminate handle closed without joining %d client threads; all had exited by luck", term.unjoined), bad: true}
+		case term.unsafe:
+			e = event{at: term.closedAt, text: "terminate handle closed; a wait touched it after", bad: true}
 		}
 		batch = append(batch, e)
 	}

@@ -116,6 +116,8 @@ func (m Model) externalKey(msg tea.KeyMsg) (Model, bool) {
 	switch {
 	case pressed(msg, m.keys.Policy):
 		m.notice = "p: an external target has no policy (it is the server's own); r launches it again"
+	case pressed(msg, m.keys.Fault):
+		m.notice = "f: faults are injected into the embedded model only"
 	case pressed(msg, m.keys.More), pressed(msg, m.keys.Fewer):
 		m.notice = "+/-: an external target's clients are fixed for the run; r runs again"
 	default:

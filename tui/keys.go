@@ -9,6 +9,7 @@ type keyMap struct {
 	More     key.Binding
 	Fewer    key.Binding
 	Policy   key.Binding
+	Fault    key.Binding
 	Rerun    key.Binding
 	Up       key.Binding
 	Down     key.Binding
@@ -27,6 +28,7 @@ func newKeyMap() keyMap {
 		More:     key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "clients")),
 		Fewer:    key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "one client fewer")),
 		Policy:   key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "policy")),
+		Fault:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "fault")),
 		Rerun:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rerun")),
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑↓", "scroll")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓", "down")),
@@ -43,7 +45,7 @@ func newKeyMap() keyMap {
 // ShortHelp is the footer line. Down, PgDn and End are shown with their
 // pairs, so they are left out here.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Shutdown, k.More, k.Policy, k.Rerun, k.Up, k.Filter, k.Help, k.Quit}
+	return []key.Binding{k.Shutdown, k.More, k.Policy, k.Fault, k.Rerun, k.Up, k.Filter, k.Help, k.Quit}
 }
 
 // FullHelp is what ? shows: two columns, so it fits 80 columns.
@@ -58,6 +60,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 			with(k.More, "+", "one client more like the row"),
 			with(k.Fewer, "-", "one fewer (not in-flight)"),
 			with(k.Policy, "p", "choose policy, start again"),
+			with(k.Fault, "f", "choose fault, start again"),
 			with(k.Rerun, "r", "run again"),
 			with(k.Quit, "q", "stop: verdict, quit; twice: now"),
 		},

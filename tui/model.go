@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -39,9 +40,39 @@ const (
 	modeTable  mode = iota
 	modeFilter      // typing a filter
 	modePolicy      // choosing a policy
+	modeFault       // choosing a fault
 )
 
-var policies = []target.Policy{target.PolicyFixed, target.PolicyLegacy}
+// pickNone is the fault picker's choice of no fault.
+const pickNone = "none"
+
+// pickOptions are the choices of the picker open in mode md: the
+// policies, or no fault and each fault.
+func pickOptions(md mode) []string {
+	var out []string
+	if md == modePolicy {
+		for _, p := range target.Policies {
+			out = append(out, string(p))
+		}
+		return out
+	}
+	out = append(out, pickNone)
+	for _, f := range load.Faults {
+		out = append(out, string(f))
+	}
+	return out
+}
+
+// current is the picker's choice that is in force now.
+func (m *Model) current(md mode) string {
+	switch {
+	case md == modePolicy:
+		return string(m.cfg.Policy)
+	case len(m.cfg.Faults) == 0:
+		return pickNone
+	}
+	return string(m.cfg.Faults[0])
+}
 
 // Model is the view's state. It holds the last snapshot and, once the
 // run has ended, its result and report; View only draws them.
@@ -153,8 +184,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch m.mode {
 		case modeFilter:
 			return m.filterKey(msg)
-		case modePolicy:
-			return m.policyKey(msg)
+		case modePolicy, modeFault:
+			return m.pickKey(msg)
 		}
 		// Keys typed faster than the view reads arrive as one message of
 		// several runes ("++"); each is a key press of its own.
@@ -279,13 +310,12 @@ func (m Model) tableKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.adjust(+1)
 	case key.Matches(msg, k.Fewer):
 		m.adjust(-1)
-	case key.Matches(msg, k.Policy):
+	case key.Matches(msg, k.Policy), key.Matches(msg, k.Fault):
 		m.mode = modePolicy
-		for i, p := range policies {
-			if p == m.cfg.Policy {
-				m.pick = i
-			}
+		if key.Matches(msg, k.Fault) {
+			m.mode = modeFault
 		}
+		m.pick = max(slices.Index(pickOptions(m.mode), m.current(m.mode)), 0)
 	case key.Matches(msg, k.Rerun):
 		return m, m.restart()
 	case key.Matches(msg, k.Up):
@@ -390,15 +420,25 @@ func (m Model) filterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) policyKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+// pickKey drives the policy and fault pickers: one choice, then the run
+// starts again with it.
+func (m Model) pickKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	opts := pickOptions(m.mode)
 	switch msg.String() {
 	case "up", "k", "left", "h":
-		m.pick = (m.pick + len(policies) - 1) % len(policies)
-	case "down", "j", "right", "l", "tab", "p":
-		m.pick = (m.pick + 1) % len(policies)
+		m.pick = (m.pick + len(opts) - 1) % len(opts)
+	case "down", "j", "right", "l", "tab", "p", "f":
+		m.pick = (m.pick + 1) % len(opts)
 	case "enter":
+		switch choice := opts[m.pick]; {
+		case m.mode == modePolicy:
+			m.cfg.Policy = target.Policy(choice)
+		case choice == pickNone:
+			m.cfg.Faults = nil
+		default:
+			m.cfg.Faults = []target.Fault{target.Fault(choice)}
+		}
 		m.mode = modeTable
-		m.cfg.Policy = policies[m.pick]
 		return m, m.restart()
 	case "esc":
 		m.mode = modeTable
@@ -449,12 +489,14 @@ func (m *Model) setKeys() {
 	m.keys.More.SetEnabled(holding && m.haveSnap && m.snap.Phase == load.PhaseHolding)
 	m.keys.Fewer.SetEnabled(m.keys.More.Enabled())
 	m.keys.Policy.SetEnabled(!m.quitting)
+	m.keys.Fault.SetEnabled(!m.quitting)
 	m.keys.Rerun.SetEnabled(!m.quitting)
 	if m.isExternal() {
 		// The model's levers: see externalKey.
 		m.keys.More.SetEnabled(false)
 		m.keys.Fewer.SetEnabled(false)
 		m.keys.Policy.SetEnabled(false)
+		m.keys.Fault.SetEnabled(false)
 	}
 }
 
@@ -463,7 +505,11 @@ func (m *Model) about() string {
 	if m.isExternal() {
 		return "external target"
 	}
-	return "policy " + string(m.cfg.Policy)
+	s := "policy " + string(m.cfg.Policy)
+	if len(m.cfg.Faults) > 0 {
+		s += ", fault " + m.current(modeFault)
+	}
+	return s
 }
 
 // Final is what the session ends with (see Final).

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -269,6 +270,36 @@ func TestPolicyPickerStartsAgain(t *testing.T) {
 	}
 	if f := m.Final(); f.Config.Policy != target.PolicyLegacy || f.Config.Hold {
 		t.Errorf("final config %+v", f.Config)
+	}
+}
+
+// f picks a fault among none and every one the engine knows, shown in the
+// header; the policy picker offers all four policies.
+func TestFaultPickerStartsAgain(t *testing.T) {
+	m := newTestModel(t)
+	first := m.run
+	m, _ = update(t, m, keys("f")...)
+	if m.mode != modeFault || pickOptions(m.mode)[m.pick] != pickNone {
+		t.Fatalf("f: mode %v, pick %d: want the fault choice on none", m.mode, m.pick)
+	}
+	if got := len(pickOptions(modeFault)); got != len(load.Faults)+1 {
+		t.Errorf("%d fault choices, want none and %d faults", got, len(load.Faults))
+	}
+	if got := pickOptions(modePolicy); len(got) != len(target.Policies) {
+		t.Errorf("policy choices %v, want %v", got, target.Policies)
+	}
+	m, cmd := update(t, m, tea.KeyMsg{Type: tea.KeyRight}, tea.KeyMsg{Type: tea.KeyEnter})
+	want := []target.Fault{load.Faults[0]}
+	if cmd == nil || m.run == first || !slices.Equal(m.cfg.Faults, want) || !slices.Equal(m.run.cfg.Faults, want) {
+		t.Fatalf("enter: faults %v, new run %v", m.cfg.Faults, m.run != first)
+	}
+	if h := m.header(); !strings.Contains(h, "fault "+string(want[0])) {
+		t.Errorf("header %q does not name the fault", h)
+	}
+	m, _ = update(t, m, keys("f")...)
+	m, _ = update(t, m, tea.KeyMsg{Type: tea.KeyLeft}, tea.KeyMsg{Type: tea.KeyEnter})
+	if len(m.cfg.Faults) != 0 || len(m.Final().Config.Faults) != 0 {
+		t.Errorf("none chosen: faults %v", m.cfg.Faults)
 	}
 }
 

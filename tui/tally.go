@@ -74,7 +74,12 @@ type terminateView struct {
 	waiters, alive         int
 	aliveAtClose           int
 	waitsAfterClose        int
-	exact                  bool // from the record
+	// unjoined: client threads the closer had not joined (the record
+	// alone knows); unsafe: reports' judgement of the close
+	// (Terminate.ClosedUnsafely), or live what the view can see of it.
+	unjoined int
+	unsafe   bool
+	exact    bool // from the record
 }
 
 func (m *Model) deriveTerminate() terminateView {
@@ -83,7 +88,8 @@ func (m *Model) deriveTerminate() terminateView {
 		rt := m.report.Iterations[len(m.report.Iterations)-1].Terminate
 		return terminateView{handle: tr.Handle, signaled: tr.Signaled, closed: tr.Closed, kept: tr.KeptOpen,
 			signaledAt: tr.SignaledAt, closedAt: tr.ClosedAt, waiters: 0, alive: len(aliveThreads(it)),
-			aliveAtClose: rt.LiveThreadsAtClose, waitsAfterClose: rt.WaitsAfterClose, exact: true}
+			aliveAtClose: rt.LiveThreadsAtClose, waitsAfterClose: rt.WaitsAfterClose,
+			unjoined: rt.UnjoinedAtClose, unsafe: rt.ClosedUnsafely(), exact: true}
 	}
 	// Live, before the record: counted from the snapshot, the best the
 	// view can say until the result replaces it.
@@ -104,6 +110,7 @@ func (m *Model) deriveTerminate() terminateView {
 				v.waitsAfterClose++
 			}
 		}
+		v.unsafe = v.aliveAtClose > 0 || v.waitsAfterClose > 0
 	}
 	return v
 }

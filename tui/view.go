@@ -133,8 +133,12 @@ func (m *Model) header() string {
 	if m.cfg.For > 0 && m.cfg.Iterations == 0 { // a soak: its time ends it, not a count
 		iter = fmt.Sprintf("  iter %d (soak %v) ", m.iteration(), m.cfg.For)
 	}
-	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
-	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), m.cfg.Policy, addr)
+	policy := string(m.cfg.Policy)
+	if len(m.cfg.Faults) > 0 {
+		policy += " · fault " + m.current(modeFault)
+	}
+	long := fmt.Sprintf(" %s · embedded eMule model · policy %s · %s", stTitle.Render("shutdowntest"), policy, addr)
+	short := fmt.Sprintf(" %s · %s · %s", stTitle.Render("shutdowntest"), policy, addr)
 	if m.isExternal() {
 		long, short = m.externalTitle(m.width - lipgloss.Width(tag+"  "+extra+iter) - 1)
 	}
@@ -220,7 +224,7 @@ func (m *Model) terminateLines() []string {
 	switch {
 	case t.closed:
 		state = stBadBold.Render("CLOSED") + " at " + m.rel(t.closedAt)
-		if t.aliveAtClose == 0 {
+		if !t.unsafe {
 			state = stGoodBold.Render("CLOSED") + " at " + m.rel(t.closedAt)
 		}
 	case t.kept:
@@ -239,6 +243,8 @@ func (m *Model) terminateLines() []string {
 	switch {
 	case t.closed && t.aliveAtClose > 0:
 		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed while %d client threads were alive", t.aliveAtClose)))
+	case t.closed && t.exact && t.unjoined > 0:
+		lines = append(lines, stBad.Render(fmt.Sprintf("✗ closed with %d client threads not joined", t.unjoined)))
 	case t.closed && t.exact:
 		lines = append(lines, stGood.Render("✓ outlived its waiters"))
 	case t.closed:
@@ -637,10 +643,9 @@ func (m *Model) footer() string {
 	switch m.mode {
 	case modeFilter:
 		return " " + m.filter.View() + stDim.Render("  enter keep · esc clear")
-	case modePolicy:
+	case modePolicy, modeFault:
 		var opts []string
-		for i, p := range policies {
-			w := string(p)
+		for i, w := range pickOptions(m.mode) {
 			if i == m.pick {
 				w = stSelected.Render(" " + w + " ")
 			} else {
@@ -648,7 +653,11 @@ func (m *Model) footer() string {
 			}
 			opts = append(opts, w)
 		}
-		return " policy: " + strings.Join(opts, " ") + stDim.Render("  ←→ choose · enter start again · esc cancel")
+		what := " policy: "
+		if m.mode == modeFault {
+			what = " fault: "
+		}
+		return what + strings.Join(opts, " ") + stDim.Render("  ←→ choose · enter start again · esc cancel")
 	}
 	if m.notice != "" && !m.fullHelp {
 		return " " + stWarn.Render(m.notice)
