@@ -31,9 +31,9 @@ const (
 // added later must say how it reads an external target, or why it
 // cannot, rather than pass by default.
 var externalJudges = map[string]func(*load.Iteration) Check{
-	CheckTerminateOutlivedWaiters: skipWith(skipNoModel),
-	CheckShutdownCompleted:        skipWith(skipNoSteps),
-	CheckNoThreadLeak:             skipWith(skipNoThreads),
+	CheckTerminateOutlivedWaiters: fromState(checkTerminate, skipNoModel),
+	CheckShutdownCompleted:        fromState(checkShutdown, skipNoSteps),
+	CheckNoThreadLeak:             fromState(checkThreadLeak, skipNoThreads),
 	CheckInflightCompleted:        checkInflight,
 	CheckIdleClosed:               checkIdleExternal,
 	CheckWSCloseGoingAway:         checkWSClose,
