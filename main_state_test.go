@@ -61,6 +61,11 @@ func TestExternalServeStateFixedPasses(t *testing.T) {
 		t.Errorf("exit %d, verdict %v, want 0 and pass\n%s", code, rep["verdict"], out)
 	}
 	wantStatus(t, checks, map[string]string{"terminate-outlived-waiters": "pass", "shutdown-completed": "pass", "no-thread-leak": "pass"}, out)
+	st, _ := rep["iterations"].([]any)[0].(map[string]any)["target"].(map[string]any)["state"].(map[string]any)
+	if st["final"] != true || st["version"] != 1.0 || !strings.HasPrefix(st["server"].(string), "shutdowntest serve") ||
+		!strings.Contains(out, "final record read") {
+		t.Errorf("state block %v; summary:\n%s", st, out)
+	}
 }
 
 // The Go test server through state/nethttp: with its 1001 hook every
