@@ -98,32 +98,24 @@ func (h *Hub) compact() {
 }
 
 // Thread publishes a thread's state now.
-func (h *Hub) Thread(t Thread) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.threads[t.ID] = t
-	h.append(Record{Type: TypeThread, Thread: &t})
-}
+func (h *Hub) Thread(t Thread) { h.push(Record{Type: TypeThread, Thread: &t}) }
 
 // Signal publishes the shutdown signal's state now.
-func (h *Hub) Signal(s Signal) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.append(Record{Type: TypeSignal, Signal: &s})
-}
+func (h *Hub) Signal(s Signal) { h.push(Record{Type: TypeSignal, Signal: &s}) }
 
 // Step publishes a shutdown step that ended.
-func (h *Hub) Step(s Step) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.append(Record{Type: TypeStep, Step: &s})
-}
+func (h *Hub) Step(s Step) { h.push(Record{Type: TypeStep, Step: &s}) }
 
 // Shutdown publishes the shutdown's beginning or return.
-func (h *Hub) Shutdown(s Shutdown) {
+func (h *Hub) Shutdown(s Shutdown) { h.push(Record{Type: TypeShutdown, Shutdown: &s}) }
+
+func (h *Hub) push(r Record) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.append(Record{Type: TypeShutdown, Shutdown: &s})
+	if r.Thread != nil {
+		h.threads[r.Thread.ID] = *r.Thread
+	}
+	h.append(r)
 }
 
 // Final publishes the last record; every stream ends after writing it.
