@@ -24,16 +24,16 @@ import (
 
 // externalFlags are the flags of an external target, as given.
 type externalFlags struct {
-	target, trigger, page, rest, slow, wsPath, readyPath, expectExit, serverLog string
-	headers                                                                     []string
-	pid                                                                         int
-	grace                                                                       time.Duration
-	allowRemote                                                                 bool
+	target, trigger, page, rest, slow, wsPath, readyPath, expectExit, serverLog, stateURL string
+	headers                                                                               []string
+	pid                                                                                   int
+	grace                                                                                 time.Duration
+	allowRemote                                                                           bool
 }
 
 // externalOnly are the flags that mean something only with --target.
 var externalOnly = []string{"trigger", "pid", "page", "rest", "slow", "ws-path", "header", "ready-path",
-	"expect-exit", "admission-grace", "server-log", "allow-remote"}
+	"expect-exit", "admission-grace", "server-log", "allow-remote", "state-url"}
 
 // embeddedOnly are the flags of the embedded model only: its policy, its
 // in-flight hold, and what the external engine does not do yet (hostile
@@ -62,6 +62,7 @@ func addExternalFlags(fs *pflag.FlagSet) *externalFlags {
 	fs.DurationVar(&e.grace, "admission-grace", time.Second, "how long after the trigger a new connection may still be served")
 	fs.StringVar(&e.serverLog, "server-log", "", "write the server's whole stdout and stderr to this file")
 	fs.BoolVar(&e.allowRemote, "allow-remote", false, "allow a --target that is not loopback")
+	fs.StringVar(&e.stateURL, "state-url", "", "the server's state endpoint (http://127.0.0.1:{state-port}/state: {state-port} is a second free port, also in the command); its threads, shutdown signal and steps are judged as the embedded model's")
 	return e
 }
 
@@ -94,8 +95,14 @@ func (e *externalFlags) apply(fs *pflag.FlagSet, o *options, command []string) e
 	if err := checkTargetURL(e.target, e.allowRemote); err != nil {
 		return fmt.Errorf("--target: %v", err)
 	}
+	if e.stateURL != "" {
+		if err := checkStateURL(e.stateURL, e.allowRemote); err != nil {
+			return fmt.Errorf("--state-url: %v", err)
+		}
+	}
 	x := &load.External{URL: e.target, Command: command, PID: e.pid, Page: e.page, REST: e.rest, Slow: e.slow,
-		WSPath: e.wsPath, ReadyPath: e.readyPath, AdmissionGrace: e.grace, Header: map[string][]string{}}
+		WSPath: e.wsPath, ReadyPath: e.readyPath, AdmissionGrace: e.grace, Header: map[string][]string{},
+		StateURL: e.stateURL}
 	for _, r := range []struct{ flag, v string }{{"page", e.page}, {"rest", e.rest}, {"slow", e.slow}, {"ws-path", e.wsPath}, {"ready-path", e.readyPath}} {
 		if r.v != "" && !strings.HasPrefix(r.v, "/") {
 			return fmt.Errorf("--%s: want a path starting with /, got %q", r.flag, r.v)
@@ -203,10 +210,17 @@ func checkTargetURL(raw string, allowRemote bool) error {
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
 		return fmt.Errorf("want a base URL (http://host:port, no path, query or user), got %q", raw)
 	}
+	return checkURLHost(u, allowRemote, load.PortPlaceholder)
+}
+
+// checkURLHost refuses a port that is not a number (or the placeholder
+// ph, which the caller replaced by 1) and, unless remote targets are
+// allowed, a host that is not loopback, from the literal text.
+func checkURLHost(u *url.URL, allowRemote bool, ph string) error {
 	host := u.Hostname()
 	if p := u.Port(); p != "" {
 		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
-			return fmt.Errorf("port must be a number from 1 to 65535 or {port}, got %q", p)
+			return fmt.Errorf("port must be a number from 1 to 65535 or %s, got %q", ph, p)
 		}
 	}
 	if allowRemote || strings.EqualFold(host, "localhost") {
@@ -216,6 +230,16 @@ func checkTargetURL(raw string, allowRemote bool) error {
 		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8, ::1, localhost); --allow-remote to test a server elsewhere", host)
 	}
 	return nil
+}
+
+// checkStateURL refuses a state endpoint that is not http://host:port/PATH
+// (a path is allowed), with the same loopback rule as --target.
+func checkStateURL(raw string, allowRemote bool) error {
+	u, err := url.Parse(strings.ReplaceAll(raw, load.StatePortPlaceholder, "1"))
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil {
+		return fmt.Errorf("want an http:// URL such as http://127.0.0.1:{state-port}/state, got %q", raw)
+	}
+	return checkURLHost(u, allowRemote, load.StatePortPlaceholder)
 }
 
 // openServerLog creates the --server-log file; nil when none was asked.

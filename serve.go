@@ -38,6 +38,7 @@ Examples:
   shutdowntest serve --addr 127.0.0.1:8080
   curl -H 'X-API-Key: shutdowntest-key' 'http://127.0.0.1:8080/api/v1/slow?ms=2000'
   shutdowntest serve --policy legacy --log-requests
+  shutdowntest serve --addr 127.0.0.1:8080 --state-addr 127.0.0.1:8081   # curl -N http://127.0.0.1:8081/state
 
 Exit status: 0 the policy's shutdown completed (every step ok), 1 it did not
 (a join ran out of budget and terminate was kept open, or a thread was
@@ -53,6 +54,8 @@ Flags:
 type serveOptions struct {
 	cfg         target.Config
 	logRequests bool
+	// stateAddr is where the state endpoint listens ("": none).
+	stateAddr string
 }
 
 // parseServeFlags parses serve's command line. Every error is one line
@@ -69,6 +72,7 @@ func parseServeFlags(args []string, helpOut io.Writer) (serveOptions, error) {
 	fs.StringVar(&cfg.APIKey, "api-key", target.DefaultAPIKey, "the REST key clients send in X-API-Key")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Second, "fixed's shared budget for joining client threads")
 	fs.DurationVar(&cfg.InflightFor, "inflight-for", 300*time.Millisecond, "how long after the trigger requests with the header "+target.HoldHeader+" are answered")
+	fs.StringVar(&o.stateAddr, "state-addr", "", "serve the state endpoint (GET /state, an NDJSON stream of the model's threads, terminate event and shutdown steps) on this address")
 	fs.BoolVar(&o.logRequests, "log-requests", false, "log one line on stderr per request as the UI thread takes it")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +92,11 @@ func parseServeFlags(args []string, helpOut io.Writer) (serveOptions, error) {
 	cfg.Policy = p
 	if err := checkListenAddr(cfg.Addr, *allowRemote); err != nil {
 		return o, fmt.Errorf("--addr: %v", err)
+	}
+	if o.stateAddr != "" {
+		if err := checkListenAddr(o.stateAddr, *allowRemote); err != nil {
+			return o, fmt.Errorf("--state-addr: %v", err)
+		}
 	}
 	if cfg.APIKey == "" {
 		return o, errors.New("--api-key: must not be empty")
@@ -147,20 +156,42 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shutdowntest serve: %v\n", err)
 		return exitNotRun
 	}
+	// The state endpoint listens before the model, so that a reader that
+	// waits for the model's port finds it up.
+	var se *stateEndpoint
+	if o.stateAddr != "" {
+		if se, err = startStateEndpoint(srv, o.stateAddr); err != nil {
+			srv.Close()
+			fmt.Fprintf(stderr, "shutdowntest serve: %v\n", err)
+			return exitNotRun
+		}
+		fmt.Fprintf(stderr, "state endpoint on http://%s/state\n", se.Addr())
+	}
 	if err := srv.Start(); err != nil {
-		srv.Close()
+		r := srv.Close()
+		if se != nil {
+			_ = se.finish(target.ShutdownRecord{}, false, r)
+		}
 		fmt.Fprintf(stderr, "shutdowntest serve: %v\n", err)
 		return exitNotRun
 	}
 	fmt.Fprintf(stderr, "listening on %s\n", srv.Addr())
 	<-ctx.Done()
-	rec, _ := srv.Shutdown()
+	rec, returned := srv.Shutdown()
+	if se != nil && returned {
+		se.returned(rec)
+	}
 	// What a policy leaves running ends with the process, as in eMule;
 	// Close does it here, bounded, so the summary can count it.
 	r := srv.Close()
 	code := exitFail
 	if rec.Completed() {
 		code = exitPass
+	}
+	if se != nil {
+		if err := se.finish(rec, returned, r); err != nil {
+			fmt.Fprintf(stderr, "shutdowntest serve: %v\n", err)
+		}
 	}
 	fmt.Fprintln(stderr, shutdownSummary(rec, r, code))
 	return code

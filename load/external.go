@@ -46,6 +46,11 @@ type External struct {
 	AdmissionGrace time.Duration
 	// ServerLog, when set, receives the server's whole stdout and stderr.
 	ServerLog io.Writer
+	// StateURL, when set, is the server's state endpoint (package state),
+	// opened before the clients and read to its end: the server's threads,
+	// shutdown signal and steps, judged as the embedded model's are.
+	// StatePortPlaceholder in it and in Command is a second free port.
+	StateURL string
 }
 
 // PortPlaceholder is replaced by a free loopback port in External's URL
@@ -173,6 +178,9 @@ type ExternalRecord struct {
 	// KeepAlive says why no keep-alive request was sent after the trigger
 	// ("" when it was: it is then in Iteration.Admission).
 	KeepAlive string
+	// State is what the state endpoint said (nil: no --state-url). The
+	// iteration's Server record and ShutdownReturned are read from it.
+	State *StateRecord
 }
 
 // ProcessExit is how the server's process ended.

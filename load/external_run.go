@@ -30,26 +30,28 @@ const (
 // phases as the embedded one (start, hold, trigger, observe), with what
 // the clients see and what the server's process did as the record.
 type extIteration struct {
-	cfg     Config
-	x       *External
-	n       int
-	ctl     *Runner
-	obs     Observer
-	origin  time.Time // the iteration's clock starts here
-	addr    string    // host:port
-	proc    *proc     // nil: no process to watch
-	keep    *keepAlive
-	env     *env
-	clients []*client
-	wg      sync.WaitGroup // client and probe goroutines
-	it      *Iteration
-	rec     *ExternalRecord
-	phase   Phase
-	trigger time.Duration
-	readyAt time.Duration
-	missing int
-	lastPub time.Time
-	lastPh  Phase
+	cfg      Config
+	x        *External
+	n        int
+	ctl      *Runner
+	obs      Observer
+	origin   time.Time    // the iteration's clock starts here
+	addr     string       // host:port
+	proc     *proc        // nil: no process to watch
+	state    *stateStream // nil: no state endpoint
+	stateURL string       // as run, the ports filled in
+	keep     *keepAlive
+	env      *env
+	clients  []*client
+	wg       sync.WaitGroup // client and probe goroutines
+	it       *Iteration
+	rec      *ExternalRecord
+	phase    Phase
+	trigger  time.Duration
+	readyAt  time.Duration
+	missing  int
+	lastPub  time.Time
+	lastPh   Phase
 	// tooFast are the in-flight clients answered before the trigger.
 	tooFast []int
 }
@@ -88,8 +90,15 @@ func runExternal(ctx context.Context, ctl *Runner, cfg Config, n int) (*Iteratio
 func (e *extIteration) start() error {
 	x := e.x
 	rawURL, command := x.URL, append([]string(nil), x.Command...)
-	if strings.Contains(rawURL, PortPlaceholder) || strings.Contains(strings.Join(command, " "), PortPlaceholder) {
-		host, err := TargetHost(rawURL)
+	e.stateURL = x.StateURL
+	for _, ph := range []struct {
+		placeholder string
+		url         *string
+	}{{PortPlaceholder, &rawURL}, {StatePortPlaceholder, &e.stateURL}} {
+		if !strings.Contains(*ph.url, ph.placeholder) && !strings.Contains(strings.Join(command, " "), ph.placeholder) {
+			continue
+		}
+		host, err := TargetHost(*ph.url)
 		if err != nil {
 			return err
 		}
@@ -97,9 +106,9 @@ func (e *extIteration) start() error {
 		if err != nil {
 			return err
 		}
-		rawURL = strings.ReplaceAll(rawURL, PortPlaceholder, port)
+		*ph.url = strings.ReplaceAll(*ph.url, ph.placeholder, port)
 		for i := range command {
-			command[i] = strings.ReplaceAll(command[i], PortPlaceholder, port)
+			command[i] = strings.ReplaceAll(command[i], ph.placeholder, port)
 		}
 	}
 	u, err := url.Parse(rawURL)
@@ -135,10 +144,11 @@ func (e *extIteration) start() error {
 	return nil
 }
 
-// TargetHost is the host of a target URL, read from the literal text
-// with the port placeholder filled in, so that no name is looked up.
+// TargetHost is the host of a target (or state) URL, read from the
+// literal text with the port placeholders filled in, so that no name is
+// looked up.
 func TargetHost(rawURL string) (string, error) {
-	u, err := url.Parse(strings.ReplaceAll(rawURL, PortPlaceholder, "1"))
+	u, err := url.Parse(strings.NewReplacer(PortPlaceholder, "1", StatePortPlaceholder, "1").Replace(rawURL))
 	if err != nil {
 		return "", fmt.Errorf("target url: %w", err)
 	}
@@ -188,6 +198,15 @@ func (e *extIteration) waitServing() error {
 
 // run opens the clients, holds them, triggers and observes.
 func (e *extIteration) run(ctx context.Context) error {
+	if e.stateURL != "" {
+		// Before the clients, so that the threads serving them are seen
+		// from their start.
+		s, err := openState(e.stateURL, e.cfg.ReadyTimeout, e.clock, &e.wg)
+		if err != nil {
+			return &RunError{Iteration: e.n, Phase: PhaseStarting, Err: err}
+		}
+		e.state = s
+	}
 	e.keep, e.rec.KeepAlive = openKeepAlive(e.x, e.addr)
 	e.env = &env{addr: e.addr, clock: e.clock, dialSem: make(chan struct{}, 64), ext: e.x}
 	for _, sp := range e.it.Mix.Specs() {
@@ -334,7 +353,8 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	}
 	deadline := e.origin.Add(e.trigger + e.cfg.DrainTimeout)
 	e.it.AllEnded = e.waitUntil(e.ctl.abort, time.Until(deadline), func() bool {
-		return closed(seriesDone) && e.allEnded() && (e.proc == nil || e.x.KeepsRunning || e.proc.exited())
+		return closed(seriesDone) && e.allEnded() && (e.proc == nil || e.x.KeepsRunning || e.proc.exited()) &&
+			(e.state == nil || e.state.done())
 	})
 	if closed(e.ctl.abort) {
 		e.it.Interrupted = true
@@ -492,13 +512,28 @@ func (e *extIteration) finish() {
 			e.rec.Port = portCheck(e.addr)
 		}
 	}
+	if e.state != nil {
+		sr := e.state.end(stateEndWait)
+		e.rec.State = &sr
+		e.it.Server, e.it.ShutdownReturned = sr.Record()
+		e.it.Server.Addr = e.addr
+	}
 	for _, c := range e.clients {
 		c.halt()
 	}
 	join.Within(&e.wg, 10*time.Second)
 	e.it.Trigger = e.trigger
+	// The thread serving each client, by the peer the state endpoint
+	// names: the client's own socket address.
+	byPeer := map[string]int{}
+	for _, th := range e.it.Server.ClientThreads() {
+		byPeer[th.Peer] = th.ID
+	}
 	for _, c := range e.clients {
 		cr := c.view()
+		if cr.Local != "" {
+			cr.Thread = byPeer[cr.Local]
+		}
 		switch {
 		case cr.Outcome == OutcomePending:
 			cr.Outcome, cr.Detail = OutcomeTimeout, "not ended by the deadline"
@@ -562,6 +597,9 @@ func (e *extIteration) publish() {
 		rec.Exit, rec.Exit.At = e.proc.peek(e.clock)
 	}
 	s.External = &rec
+	if e.state != nil {
+		e.state.live(&s.Server)
+	}
 	for _, c := range e.clients {
 		s.Clients = append(s.Clients, c.view())
 	}

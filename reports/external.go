@@ -32,9 +32,9 @@ const (
 // added later must say how it reads an external target, or why it
 // cannot, rather than pass by default.
 var externalJudges = map[string]func(*load.Iteration) Check{
-	CheckTerminateOutlivedWaiters: skipWith(skipNoModel),
-	CheckShutdownCompleted:        skipWith(skipNoSteps),
-	CheckNoThreadLeak:             skipWith(skipNoThreads),
+	CheckTerminateOutlivedWaiters: fromState(checkTerminate, skipNoModel),
+	CheckShutdownCompleted:        fromState(checkShutdown, skipNoSteps),
+	CheckNoThreadLeak:             fromState(checkThreadLeak, skipNoThreads),
 	CheckInflightCompleted:        checkInflight,
 	CheckIdleClosed:               checkIdleExternal,
 	CheckWSCloseGoingAway:         checkWSClose,
@@ -228,6 +228,25 @@ type TargetBlock struct {
 	Output        []string `json:"output,omitempty"`
 	OutputLines   int      `json:"output_lines,omitempty"`
 	GraceMS       *float64 `json:"admission_grace_ms,omitempty"`
+	// StateURL is the state endpoint as configured; State what it said
+	// in an iteration (both absent without --state-url).
+	StateURL *string    `json:"state_url,omitempty"`
+	State    *StateInfo `json:"state,omitempty"`
+}
+
+// StateInfo is what an external server's state endpoint said, besides the
+// threads, terminate and shutdown sections it fills: who spoke, how much,
+// and whether the stream ended with its final record.
+type StateInfo struct {
+	URL     string   `json:"url"`
+	Version int      `json:"version"`
+	Server  string   `json:"server"`
+	Threads string   `json:"threads"`
+	NA      []string `json:"na"`
+	Records int      `json:"records"`
+	Final   bool     `json:"final"`
+	// Error says why the stream did not end with its final record.
+	Error string `json:"error,omitempty"`
 }
 
 // Exit is how the server's process ended: Status null when it was ended by
@@ -274,6 +293,10 @@ func configTarget(cfg load.Config) TargetBlock {
 		t.PID = &pid
 	}
 	t.ExpectExit = expectExit(x.KeepsRunning, x.ExpectExit)
+	if x.StateURL != "" {
+		u := x.StateURL
+		t.StateURL = &u
+	}
 	return t
 }
 
@@ -314,6 +337,11 @@ func iterationTarget(it *load.Iteration) TargetBlock {
 	}
 	if x.Port.Checked {
 		t.Port = &Port{Refused: x.Port.Refused, Bindable: x.Port.Bindable, Detail: x.Port.Detail}
+	}
+	if st := x.State; st != nil {
+		h := st.State.Hello
+		t.State = &StateInfo{URL: st.URL, Version: h.Version, Server: h.Server, Threads: h.Threads,
+			NA: append([]string{}, h.NA...), Records: st.State.Records, Final: st.State.Final, Error: st.Err}
 	}
 	s := x.Series
 	t.Admission = &Series{Attempts: s.Attempts, Admitted: s.Admitted}
@@ -370,6 +398,15 @@ func serverStory(it Iteration) string {
 	}
 	if t.Port != nil {
 		parts = append(parts, "port: "+t.Port.Detail)
+	}
+	if st := t.State; st != nil {
+		s := fmt.Sprintf("state endpoint: %s, %s", plural(st.Records, "record", "records"), plural(len(it.Threads), "thread", "threads"))
+		if st.Error != "" {
+			s += " (" + st.Error + ")"
+		} else {
+			s += ", final record read"
+		}
+		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -9,6 +9,9 @@
 // Routes: / (a small page, keep-alive), /api (JSON), /slow?ms=N (answers
 // after N ms), /ws (a WebSocket that sends a message every 50 ms), and
 // POST /admin/shutdown (starts the same shutdown as a signal).
+//
+// With -state-listen ADDR it exposes its state endpoint on ADDR
+// (GET /state, package shutdowntest/state/nethttp).
 package main
 
 import (
@@ -26,6 +29,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"shutdowntest/state/nethttp"
 )
 
 func main() {
@@ -33,6 +38,7 @@ func main() {
 	goingAway := flag.Bool("ws-going-away", false, "send close 1001 to WebSocket clients on shutdown")
 	exitCode := flag.Int("exit", 0, "exit status after a clean shutdown")
 	deaf := flag.Bool("ignore-signals", false, "ignore SIGTERM and SIGINT (a server that never stops by itself)")
+	stateListen := flag.String("state-listen", "", "serve the state endpoint (GET /state) on this address")
 	flag.Parse()
 
 	var mu sync.Mutex
@@ -103,6 +109,27 @@ func main() {
 			}
 		})
 	}
+	// shutdown runs srv.Shutdown, through the state endpoint when there is
+	// one; done publishes its final record before the process exits.
+	shutdownSrv, done := srv.Shutdown, func() {}
+	if *stateListen != "" {
+		st := nethttp.Wrap(srv)
+		sl, err := net.Listen("tcp", *stateListen)
+		if err != nil {
+			log.Fatal(err)
+		}
+		go func() { // ends with st.Close
+			if err := st.Serve(sl); err != nil {
+				log.Printf("state endpoint: %v", err)
+			}
+		}()
+		shutdownSrv = st.Shutdown
+		done = func() {
+			if err := st.Close(); err != nil {
+				log.Print(err)
+			}
+		}
+	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatal(err)
@@ -123,7 +150,7 @@ func main() {
 		log.Printf("shutting down (%s)", why)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := shutdownSrv(ctx); err != nil {
 			log.Printf("shutdown: %v", err)
 		}
 	}()
@@ -133,7 +160,8 @@ func main() {
 	// Serve returns at once on Shutdown; wait for Shutdown's own end.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(ctx)
+	_ = shutdownSrv(ctx)
+	done()
 	log.Printf("shut down; exit %d", *exitCode)
 	os.Exit(*exitCode)
 }
