@@ -91,7 +91,10 @@ type Config struct {
 	// default 300ms.
 	InflightFor time.Duration
 	// StreamEvery is the period of the WebSocket stats stream; default 50ms.
+	// StreamDelay is how long a stream waits before its first message;
+	// default none: it is sent at once.
 	StreamEvery time.Duration
+	StreamDelay time.Duration
 	// CloseWait bounds the wait for a WebSocket client's close frame after
 	// the server sent close 1001; default 2s.
 	CloseWait time.Duration
