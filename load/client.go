@@ -76,6 +76,9 @@ type env struct {
 	ext *External
 	// tls is the trust the clients dial the server with (nil: plain TCP).
 	tls *tls.Config
+	// ended is poked (never closed) when a client ends, for a wait on the
+	// last of them; nil when nobody waits that way.
+	ended chan struct{}
 }
 
 func newClient(sp Spec, e *env) *client {
@@ -116,6 +119,18 @@ func (c *client) end(o Outcome, detail string) {
 	c.ended, c.outcome, c.detail, c.endedAt = true, o, detail, now
 	c.states = append(c.states, ClientState{State: csEnded, At: now})
 	c.mu.Unlock()
+	select {
+	case c.env.ended <- struct{}{}:
+	default: // a poke is already pending, or nobody waits
+	}
+}
+
+// done reports whether the drain need not wait for the client any more:
+// it has ended, or it is idle, whose ending is its server thread's.
+func (c *client) done() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended || outcomeFromThread(c.Role)
 }
 
 // freeze ends observation of the client: one that has not ended by now

@@ -92,9 +92,13 @@ func (e *NotReadyError) Error() string {
 		e.Iteration, len(e.Missing), e.Waited, strings.Join(list, "; "), more)
 }
 
-// pollEvery is how often the engine looks at the server while it waits for
-// a condition; snapshotEvery is the live view's rate (20 Hz).
+// A wait for a condition looks at the server first after pollFirst, then
+// ever less often, down to every pollEvery: a condition that is about to
+// hold (a thread on its way to linger) is seen within a fraction of a
+// millisecond, and a long wait costs no more than it did at pollEvery.
+// snapshotEvery is the live view's rate (20 Hz).
 const (
+	pollFirst     = 100 * time.Microsecond
 	pollEvery     = 2 * time.Millisecond
 	snapshotEvery = 50 * time.Millisecond
 )
@@ -202,9 +206,8 @@ func (r *iteration) run(ctx context.Context) error {
 		r.triggerAndObserve(ctx)
 		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: errors.New("route probe threads still alive after 5s")}
 	}
-	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since, dialSem: make(chan struct{}, 64),
-		seed: seedFor(r.cfg.Seed, r.n),
-		tls:  r.creds.tls}
+	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since,
+		dialSem: make(chan struct{}, 64), ended: make(chan struct{}, 1), seed: seedFor(r.cfg.Seed, r.n), tls: r.creds.tls}
 	r.startClients()
 	r.phase = PhaseHolding
 	var missing []string
@@ -340,7 +343,7 @@ func (r *iteration) adjust(a Adjust) {
 // publishing snapshots on the way.
 func (r *iteration) waitUntil(stop <-chan struct{}, d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
-	for {
+	for poll := pollFirst; ; poll = min(2*poll, pollEvery) {
 		t0 := time.Now()
 		r.srv.Snapshot(&r.snap)
 		took := time.Since(t0)
@@ -356,7 +359,7 @@ func (r *iteration) waitUntil(stop <-chan struct{}, d time.Duration, cond func()
 		// times its cost keeps the observer under 5% of the lock.
 		select {
 		case <-stop:
-		case <-time.After(max(pollEvery, 20*took)):
+		case <-time.After(max(poll, 20*took)):
 		}
 	}
 }
@@ -370,12 +373,12 @@ func closed(ch <-chan struct{}) bool {
 	}
 }
 
-// liveThreads counts the client threads not yet exited: all of them, or
-// with peers, those serving one of those addresses.
+// liveThreads counts the client threads not yet exited that serve one of
+// peers' addresses.
 func (r *iteration) liveThreads(peers map[string]bool) int {
 	n := 0
 	for _, t := range r.snap.Threads {
-		if t.State != target.StateExited && (peers == nil || peers[t.Peer]) {
+		if t.State != target.StateExited && peers[t.Peer] {
 			n++
 		}
 	}
@@ -513,13 +516,11 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	// report is relative to that stamp. The wait for the stamp publishes
 	// nothing: a snapshot taken now may already show the shutdown under
 	// way, and must not go out as still holding, with no trigger.
-	for deadline := time.Now().Add(time.Second); ; {
-		var ok bool
-		if r.trigger, ok = r.srv.Triggered(); ok || time.Now().After(deadline) {
-			break
-		}
-		<-time.After(pollEvery)
+	select {
+	case <-r.srv.TriggerStamped():
+	case <-time.After(time.Second):
 	}
+	r.trigger, _ = r.srv.Triggered()
 	r.phase = PhaseDraining
 	admission := make(chan AdmissionProbe, 1)
 	r.wg.Add(1)
@@ -527,18 +528,9 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 		defer r.wg.Done()
 		admission <- probeAdmission(r.srv.Addr(), r.creds.apiKey, WhenAtTrigger, r.srv.Since)
 	}()
-	deadline := time.Now().Add(r.cfg.DrainTimeout + time.Second)
 	// A first Ctrl-C (ctx) still lets the drain be watched to its end;
 	// Abort does not.
-	r.it.AllEnded = r.waitUntil(r.ctl.abort, time.Until(deadline), func() bool {
-		if !r.shutdownReturned() {
-			return false
-		}
-		// The listener has been joined or killed: the storm has done
-		// its part.
-		r.endStorm()
-		return r.allEnded()
-	})
+	r.it.AllEnded = r.waitDrained(r.ctl.abort, r.cfg.DrainTimeout+time.Second)
 	r.endStorm()
 	if closed(r.ctl.abort) {
 		r.it.Interrupted = true
@@ -564,21 +556,59 @@ func (r *iteration) shutdownReturned() bool {
 	}
 }
 
-// allEnded: every client has an outcome, or (idle clients) its server
-// thread is gone; and every client thread has exited.
-func (r *iteration) allEnded() bool {
-	if r.liveThreads(nil) > 0 {
-		return false
+// waitDrained waits until shutdown has returned, every client thread has
+// exited and every client has an outcome (an idle one's is its server
+// thread's), or d passes or stop is closed; it reports whether all ended.
+//
+// It wakes on those events (ShutdownDone, the server's count of live
+// client threads, a client ending) rather than polling snapshots, so
+// observation ends as soon as the last of them happens, at any size: a
+// snapshot copies every thread under the kernel lock, and a poll paced at
+// 20 times its cost fell seconds behind with thousands of clients. The
+// live view still gets its snapshots, paced by that rule.
+func (r *iteration) waitDrained(stop <-chan struct{}, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	var view *time.Timer
+	var viewC <-chan time.Time
+	if r.obs.Snapshots != nil {
+		view = time.NewTimer(0)
+		defer view.Stop()
+		viewC = view.C
 	}
-	for _, c := range r.clients {
-		c.mu.Lock()
-		done := c.ended || outcomeFromThread(c.Role)
-		c.mu.Unlock()
-		if !done {
+	var ended <-chan struct{}
+	if r.env != nil {
+		ended = r.env.ended
+	}
+	returned := r.srv.ShutdownDone()
+	next := 0 // the clients before it are done, which they stay
+	for {
+		alive, changed := r.srv.AliveClients()
+		for next < len(r.clients) && r.clients[next].done() {
+			next++
+		}
+		if alive == 0 && next == len(r.clients) && r.shutdownReturned() {
+			return true
+		}
+		select {
+		case <-returned:
+			returned = nil // closed: once is enough
+			// The listener has been joined or killed: the storm has
+			// done its part.
+			r.endStorm()
+		case <-changed:
+		case <-ended:
+		case <-viewC:
+			t0 := time.Now()
+			r.srv.Snapshot(&r.snap)
+			view.Reset(max(snapshotEvery, 20*time.Since(t0)))
+			r.publish()
+		case <-deadline.C:
+			return false
+		case <-stop:
 			return false
 		}
 	}
-	return true
 }
 
 // finish halts the clients, closes the server and assembles the record.

@@ -107,7 +107,7 @@ func TestNotReadyNamesTheClient(t *testing.T) {
 	// be ready: its client counts as ready on the first message.
 	cfg := small(target.PolicyFixed)
 	cfg.Mix = Mix{RESTIdle: 1, WS: 1}
-	cfg.Target.StreamEvery = time.Hour
+	cfg.Target.StreamDelay = time.Hour
 	cfg.ReadyTimeout = 100 * time.Millisecond
 	res, err := Run(context.Background(), cfg, Observer{})
 	var re *RunError

@@ -357,7 +357,10 @@ const uiPumpSlice = 50 * time.Millisecond
 // join is StopSockets' wait of up to d for a thread object. StopSockets
 // runs on the UI thread, so while it waits no SendMessage to the UI thread
 // is answered, unless it pumps: then it waits in uiPumpSlice slices and
-// handles the messages that arrived between them.
+// handles the messages that arrived between them. A slice also ends when
+// one of the UI thread's own timers is due (the release of the held
+// requests, a slow request's answer), so they are answered on time rather
+// than at the next slice: the held requests at trigger + InflightFor.
 func (p *shutdownRun) join(h kernel.Handle, d time.Duration, pump bool) kernel.WaitResult {
 	d = max(d, 0)
 	if !pump {
@@ -366,8 +369,9 @@ func (p *shutdownRun) join(h kernel.Handle, d time.Duration, pump bool) kernel.W
 	deadline := time.Now().Add(d)
 	for {
 		p.s.ui.pump()
-		slice := min(max(time.Until(deadline), 0), uiPumpSlice)
-		if r := p.s.k.Join(p.by, h, slice); r != kernel.WaitTimeout || slice < uiPumpSlice {
+		left := max(time.Until(deadline), 0)
+		slice := p.s.ui.untilDue(min(left, uiPumpSlice))
+		if r := p.s.k.Join(p.by, h, slice); r != kernel.WaitTimeout || slice == left {
 			return r
 		}
 	}

@@ -257,14 +257,21 @@ func (s *Server) linger(t *kernel.Thread, w wire, ev, term kernel.Handle) {
 	}
 }
 
-// stream is the WebSocket route's loop: it sends live stats every
-// StreamEvery and, when it sees terminate, sends close 1001 (going away)
-// and waits a bounded time for the client's close.
+// stream is the WebSocket route's loop: it sends live stats after
+// StreamDelay (by default at once) and then every StreamEvery and, when it
+// sees terminate, sends close 1001 (going away) and waits a bounded time
+// for the client's close. The first message does not wait a period: a
+// client knows the stream is live as soon as it is, and a run's clients
+// are ready without waiting StreamEvery.
 func (s *Server) stream(t *kernel.Thread, w wire, ws *websocket.Conn, br *bufio.Reader, ev, term kernel.Handle) {
 	seq := 0
 	for {
 		t.Enter(StateWait)
-		switch r := s.k.WaitAny(t, s.cfg.StreamEvery, ev, term); r {
+		period := s.cfg.StreamEvery
+		if seq == 0 {
+			period = s.cfg.StreamDelay // 0 is a poll: terminate and the client's frames still come first
+		}
+		switch r := s.k.WaitAny(t, period, ev, term); r {
 		case kernel.WaitTimeout:
 			t.Enter(StateSend)
 			seq++

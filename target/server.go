@@ -93,7 +93,10 @@ type Config struct {
 	// default 300ms.
 	InflightFor time.Duration
 	// StreamEvery is the period of the WebSocket stats stream; default 50ms.
+	// StreamDelay is how long a stream waits before its first message;
+	// default none: it is sent at once.
 	StreamEvery time.Duration
+	StreamDelay time.Duration
 	// CloseWait bounds the wait for a WebSocket client's close frame after
 	// the server sent close 1001; default 2s.
 	CloseWait time.Duration
@@ -245,6 +248,7 @@ type Server struct {
 
 	started   atomic.Bool
 	stopping  atomic.Bool
+	stamped   chan struct{} // closed once triggeredAt is set
 	stopDone  chan struct{}
 	closeOnce sync.Once
 	record    Record
@@ -276,7 +280,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, k: cfg.Kernel, socks: make(map[*socketData]struct{}), held: make(map[int]bool),
 		spins: make(map[int]*Spin), handshaking: make(map[int]bool),
-		stopDone: make(chan struct{}), closing: make(chan struct{}), stats: newUIState()}
+		stamped: make(chan struct{}), stopDone: make(chan struct{}), closing: make(chan struct{}), stats: newUIState()}
 	if s.k == nil {
 		s.k, s.ownKernel = kernel.New(cfg.KernelOptions), true
 	}
@@ -635,6 +639,7 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 	s.triggeredAt = trigger
 	s.mu.Unlock()
 	s.lifecycle.Store(int32(ShuttingDown))
+	close(s.stamped)
 	p := &shutdownRun{s: s, by: s.k.Actor("shutdown"), rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
 	s.ui.shutdown(s.k.Start().Add(trigger), p.run)
 	p.rec.Returned = s.k.Now()
@@ -685,8 +690,18 @@ func (s *Server) goHelper(f func()) bool {
 	return true
 }
 
+// TriggerStamped is closed once Triggered reports the trigger: a caller
+// that started Shutdown on another goroutine waits on it for the stamp.
+// A server that never started is never stamped.
+func (s *Server) TriggerStamped() <-chan struct{} { return s.stamped }
+
 // ShutdownDone is closed when the first Shutdown call returns.
 func (s *Server) ShutdownDone() <-chan struct{} { return s.stopDone }
+
+// AliveClients reports how many client threads have not exited, and a
+// channel closed when that count next changes: a wait for the drain's end
+// wakes on it instead of polling snapshots.
+func (s *Server) AliveClients() (n int, changed <-chan struct{}) { return s.k.AliveClients() }
 
 // Resources counts what the server holds right now, naming the open
 // handles (one reading, so the count and the names agree).

@@ -251,9 +251,10 @@ func TestShutdownIdempotent(t *testing.T) {
 	}
 }
 
-func TestWebSocketGoingAway(t *testing.T) {
-	const closeWait = 3 * time.Second
-	s := startServer(t, Config{StreamEvery: 10 * time.Millisecond, CloseWait: closeWait})
+// dialStream opens the stats stream, closed when the test ends, with a
+// read deadline of clientIO.
+func dialStream(t *testing.T, s *Server) *websocket.Conn {
+	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: clientIO}
 	ws, resp, err := d.Dial("ws://"+s.Addr()+"/api/v1/events", http.Header{"X-API-Key": {DefaultAPIKey}})
 	if err != nil {
@@ -264,6 +265,13 @@ func TestWebSocketGoingAway(t *testing.T) {
 	if err := ws.SetReadDeadline(time.Now().Add(clientIO)); err != nil {
 		t.Fatal(err)
 	}
+	return ws
+}
+
+func TestWebSocketGoingAway(t *testing.T) {
+	const closeWait = 3 * time.Second
+	s := startServer(t, Config{StreamEvery: 10 * time.Millisecond, CloseWait: closeWait})
+	ws := dialStream(t, s)
 	_, msg, err := ws.ReadMessage()
 	if err != nil {
 		t.Fatalf("first stats message: %v", err)
@@ -668,5 +676,38 @@ func TestCloseWhileThreadsStart(t *testing.T) {
 				t.Fatalf("client thread %d did not exit", th.ID)
 			}
 		}
+	}
+}
+
+// TestStreamSendsItsFirstMessageAtOnce: the first stats message does not
+// wait a period (here an hour): a client knows at once that the stream is
+// live, and a run's stream clients are ready without waiting StreamEvery.
+func TestStreamSendsItsFirstMessageAtOnce(t *testing.T) {
+	s := startServer(t, Config{StreamEvery: time.Hour})
+	ws := dialStream(t, s)
+	if _, msg, err := ws.ReadMessage(); err != nil {
+		t.Fatalf("first stats message with a period of an hour: %v", err)
+	} else if !strings.Contains(string(msg), `"seq":1`) {
+		t.Errorf("first message %s, want seq 1", msg)
+	}
+}
+
+// TestTriggerStamped: the stamp's channel closes when Shutdown has stamped
+// the trigger, which Triggered then reports.
+func TestTriggerStamped(t *testing.T) {
+	s := startServer(t, Config{})
+	select {
+	case <-s.TriggerStamped():
+		t.Fatal("stamped before Shutdown")
+	default:
+	}
+	s.Shutdown()
+	select {
+	case <-s.TriggerStamped():
+	default:
+		t.Fatal("not stamped after Shutdown returned")
+	}
+	if _, ok := s.Triggered(); !ok {
+		t.Error("stamped, but Triggered reports no trigger")
 	}
 }

@@ -165,3 +165,39 @@ func TestLogNamesRequestsAsTheUIThreadTakesThem(t *testing.T) {
 		t.Errorf("slow request: %d %q", resp.StatusCode, raw)
 	}
 }
+
+// TestUntilDueWakesForTheUIThreadsTimers: a pumping join waits no longer
+// than until the UI thread's next timer, so the held requests are
+// answered at trigger + InflightFor and not at the next pump slice.
+func TestUntilDueWakesForTheUIThreadsTimers(t *testing.T) {
+	now := time.Now()
+	release := make(chan time.Time)
+	for _, tc := range []struct {
+		name      string
+		releaseAt time.Time // zero: no release pending
+		slowDue   time.Time // zero: no slow request
+		max       time.Duration
+	}{
+		{name: "nothing due", max: uiPumpSlice},
+		{name: "release due", releaseAt: now.Add(5 * time.Millisecond), max: 5 * time.Millisecond},
+		{name: "slow due first", releaseAt: now.Add(time.Second), slowDue: now.Add(3 * time.Millisecond), max: 3 * time.Millisecond},
+		{name: "release overdue", releaseAt: now.Add(-time.Millisecond), max: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &uiThread{}
+			if !tc.releaseAt.IsZero() {
+				u.release, u.releaseAt = release, tc.releaseAt
+			}
+			if !tc.slowDue.IsZero() {
+				u.slow = []*uiMsg{{due: tc.slowDue}}
+			}
+			got := u.untilDue(uiPumpSlice)
+			if got > tc.max || got < 0 {
+				t.Errorf("untilDue = %v, want 0..%v", got, tc.max)
+			}
+			if tc.releaseAt.IsZero() && tc.slowDue.IsZero() && got != uiPumpSlice {
+				t.Errorf("untilDue = %v with nothing due, want the whole %v", got, uiPumpSlice)
+			}
+		})
+	}
+}

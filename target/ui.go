@@ -27,12 +27,13 @@ type uiThread struct {
 
 	// Owned by the UI goroutine: its loop, or StopSockets running on it
 	// and pumping.
-	parked   []*uiMsg // held until the release
-	release  <-chan time.Time
-	relTimer *time.Timer
-	released bool
-	slow     []*uiMsg // slow requests, by due time
-	wake     *time.Timer
+	parked    []*uiMsg // held until the release
+	release   <-chan time.Time
+	relTimer  *time.Timer
+	releaseAt time.Time // when release fires
+	released  bool
+	slow      []*uiMsg // slow requests, by due time
+	wake      *time.Timer
 }
 
 type uiMsg struct {
@@ -159,6 +160,20 @@ func (u *uiThread) answerDue() {
 	}
 }
 
+// untilDue is how long until the UI thread's own next piece of work: the
+// release of the held requests or the next slow request's answer; at most
+// d. These are its timers (WM_TIMER in eMule), which wake a pumping wait
+// as MsgWaitForMultipleObjects does. It runs on the UI goroutine.
+func (u *uiThread) untilDue(d time.Duration) time.Duration {
+	if u.release != nil {
+		d = min(d, time.Until(u.releaseAt))
+	}
+	if len(u.slow) > 0 {
+		d = min(d, time.Until(u.slow[0].due))
+	}
+	return max(d, 0)
+}
+
 // log writes one line to Config.Log as the UI thread takes a request.
 func (u *uiThread) log(m *uiMsg, what string) {
 	if u.s.cfg.Log != nil {
@@ -174,7 +189,8 @@ func (u *uiThread) log(m *uiMsg, what string) {
 func (u *uiThread) shutdown(trigger time.Time, stopSockets func()) {
 	m := &uiMsg{done: make(chan struct{}), fn: func() {
 		if u.relTimer == nil {
-			u.relTimer = time.NewTimer(time.Until(trigger.Add(u.inflightFor)))
+			u.releaseAt = trigger.Add(u.inflightFor)
+			u.relTimer = time.NewTimer(time.Until(u.releaseAt))
 			u.release = u.relTimer.C
 		}
 		stopSockets()

@@ -184,13 +184,16 @@ type Kernel struct {
 	seq          uint64
 	stamp        uint64 // orders creations, exits and closes
 	aliveClients int
-	released     bool
-	pending      map[*waiter]struct{}
-	threads      []*Thread
-	nextTID      int
-	closes       []CloseRecord
-	failures     []WaitFailure
-	viol         []Violation
+	// clientsChanged is closed, and cleared, when a client thread is
+	// created or exits; AliveClients makes it when someone asks.
+	clientsChanged chan struct{}
+	released       bool
+	pending        map[*waiter]struct{}
+	threads        []*Thread
+	nextTID        int
+	closes         []CloseRecord
+	failures       []WaitFailure
+	viol           []Violation
 	// gone names every closed object by its generation, so a stale
 	// copy of its value can be reported with what it was issued for.
 	gone map[uint64]string

@@ -1379,3 +1379,43 @@ func TestActor(t *testing.T) {
 		t.Errorf("violations %+v, want one naming the actor", v)
 	}
 }
+
+// TestAliveClientsSignalsChanges: the count of live client threads and
+// its change channel, on which a wait for the last exit wakes. Threads
+// that are not clients change neither.
+func TestAliveClientsSignalsChanges(t *testing.T) {
+	k := newKernel(t, Options{})
+	n, changed := k.AliveClients()
+	if n != 0 {
+		t.Fatalf("alive %d before any thread", n)
+	}
+	release := k.CreateEvent("release", true, false)
+	body := func(th *Thread) { k.WaitAny(th, deadline, release) }
+	k.CreateThread(ThreadOptions{Name: "listener"}, body)
+	select {
+	case <-changed:
+		t.Fatal("a thread that is not a client changed the count")
+	default:
+	}
+	k.CreateThread(ThreadOptions{Name: "client", Client: true}, body)
+	select {
+	case <-changed:
+	case <-time.After(deadline):
+		t.Fatal("creating a client thread did not signal a change")
+	}
+	n, changed = k.AliveClients()
+	if n != 1 {
+		t.Fatalf("alive %d after one client thread, want 1", n)
+	}
+	if err := k.SetEvent(release); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(deadline):
+		t.Fatal("the client thread's exit did not signal a change")
+	}
+	if n, _ = k.AliveClients(); n != 0 {
+		t.Fatalf("alive %d after the client thread exited, want 0", n)
+	}
+}

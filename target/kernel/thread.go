@@ -133,6 +133,7 @@ func (k *Kernel) CreateThread(opts ThreadOptions, fn func(t *Thread)) *Thread {
 	t.created = k.stamp
 	if t.client {
 		k.aliveClients++
+		k.clientsChangedLocked()
 	}
 	k.wg.Add(1)
 	k.mu.Unlock()
@@ -147,6 +148,26 @@ func (k *Kernel) CreateThread(opts ThreadOptions, fn func(t *Thread)) *Thread {
 	return t
 }
 
+// AliveClients reports how many client threads have not exited, and a
+// channel closed at the next change of that count. A waiter for the last
+// exit wakes on it, where polling a View would copy every thread each
+// time: with thousands of threads that copy is what makes a poll slow.
+func (k *Kernel) AliveClients() (n int, changed <-chan struct{}) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.clientsChanged == nil {
+		k.clientsChanged = make(chan struct{})
+	}
+	return k.aliveClients, k.clientsChanged
+}
+
+func (k *Kernel) clientsChangedLocked() {
+	if k.clientsChanged != nil {
+		close(k.clientsChanged)
+		k.clientsChanged = nil
+	}
+}
+
 // exit stamps the exit under the kernel lock, signals the thread object and,
 // for an auto-deleting thread, closes its handle in the same instant.
 func (t *Thread) exit() {
@@ -159,6 +180,7 @@ func (t *Thread) exit() {
 	t.exitStamp = k.stamp
 	if t.client {
 		k.aliveClients--
+		k.clientsChangedLocked()
 	}
 	t.obj.signaled = true
 	k.satisfy(t.obj)
