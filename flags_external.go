@@ -27,13 +27,13 @@ type externalFlags struct {
 	target, trigger, page, rest, slow, wsPath, readyPath, expectExit, serverLog string
 	headers                                                                     []string
 	pid                                                                         int
-	grace                                                                       time.Duration
-	allowRemote                                                                 bool
+	grace, settle                                                               time.Duration
+	allowRemote, noSampling                                                     bool
 }
 
 // externalOnly are the flags that mean something only with --target.
 var externalOnly = []string{"trigger", "pid", "page", "rest", "slow", "ws-path", "header", "ready-path",
-	"expect-exit", "admission-grace", "server-log", "allow-remote"}
+	"expect-exit", "admission-grace", "server-log", "allow-remote", "settle", "no-os-sampling"}
 
 // embeddedOnly are the flags of the embedded model only.
 var embeddedOnly = []string{"policy", "inflight-for"}
@@ -53,6 +53,8 @@ func addExternalFlags(fs *pflag.FlagSet) *externalFlags {
 	fs.DurationVar(&e.grace, "admission-grace", time.Second, "how long after the trigger a new connection may still be served")
 	fs.StringVar(&e.serverLog, "server-log", "", "write the server's whole stdout and stderr to this file")
 	fs.BoolVar(&e.allowRemote, "allow-remote", false, "allow a --target that is not loopback")
+	fs.DurationVar(&e.settle, "settle", 500*time.Millisecond, "with --expect-exit none: how long after its port closed the server may take to end its clients' threads and sockets before they count as leaked")
+	fs.BoolVar(&e.noSampling, "no-os-sampling", false, "do not sample the server's process from the OS (its threads and sockets)")
 	return e
 }
 
@@ -86,7 +88,8 @@ func (e *externalFlags) apply(fs *pflag.FlagSet, o *options, command []string) e
 		return fmt.Errorf("--target: %v", err)
 	}
 	x := &load.External{URL: e.target, Command: command, PID: e.pid, Page: e.page, REST: e.rest, Slow: e.slow,
-		WSPath: e.wsPath, ReadyPath: e.readyPath, AdmissionGrace: e.grace, Header: map[string][]string{}}
+		WSPath: e.wsPath, ReadyPath: e.readyPath, AdmissionGrace: e.grace, Header: map[string][]string{},
+		Settle: e.settle, NoSampling: e.noSampling}
 	for _, r := range []struct{ flag, v string }{{"page", e.page}, {"rest", e.rest}, {"slow", e.slow}, {"ws-path", e.wsPath}, {"ready-path", e.readyPath}} {
 		if r.v != "" && !strings.HasPrefix(r.v, "/") {
 			return fmt.Errorf("--%s: want a path starting with /, got %q", r.flag, r.v)
@@ -124,6 +127,9 @@ func (e *externalFlags) apply(fs *pflag.FlagSet, o *options, command []string) e
 	}
 	if e.grace < 0 || e.grace > maxDuration {
 		return fmt.Errorf("--admission-grace: must be from 0 to %gh, got %v", maxDuration.Hours(), e.grace)
+	}
+	if e.settle < 0 || e.settle > maxDuration {
+		return fmt.Errorf("--settle: must be from 0 to %gh, got %v", maxDuration.Hours(), e.settle)
 	}
 	if e.serverLog != "" {
 		if len(command) == 0 {

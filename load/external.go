@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"shutdowntest/load/osobs"
 )
 
 // External is a server the tool does not embed: one at a base URL, either
@@ -46,6 +48,13 @@ type External struct {
 	AdmissionGrace time.Duration
 	// ServerLog, when set, receives the server's whole stdout and stderr.
 	ServerLog io.Writer
+	// NoSampling turns off the OS sampling of the server's process (on
+	// by default where there is a process; see osobs). Settle is how
+	// long after its port closed a server that keeps running is given to
+	// end the threads and sockets of its clients before they count as
+	// leaked.
+	NoSampling bool
+	Settle     time.Duration
 }
 
 // PortPlaceholder is replaced by a free loopback port in External's URL
@@ -173,6 +182,10 @@ type ExternalRecord struct {
 	// KeepAlive says why no keep-alive request was sent after the trigger
 	// ("" when it was: it is then in Iteration.Admission).
 	KeepAlive string
+	// OS is what sampling the process from the OS showed; nil when there
+	// was no process to sample or sampling was off.
+	OS     *osobs.Record
+	Settle time.Duration
 }
 
 // ProcessExit is how the server's process ended.

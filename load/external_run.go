@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"shutdowntest/internal/join"
+	"shutdowntest/load/osobs"
 	"shutdowntest/target"
 )
 
@@ -38,6 +39,7 @@ type extIteration struct {
 	origin  time.Time // the iteration's clock starts here
 	addr    string    // host:port
 	proc    *proc     // nil: no process to watch
+	sampler *osobs.Sampler
 	keep    *keepAlive
 	env     *env
 	clients []*client
@@ -63,7 +65,7 @@ func runExternal(ctx context.Context, ctl *Runner, cfg Config, n int) (*Iteratio
 	x := cfg.External
 	e := &extIteration{cfg: cfg, x: x, n: n, ctl: ctl, obs: ctl.obs, origin: time.Now(), phase: PhaseStarting}
 	e.rec = &ExternalRecord{Trigger: x.Trigger, KeepsRunning: x.KeepsRunning, ExpectExit: x.ExpectExit,
-		DrainTimeout: cfg.DrainTimeout, Grace: x.AdmissionGrace, PID: x.PID}
+		DrainTimeout: cfg.DrainTimeout, Grace: x.AdmissionGrace, PID: x.PID, Settle: x.Settle}
 	e.it = &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix, External: e.rec,
 		FDs: FDCheck{Why: "external target: the server's sockets are in its own process"}}
 	if err := e.start(); err != nil {
@@ -124,7 +126,9 @@ func (e *extIteration) start() error {
 			return err
 		}
 		e.proc, e.rec.PID, e.rec.Launched = p, p.pid, true
-		return e.waitServing()
+		if err := e.waitServing(); err != nil {
+			return err
+		}
 	case x.PID != 0:
 		p, err := attach(x.PID)
 		if err != nil {
@@ -132,6 +136,7 @@ func (e *extIteration) start() error {
 		}
 		e.proc = p
 	}
+	e.startSampling()
 	return nil
 }
 
@@ -315,6 +320,9 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	}
 	e.trigger = e.now()
 	e.phase = PhaseDraining
+	if e.sampler != nil {
+		e.sampler.Drain()
+	}
 	stop := make(chan struct{})
 	seriesDone := make(chan struct{})
 	var series []AdmissionProbe
@@ -342,6 +350,7 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	close(stop)
 	<-seriesDone
 	e.it.Admission = append(summarise(series, &e.rec.Series), keepProbe...)
+	e.settle(deadline)
 	e.it.ObservedUntil = e.now()
 	e.phase = PhaseDrained
 	return trigErr
@@ -488,6 +497,9 @@ func (e *extIteration) finish() {
 		}
 		e.rec.Exit = exit
 		e.rec.Output, e.rec.OutputLines = e.proc.out.last()
+		if e.sampler != nil {
+			e.rec.OS = e.sampler.Stop()
+		}
 		if exit.Exited && !e.x.KeepsRunning {
 			e.rec.Port = portCheck(e.addr)
 		}
@@ -512,6 +524,7 @@ func (e *extIteration) finish() {
 		default:
 			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("ended before the trigger (%s): %s", cr.Outcome, cr.Detail)
 		}
+		cr.Server = serverSide(e.rec.OS, cr.Local)
 		e.it.Clients = append(e.it.Clients, cr)
 	}
 	e.publish()
@@ -555,8 +568,14 @@ func (e *extIteration) publish() {
 	e.lastPub, e.lastPh = time.Now(), e.phase
 	s := Snapshot{Iteration: e.n, Of: e.cfg.Iterations, Phase: e.phase, Trigger: e.trigger, Mix: e.it.Mix,
 		NotReady: e.missing, ReadyAt: e.readyAt, Server: target.Snapshot{At: e.now(), Addr: e.addr}}
+	var latest *osobs.Record
+	if e.sampler != nil {
+		latest = &osobs.Record{Samples: []osobs.Sample{e.sampler.Latest()}}
+	}
 	for _, c := range e.clients {
-		s.Clients = append(s.Clients, c.view())
+		cr := c.view()
+		cr.Server = serverSide(latest, cr.Local)
+		s.Clients = append(s.Clients, cr)
 	}
 	select {
 	case e.obs.Snapshots <- s:

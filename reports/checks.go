@@ -105,6 +105,7 @@ var criteria = []criterion{
 	{CheckNoKernelViolations, "the server committed no act the model kernel records as undefined or harmful (a close while a wait is pending, a wait on a closed handle, a stale handle, `TerminateThread`, and any kind added later); each is named with its kind, thread, handle and time. The harness's own forced release at the end of a run is reported but does not fail it", checkViolations},
 	{CheckProcessExited, "an external server's process exited by itself within `--drain-timeout` of the trigger with status 0 or the one `--expect-exit` names, or kept running as `--expect-exit none` says (skip for the embedded target, and without a launched process or `--pid`)", checkProcessExited},
 	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
+	{CheckServerClosedConnections, "every client connection of an external server was closed by its process while it was alive (its server socket left ESTABLISHED in an OS sample taken before the exit), not by the kernel at its exit or kill (skip for the embedded target, without OS samples, and when the exit came within one sampling interval of the closes, where the two cannot be told apart)", checkServerClosedEmbedded},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
 }
 

@@ -164,7 +164,7 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("config.clients.%s", k)
 		}
 	}
-	if n := len(get(t, m, "checks").([]any)); n != 13 {
+	if n := len(get(t, m, "checks").([]any)); n != 14 {
 		t.Errorf("%d aggregated checks", n)
 	}
 	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
@@ -177,8 +177,8 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("check %v: passed %d of %d, want %d of %d", get(t, c, "id"), p, n, want[0], want[1])
 		}
 	}
-	if get(t, m, "checks", 12, "id") != CheckDrainWithin || get(t, m, "checks", 12, "status") != "skip" {
-		t.Errorf("drain-within without --max-drain: %v", get(t, m, "checks", 12))
+	if get(t, m, "checks", 13, "id") != CheckDrainWithin || get(t, m, "checks", 13, "status") != "skip" {
+		t.Errorf("drain-within without --max-drain: %v", get(t, m, "checks", 13))
 	}
 	// The drain over both iterations: the kept-open one never closed
 	// terminate, and its stragglers exited at t+0.500s.
@@ -205,7 +205,7 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("iteration %d: %d clients, configured %d", i+1, n, mix.Total())
 		}
 		checks := get(t, m, "iterations", i, "checks").([]any)
-		if len(checks) != 13 {
+		if len(checks) != 14 {
 			t.Errorf("iteration %d: %d checks", i+1, len(checks))
 		}
 		for _, c := range checks {
@@ -357,7 +357,7 @@ func TestBuildReproduceAndMaxDrain(t *testing.T) {
 	if num(t, m, "config", "max_drain_ms") != 400 {
 		t.Errorf("max_drain_ms %v", get(t, m, "config", "max_drain_ms"))
 	}
-	c := get(t, m, "checks", 12)
+	c := get(t, m, "checks", 13)
 	if get(t, c, "id") != CheckDrainWithin || get(t, c, "status") != "fail" || integer(t, c, "passed_iterations") != 1 ||
 		integer(t, c, "iterations") != 2 || integer(t, c, "observed") != 12 {
 		t.Errorf("drain-within aggregated %v", c)
@@ -447,7 +447,7 @@ func TestBuildNoIteration(t *testing.T) {
 		t.Error("iterations must be an empty array")
 	}
 	checks := get(t, m, "checks").([]any)
-	if len(checks) != 13 {
+	if len(checks) != 14 {
 		t.Errorf("checks %v", checks)
 	}
 	for i := range checks {
@@ -470,7 +470,7 @@ func TestBuildNoIteration(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	r := Build(nil, nil, testTool)
-	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria) || len(criteria) != 13 || r.Iterations == nil || r.Schema != Schema {
+	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria) || len(criteria) != 14 || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }

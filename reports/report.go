@@ -132,6 +132,9 @@ type Iteration struct {
 	Admission  []Admission `json:"admission"`
 	Resources  Resources   `json:"resources"`
 	Violations []Violation `json:"violations"`
+	// OS is what sampling an external server's process showed (null for
+	// the embedded target, and without a process).
+	OS *OS `json:"os"`
 	// ObservedUntilMS is when observation stopped; AllEnded whether every
 	// client and client thread had ended by then.
 	ObservedUntilMS float64 `json:"observed_until_ms"`
@@ -213,6 +216,9 @@ type Client struct {
 	Thread   *int     `json:"thread"`
 	EndedMS  *float64 `json:"ended_ms"`
 	Messages *int     `json:"messages,omitempty"`
+	// Server is its connection inside an external server's process, from
+	// the OS samples (null when not sampled, or not seen).
+	Server *ServerSide `json:"server"`
 	// States is the client's own side: connecting, connected, request
 	// sent, response ok, holding, open, ended, each with its time.
 	States []State `json:"states"`
@@ -356,6 +362,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		Threads: []Thread{}, Clients: []Client{}, Routes: []Route{}, Admission: []Admission{},
 		Violations: []Violation{},
 		Drain:      drainOf(it),
+		OS:         osBlock(it),
 	}
 
 	tr := srv.Terminate
@@ -414,6 +421,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		if c.EndedAt != 0 {
 			rc.EndedMS = relPtr(c.EndedAt)
 		}
+		rc.Server = serverSideOf(c)
 		if c.Kind == load.KindWS {
 			n := c.Messages
 			rc.Messages = &n

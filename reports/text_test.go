@@ -29,16 +29,16 @@ func TestWriteTextPass(t *testing.T) {
 			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], w)
 		}
 	}
-	// header, thirteen checks, terminate, drain, verdict, reproduce
-	if len(lines) != 1+13+4 {
+	// header, fourteen checks, terminate, drain, verdict, reproduce
+	if len(lines) != 1+14+4 {
 		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	if got, w := lines[13], "SKIP drain-within                no --max-drain given"; got != w {
+	if got, w := lines[14], "SKIP drain-within                no --max-drain given"; got != w {
 		t.Errorf("drain-within line\n got %q\nwant %q", got, w)
 	}
 	// The details start in one column.
 	col := strings.Index(lines[1], "closed at")
-	for _, l := range lines[1:14] {
+	for _, l := range lines[1:15] {
 		if len(l) <= col || l[col-1] != ' ' || l[col-2] != ' ' || l[col] == ' ' {
 			t.Errorf("misaligned: %q", l)
 		}
@@ -46,10 +46,10 @@ func TestWriteTextPass(t *testing.T) {
 	for i, w := range []string{
 		"terminate: handle 0x40 signalled t+0.000s, closed t+0.310s, 0 client threads alive, 0 waits after close",
 		"drain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.305s, terminate closed t+0.310s",
-		"verdict: PASS (13 checks, 0 failed, 3 skipped) in 1.21s",
+		"verdict: PASS (14 checks, 0 failed, 4 skipped) in 1.21s",
 		"reproduce: shutdowntest --headless",
 	} {
-		if got := lines[14+i]; got != w {
+		if got := lines[15+i]; got != w {
 			t.Errorf("line %d\n got %q\nwant %q", 14+i, got, w)
 		}
 	}
@@ -96,7 +96,7 @@ func TestWriteTextFail(t *testing.T) {
 		}
 	}
 	n := len(lines)
-	if got, w := lines[n-3], "verdict: FAIL (13 checks, 4 failed, 3 skipped) in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off"; got != w {
+	if got, w := lines[n-3], "verdict: FAIL (14 checks, 4 failed, 4 skipped) in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off"; got != w {
 		t.Errorf("verdict line\n got %q\nwant %q", got, w)
 	}
 	if lines[n-2] != "reproduce: shutdowntest --headless --iterations=5" ||
@@ -114,7 +114,7 @@ func TestWriteTextLegacyAndSkip(t *testing.T) {
 		"\nSKIP routing-unchanged           no route probes\n",
 		"\nterminate: handle 0x40 signalled t+0.000s, closed t+0.004s, 2 client threads alive, 2 waits after close\n",
 		"\ndrain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.310s, terminate closed t+0.004s\n",
-		"\nverdict: FAIL (13 checks, 3 failed, 5 skipped) in 1.21s\n",
+		"\nverdict: FAIL (14 checks, 3 failed, 6 skipped) in 1.21s\n",
 	} {
 		if !strings.Contains(all+"\n", w) {
 			t.Errorf("want %q in\n%s", w, all)
