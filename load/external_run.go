@@ -318,11 +318,11 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	if ctx.Err() != nil {
 		e.it.Interrupted = true
 	}
-	e.trigger = e.now()
-	e.phase = PhaseDraining
 	if e.sampler != nil {
 		e.sampler.Drain()
 	}
+	e.trigger = e.now()
+	e.phase = PhaseDraining
 	stop := make(chan struct{})
 	seriesDone := make(chan struct{})
 	var series []AdmissionProbe

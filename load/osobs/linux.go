@@ -23,6 +23,11 @@ type procSource struct {
 	port    uint16
 	netlink bool
 	buf     []byte
+	// known are the TCP sockets a dump found, by inode, to be looked up
+	// by id from then on; other are the socket inodes a dump did not
+	// return (not TCP, or not on the port).
+	known map[uint64]diagSock
+	other map[uint64]bool
 }
 
 func open(pid int, port uint16) (source, error) {
@@ -82,7 +87,7 @@ func (s *procSource) read() ([]Thread, []Socket, bool, error) {
 	var sockets []Socket
 	if len(inodes) > 0 {
 		if s.netlink {
-			sockets, err = diagDump(inodes, s.port)
+			sockets, err = s.diag(inodes)
 		} else {
 			sockets, err = procNetTCP(s.dir, inodes, s.port)
 		}
@@ -91,6 +96,43 @@ func (s *procSource) read() ([]Thread, []Socket, bool, error) {
 		}
 	}
 	return threads, sockets, false, nil
+}
+
+// diag reads the states of inodes' sockets: by a dump when one is not yet
+// known, else by looking each up.
+func (s *procSource) diag(inodes map[uint64]int) ([]Socket, error) {
+	var look []diagSock
+	for ino := range inodes {
+		k, ok := s.known[ino]
+		if !ok && !s.other[ino] {
+			return s.learn(inodes)
+		}
+		if ok {
+			look = append(look, k)
+		}
+	}
+	return diagLookup(look, inodes)
+}
+
+// learn dumps the TCP sockets on the port and remembers which of inodes
+// they are.
+func (s *procSource) learn(inodes map[uint64]int) ([]Socket, error) {
+	found, err := diagDump(inodes, s.port)
+	if err != nil {
+		return nil, err
+	}
+	s.known, s.other = map[uint64]diagSock{}, map[uint64]bool{}
+	out := make([]Socket, 0, len(found))
+	for _, k := range found {
+		s.known[k.Inode] = k
+		out = append(out, k.Socket)
+	}
+	for ino := range inodes {
+		if _, ok := s.known[ino]; !ok {
+			s.other[ino] = true
+		}
+	}
+	return out, nil
 }
 
 // thread reads one thread's state, wait channel and system call.

@@ -29,17 +29,13 @@ const (
 // with a hundred thousand sockets does not make every sample read them
 // all. A request and the replies' fixed layout are all this needs, which
 // is why it is written here rather than brought in with a netlink library.
-func diagDump(inodes map[uint64]int, port uint16) ([]Socket, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+func diagDump(inodes map[uint64]int, port uint16) ([]diagSock, error) {
+	fd, err := diagSocket()
 	if err != nil {
-		return nil, fmt.Errorf("sock_diag: %w", err)
+		return nil, err
 	}
 	defer unix.Close(fd)
-	tv := unix.NsecToTimeval(diagWait.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return nil, fmt.Errorf("sock_diag: %w", err)
-	}
-	var out []Socket
+	var out []diagSock
 	buf := make([]byte, 64<<10)
 	for seq, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		if err := unix.Sendto(fd, diagRequest(family, uint32(seq+1), port), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
@@ -50,6 +46,84 @@ func diagDump(inodes map[uint64]int, port uint16) ([]Socket, error) {
 		}
 	}
 	return out, nil
+}
+
+// diagSock is a socket as sock_diag names it: its family and its
+// inet_diag_sockid (ports, addresses, interface, cookie), which ask for
+// it again by itself.
+type diagSock struct {
+	Socket
+	family uint8
+	id     [48]byte
+}
+
+// diagBatch bounds the lookups sent at once, so that their replies fit
+// the socket's default receive buffer.
+const diagBatch = 64
+
+// diagLookup asks the kernel for each of socks by its id, a hash lookup
+// each, in batches of requests sent together: a dump walks every TCP
+// socket of the host (a busy test machine holds a hundred thousand in
+// TIME_WAIT), a lookup only the process's own. A socket that is gone
+// (no longer in the tables, or its id now names another socket: the
+// cookie differs) is left out.
+func diagLookup(socks []diagSock, inodes map[uint64]int) ([]Socket, error) {
+	fd, err := diagSocket()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var out []Socket
+	buf := make([]byte, 64<<10)
+	for lo := 0; lo < len(socks); lo += diagBatch {
+		batch := socks[lo:min(lo+diagBatch, len(socks))]
+		var req []byte
+		for i, k := range batch {
+			m := diagRequest(k.family, uint32(i+1), 0)
+			ne := binary.NativeEndian
+			ne.PutUint16(m[6:], unix.NLM_F_REQUEST)
+			copy(m[unix.NLMSG_HDRLEN+8:], k.id[:])
+			req = append(req, m...)
+		}
+		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return nil, fmt.Errorf("sock_diag: send: %w", err)
+		}
+		for got := 0; got < len(batch); {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return nil, fmt.Errorf("sock_diag: receive: %w", err)
+			}
+			msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+			if err != nil {
+				return nil, fmt.Errorf("sock_diag: %w", err)
+			}
+			for _, m := range msgs {
+				got++
+				if m.Header.Type == unix.NLMSG_ERROR {
+					continue // gone: ENOENT, or ESTALE for another socket now on the id
+				}
+				if k, ok := parseDiagMsg(m.Data, inodes); ok {
+					out = append(out, k.Socket)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// diagSocket opens a sock_diag socket whose replies are waited for at
+// most diagWait.
+func diagSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	tv := unix.NsecToTimeval(diagWait.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	return fd, nil
 }
 
 // Bits of inet_diag_req_v2's states mask and the bytecode that filters a
@@ -99,7 +173,7 @@ func diagRequest(family uint8, seq uint32, port uint16) []byte {
 }
 
 // diagReplies reads one dump's replies until its end.
-func diagReplies(fd int, buf []byte, inodes map[uint64]int, out []Socket) ([]Socket, error) {
+func diagReplies(fd int, buf []byte, inodes map[uint64]int, out []diagSock) ([]diagSock, error) {
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
@@ -125,14 +199,14 @@ func diagReplies(fd int, buf []byte, inodes map[uint64]int, out []Socket) ([]Soc
 
 // parseDiagMsg reads one inet_diag_msg: family, state, then the socket id
 // (ports big-endian, addresses in network order), and the inode last.
-func parseDiagMsg(d []byte, inodes map[uint64]int) (Socket, bool) {
+func parseDiagMsg(d []byte, inodes map[uint64]int) (diagSock, bool) {
 	if len(d) < diagMsgLen {
-		return Socket{}, false
+		return diagSock{}, false
 	}
 	ino := uint64(binary.NativeEndian.Uint32(d[68:]))
 	fd, mine := inodes[ino]
 	if !mine {
-		return Socket{}, false
+		return diagSock{}, false
 	}
 	id := d[4:]
 	addr := func(port, ip []byte) string {
@@ -142,6 +216,8 @@ func parseDiagMsg(d []byte, inodes map[uint64]int) (Socket, bool) {
 		}
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(ip[:16])), p).String()
 	}
-	return Socket{Inode: ino, FD: fd, Local: addr(id[0:2], id[4:20]), Peer: addr(id[2:4], id[20:36]),
-		TCPState: linuxTCPState(int(d[1]))}, true
+	k := diagSock{Socket: Socket{Inode: ino, FD: fd, Local: addr(id[0:2], id[4:20]), Peer: addr(id[2:4], id[20:36]),
+		TCPState: linuxTCPState(int(d[1]))}, family: d[0]}
+	copy(k.id[:], id[:48])
+	return k, true
 }

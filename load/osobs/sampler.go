@@ -1,7 +1,9 @@
 package osobs
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,10 +45,11 @@ type Sampler struct {
 	draining bool
 	err      error
 
-	drain chan struct{} // closed by Drain: sample at the drain's pace from now
-	stop  chan struct{}
-	done  chan struct{}
-	last  time.Duration // the latest sample's cost
+	drain  chan struct{} // closed by Drain: sample at the drain's pace from now
+	stop   chan struct{}
+	done   chan struct{}
+	recent [5]time.Duration // the latest samples' costs, a ring
+	ntook  int              // how many costs recent has seen
 
 	drainOnce, stopOnce sync.Once
 }
@@ -82,9 +85,10 @@ func (s *Sampler) loop() {
 	drain := s.drain
 	for {
 		s.mu.Lock()
-		pause := max(holdEvery, costFactor*s.last)
+		cost := s.typicalCost()
+		pause := max(holdEvery, costFactor*cost)
 		if s.draining {
-			pause = max(drainEvery, costFactor*s.last)
+			pause = max(drainEvery, costFactor*cost)
 			s.rec.Interval = max(s.rec.Interval, pause)
 		}
 		s.mu.Unlock()
@@ -94,18 +98,32 @@ func (s *Sampler) loop() {
 			t.Stop()
 			return
 		case <-drain:
-			// The trigger: sample at once, then at the drain's pace.
+			// The trigger (Drain took its sample): the drain's pace from now.
 			t.Stop()
 			drain = nil
 			s.mu.Lock()
 			s.draining = true
 			s.mu.Unlock()
+			continue
 		case <-t.C:
 		}
 		if gone, err := s.take(); gone || err != nil {
 			return
 		}
 	}
+}
+
+// typicalCost is the median cost of the latest samples (mu held): a
+// sample that met new sockets runs a dump of the host's TCP table, an
+// occasional cost that must not slow the pace for good.
+func (s *Sampler) typicalCost() time.Duration {
+	n := min(s.ntook, len(s.recent))
+	c := slices.Clone(s.recent[:n])
+	slices.Sort(c)
+	if n == 0 {
+		return 0
+	}
+	return c[n/2]
 }
 
 // take reads one sample and adds it to the record.
@@ -120,9 +138,14 @@ func (s *Sampler) take() (gone bool, err error) {
 		return false, err
 	}
 	at := s.clock(t0)
+	// Sorted, so that an unchanged process compares equal to the sample
+	// before (the sources list in directory or hash order).
+	slices.SortFunc(threads, func(a, b Thread) int { return cmp.Compare(a.TID, b.TID) })
+	slices.SortFunc(sockets, func(a, b Socket) int { return cmp.Compare(a.Key(), b.Key()) })
 	s.rec.Taken++
 	s.rec.Cost += took
-	s.last = took
+	s.recent[s.ntook%len(s.recent)] = took
+	s.ntook++
 	s.rec.MaxSockets = max(s.rec.MaxSockets, len(sockets))
 	smp := Sample{At: at, Until: at, Gone: gone, Threads: threads, Sockets: sockets}
 	if n := len(s.rec.Samples); n > 0 && s.rec.Samples[n-1].sameAs(&smp) {
@@ -136,9 +159,14 @@ func (s *Sampler) take() (gone bool, err error) {
 	return gone, nil
 }
 
-// Drain switches to the drain's pace (at the trigger).
+// Drain takes a sample, the last before the trigger (every client in
+// place), and switches to the drain's pace. It is called just before the
+// trigger, which it delays by one sample's cost.
 func (s *Sampler) Drain() {
-	s.drainOnce.Do(func() { close(s.drain) })
+	s.drainOnce.Do(func() {
+		_, _ = s.take()
+		close(s.drain)
+	})
 }
 
 // Final takes a sample now and marks it as the one the leak check reads

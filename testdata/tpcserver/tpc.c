@@ -7,7 +7,7 @@
  *
  * usage: tpc ADDR PORT MODE
  *   clean   SIGTERM: close the listener, shut every connection down, join
- *           every thread, then finish other work for 300 ms and exit 0
+ *           every thread, then finish other work for 1 s and exit 0
  *           (so that samples see the closes while it is alive). SIGHUP:
  *           the same, and keep running.
  *   kernel  SIGTERM: exit at once; the kernel closes the connections.
@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
 		pthread_mutex_unlock(&mu);
 		fprintf(stderr, "drained\n");
 		if (sig == SIGTERM) {
-			usleep(300000);
+			usleep(1000000);
 			return 0;
 		}
 	}
