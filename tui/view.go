@@ -46,11 +46,9 @@ func (m *Model) layout() layout {
 		// The first form of the checks that leaves the table room. The
 		// compact form is the last that shows every failure's evidence
 		// whole, which at the verdict matters more than the table: it may
-		// leave the table a single row.
+		// leave the table a single row. Without a failure it is simply
+		// the shortest: every pass and skip named on one line each.
 		for _, f := range []checksForm{checksWrapped, checksCompact, checksPlain} {
-			if f == checksCompact && !m.anyFailed() {
-				continue
-			}
 			room := minTableRows + 1
 			if f == checksCompact {
 				room = 2
@@ -365,15 +363,6 @@ const (
 	// checksPlain: every check on one line, cut at the edge.
 	checksPlain
 )
-
-func (m *Model) anyFailed() bool {
-	for _, c := range m.checks() {
-		if c.Status == reports.StatusFail {
-			return true
-		}
-	}
-	return false
-}
 
 func (m *Model) checksPanel(form checksForm) []string {
 	var lines []string

@@ -437,9 +437,9 @@ func goldenScenes() []goldenScene {
 			m := fxSnap(holding(w, h), fixed.snapshot(fxFixedDrainAt))
 			return fxSend(m, doneMsg{gen: m.gen, res: fixed.result()})
 		},
-			want: []string{"VERDICT PASS", "outlived its waiters", "checks: PASS", "PASS terminate-outlived-waiters",
+			want: []string{"VERDICT PASS", "outlived its waiters", "checks: PASS", "terminate-outlived-waiters",
 				"verdict PASS", "completed"},
-			wantWide: []string{"PASS drain-within", "closed at t+0.301s after every client thread exited"}},
+			wantWide: []string{"PASS terminate-outlived-waiters", "PASS drain-within", "closed at t+0.301s after every client thread exited"}},
 		{name: "verdict-legacy", build: func(w, h int) Model {
 			m := fxSnap(fxModel(target.PolicyLegacy, w, h), legacy.snapshot(fxHoldingAt))
 			m = fxSnap(m, legacy.snapshot(fxLegacyEarlyAt))

@@ -52,6 +52,9 @@ type Sampler struct {
 	ntook  int              // how many costs recent has seen
 
 	drainOnce, stopOnce sync.Once
+	// readMu serialises the source's reads: the loop, Drain, Final and
+	// Stop each take samples, and a source reuses its buffers.
+	readMu sync.Mutex
 }
 
 // Start takes the baseline sample of process pid synchronously and then
@@ -128,9 +131,11 @@ func (s *Sampler) typicalCost() time.Duration {
 
 // take reads one sample and adds it to the record.
 func (s *Sampler) take() (gone bool, err error) {
+	s.readMu.Lock()
 	t0 := time.Now()
 	threads, sockets, gone, err := s.src.read()
 	took := time.Since(t0)
+	s.readMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

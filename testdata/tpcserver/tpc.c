@@ -82,6 +82,8 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 	const char *mode = argv[3];
+	/* A client that left before its answer must not kill the server. */
+	signal(SIGPIPE, SIG_IGN);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
