@@ -30,12 +30,14 @@ func osRecord(it *load.Iteration) (*osobs.Record, string) {
 	return x.OS, ""
 }
 
-// checkServerClosed: every client connection's server socket left
-// ESTABLISHED in a sample taken while the process was alive. One still
-// ESTABLISHED in the last sample before the exit was closed either by the
+// checkServerClosed: every client connection's server socket was closed
+// by the server (gone from its descriptors, or FIN_WAIT and the like; not
+// CLOSE_WAIT, which is the client's close) in a sample taken while the
+// process was alive. One still open in the last sample before the exit
+// was closed either by the
 // server just before it exited or by the kernel at the exit; the samples
 // cannot tell which, and the check says so (skip) rather than guess. One
-// still ESTABLISHED when the tool killed the process, or when observation
+// still open when the tool killed the process, or when observation
 // ended for a process that keeps running, was not closed by the server.
 func checkServerClosed(it *load.Iteration) Check {
 	rec, why := osRecord(it)
@@ -58,15 +60,15 @@ func checkServerClosed(it *load.Iteration) Check {
 		switch {
 		case !cn.Seen:
 			continue
-		case cn.Left && cn.LeftAlive:
+		case cn.Closed && cn.ClosedAlive:
 			closed = append(closed, name)
-			lastClose = max(lastClose, cn.LeftAt)
+			lastClose = max(lastClose, cn.ClosedAt)
 		case x.KeepsRunning || !exited:
-			bad = append(bad, fmt.Sprintf("%s still ESTABLISHED when observation ended", name))
+			bad = append(bad, fmt.Sprintf("%s still open on the server (%s at %s) when observation ended", name, cn.States[len(cn.States)-1].State, at(it, cn.LastOpen)))
 		case x.Exit.Killed:
-			bad = append(bad, fmt.Sprintf("%s ESTABLISHED until the tool killed the process at %s (closed by the kernel)", name, at(it, exitAt)))
+			bad = append(bad, fmt.Sprintf("%s open until the tool killed the process at %s (closed by the kernel)", name, at(it, exitAt)))
 		default:
-			untold = append(untold, fmt.Sprintf("%s ESTABLISHED at %s", name, at(it, cn.LastEstablished)))
+			untold = append(untold, fmt.Sprintf("%s open at %s", name, at(it, cn.LastOpen)))
 		}
 	}
 	n := len(closed) + len(untold) + len(bad)
@@ -74,7 +76,7 @@ func checkServerClosed(it *load.Iteration) Check {
 	case len(bad) > 0:
 		return newCheck(StatusFail, n, "%d of %d client connections not closed by the server process: %s", len(bad), n, capJoin(bad, "; "))
 	case len(untold) > 0:
-		return newCheck(StatusSkip, n, "cannot tell for %d of %d client connections: still ESTABLISHED in the last sample before the process exited at %s, within one sampling interval (%s) of it, so the server's close and the kernel's at exit look the same: %s",
+		return newCheck(StatusSkip, n, "cannot tell for %d of %d client connections: still open in the last sample before the process exited at %s, within one sampling interval (%s) of it, so the server's close and the kernel's at exit look the same: %s",
 			len(untold), n, at(it, exitAt), dur(rec.Interval), capJoin(untold, "; "))
 	case n == 0:
 		return newCheck(StatusSkip, 0, "no client connection was seen in the samples")

@@ -89,13 +89,9 @@ func diagLookup(socks []diagSock, inodes map[uint64]int) ([]Socket, error) {
 			return nil, fmt.Errorf("sock_diag: send: %w", err)
 		}
 		for got := 0; got < len(batch); {
-			n, _, err := unix.Recvfrom(fd, buf, 0)
+			msgs, err := diagReceive(fd, buf)
 			if err != nil {
-				return nil, fmt.Errorf("sock_diag: receive: %w", err)
-			}
-			msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-			if err != nil {
-				return nil, fmt.Errorf("sock_diag: %w", err)
+				return nil, err
 			}
 			for _, m := range msgs {
 				got++
@@ -175,13 +171,9 @@ func diagRequest(family uint8, seq uint32, port uint16) []byte {
 // diagReplies reads one dump's replies until its end.
 func diagReplies(fd int, buf []byte, inodes map[uint64]int, out []diagSock) ([]diagSock, error) {
 	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
+		msgs, err := diagReceive(fd, buf)
 		if err != nil {
-			return nil, fmt.Errorf("sock_diag: receive: %w", err)
-		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			return nil, fmt.Errorf("sock_diag: %w", err)
+			return nil, err
 		}
 		for _, m := range msgs {
 			switch m.Header.Type {
@@ -195,6 +187,19 @@ func diagReplies(fd int, buf []byte, inodes map[uint64]int, out []diagSock) ([]d
 			}
 		}
 	}
+}
+
+// diagReceive reads the messages of one reply datagram.
+func diagReceive(fd int, buf []byte) ([]syscall.NetlinkMessage, error) {
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sock_diag: receive: %w", err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return nil, fmt.Errorf("sock_diag: %w", err)
+	}
+	return msgs, nil
 }
 
 // parseDiagMsg reads one inet_diag_msg: family, state, then the socket id

@@ -169,21 +169,25 @@ type Conn struct {
 	FD    int
 	// States are its state's changes, gone included.
 	States []StateAt
-	// LastEstablished is the last instant a sample found it ESTABLISHED
-	// (the sample's Until); LeftAt the first sample that found it in
-	// another state or gone, with Left saying there was one, and
-	// LeftAlive that the process was still alive in that sample.
-	LastEstablished  time.Duration
-	LeftAt           time.Duration
-	Left, LeftAlive  bool
-	EverEstablished  bool
-	StillEstablished bool // in the last sample that had the process alive
+	// LastOpen is the last instant a sample found it still open on the
+	// server's side (ESTABLISHED, or CLOSE_WAIT: the client closed, the
+	// server not yet). Closed: a later sample found that the server had
+	// closed it (gone from its descriptors, or in a state only the
+	// closing side reaches), first at ClosedAt; ClosedAlive: the process
+	// was still alive in that sample (else it was gone with the process).
+	LastOpen    time.Duration
+	ClosedAt    time.Duration
+	Closed      bool
+	ClosedAlive bool
 	// Thread is the thread seen blocked on its descriptor (0: none), and
 	// BlockedIn what it was last seen blocked in, at BlockedAt.
 	Thread    int
 	BlockedIn string
 	BlockedAt time.Duration
 }
+
+// openStates are the states of a socket its process has not closed.
+var openStates = map[string]bool{StateEstablished: true, "CLOSE_WAIT": true, "SYN_RECV": true}
 
 // State is the socket's last state seen.
 func (c Conn) State() string {
@@ -211,11 +215,10 @@ func (r *Record) Conn(peer string) Conn {
 		case found:
 			c.Seen, c.Inode, c.FD = true, k.Inode, k.FD
 			c.note(k.TCPState, s.At)
-			c.StillEstablished = k.TCPState == StateEstablished
-			if c.StillEstablished {
-				c.EverEstablished, c.LastEstablished = true, s.Until
+			if openStates[k.TCPState] {
+				c.LastOpen = s.Until
 			} else {
-				c.leave(s.At, true)
+				c.close(s.At, true)
 			}
 			for _, t := range s.Threads {
 				if k.FD >= 0 && t.FD == k.FD && t.Syscall != "" {
@@ -223,18 +226,17 @@ func (r *Record) Conn(peer string) Conn {
 				}
 			}
 		case c.Seen && c.State() != StateGone:
-			c.StillEstablished = false
 			c.note(StateGone, s.At)
-			c.leave(s.At, !s.Gone)
+			c.close(s.At, !s.Gone)
 		}
 	}
 	return c
 }
 
-// leave notes the first sample that found the socket out of ESTABLISHED.
-func (c *Conn) leave(at time.Duration, alive bool) {
-	if !c.Left {
-		c.Left, c.LeftAt, c.LeftAlive = true, at, alive
+// close notes the first sample that found the socket closed by the server.
+func (c *Conn) close(at time.Duration, alive bool) {
+	if !c.Closed {
+		c.Closed, c.ClosedAt, c.ClosedAlive = true, at, alive
 	}
 }
 

@@ -138,12 +138,12 @@ func TestThreadPerConnectionServerMatched(t *testing.T) {
 	tids := map[int]bool{}
 	for _, c := range conns {
 		cn := rec.Conn(c.LocalAddr().String())
-		if !cn.EverEstablished || cn.Thread == 0 || !strings.HasPrefix(cn.BlockedIn, "read") {
+		if cn.States[0].State != StateEstablished || cn.Thread == 0 || !strings.HasPrefix(cn.BlockedIn, "read") {
 			t.Fatalf("conn %s: %+v", c.LocalAddr(), cn)
 		}
 		// The clean server closes every connection 1 s before it
 		// exits: a sample sees each leave ESTABLISHED while it lives.
-		if !cn.Left || !cn.LeftAlive || cn.StillEstablished {
+		if !cn.Closed || !cn.ClosedAlive {
 			t.Fatalf("conn %s not seen closed while the process lived: %+v", c.LocalAddr(), cn)
 		}
 		tids[cn.Thread] = true
