@@ -27,13 +27,13 @@ type externalFlags struct {
 	target, trigger, page, rest, slow, wsPath, readyPath, expectExit, serverLog, stateURL string
 	headers                                                                               []string
 	pid                                                                                   int
-	grace                                                                                 time.Duration
-	allowRemote                                                                           bool
+	grace, settle                                                                         time.Duration
+	allowRemote, noSampling                                                               bool
 }
 
 // externalOnly are the flags that mean something only with --target.
 var externalOnly = []string{"trigger", "pid", "page", "rest", "slow", "ws-path", "header", "ready-path",
-	"expect-exit", "admission-grace", "server-log", "allow-remote", "state-url"}
+	"expect-exit", "admission-grace", "server-log", "allow-remote", "state-url", "settle", "no-os-sampling"}
 
 // embeddedOnly are the flags of the embedded model only: its policy, its
 // in-flight hold, and what the external engine does not do yet (hostile
@@ -63,6 +63,8 @@ func addExternalFlags(fs *pflag.FlagSet) *externalFlags {
 	fs.StringVar(&e.serverLog, "server-log", "", "write the server's whole stdout and stderr to this file")
 	fs.BoolVar(&e.allowRemote, "allow-remote", false, "allow a --target that is not loopback")
 	fs.StringVar(&e.stateURL, "state-url", "", "the server's state endpoint (http://127.0.0.1:{state-port}/state: {state-port} is a second free port, also in the command); its threads, shutdown signal and steps are judged as the embedded model's")
+	fs.DurationVar(&e.settle, "settle", 500*time.Millisecond, "with --expect-exit none: how long after its port closed the server may take to end its clients' threads and sockets before they count as leaked")
+	fs.BoolVar(&e.noSampling, "no-os-sampling", false, "do not sample the server's process from the OS (its threads and sockets)")
 	return e
 }
 
@@ -102,7 +104,7 @@ func (e *externalFlags) apply(fs *pflag.FlagSet, o *options, command []string) e
 	}
 	x := &load.External{URL: e.target, Command: command, PID: e.pid, Page: e.page, REST: e.rest, Slow: e.slow,
 		WSPath: e.wsPath, ReadyPath: e.readyPath, AdmissionGrace: e.grace, Header: map[string][]string{},
-		StateURL: e.stateURL}
+		StateURL: e.stateURL, Settle: e.settle, NoSampling: e.noSampling}
 	for _, r := range []struct{ flag, v string }{{"page", e.page}, {"rest", e.rest}, {"slow", e.slow}, {"ws-path", e.wsPath}, {"ready-path", e.readyPath}} {
 		if r.v != "" && !strings.HasPrefix(r.v, "/") {
 			return fmt.Errorf("--%s: want a path starting with /, got %q", r.flag, r.v)
@@ -140,6 +142,9 @@ func (e *externalFlags) apply(fs *pflag.FlagSet, o *options, command []string) e
 	}
 	if e.grace < 0 || e.grace > maxDuration {
 		return fmt.Errorf("--admission-grace: must be from 0 to %gh, got %v", maxDuration.Hours(), e.grace)
+	}
+	if e.settle < 0 || e.settle > maxDuration {
+		return fmt.Errorf("--settle: must be from 0 to %gh, got %v", maxDuration.Hours(), e.settle)
 	}
 	if e.serverLog != "" {
 		if len(command) == 0 {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"shutdowntest/load/osobs"
 )
 
 // External is a server the tool does not embed: one at a base URL, either
@@ -51,6 +53,13 @@ type External struct {
 	// shutdown signal and steps, judged as the embedded model's are.
 	// StatePortPlaceholder in it and in Command is a second free port.
 	StateURL string
+	// NoSampling turns off the OS sampling of the server's process (on
+	// by default where there is a process; see osobs). Settle is how
+	// long after its port closed a server that keeps running is given to
+	// end the threads and sockets of its clients before they count as
+	// leaked.
+	NoSampling bool
+	Settle     time.Duration
 }
 
 // PortPlaceholder is replaced by a free loopback port in External's URL
@@ -181,6 +190,10 @@ type ExternalRecord struct {
 	// State is what the state endpoint said (nil: no --state-url). The
 	// iteration's Server record and ShutdownReturned are read from it.
 	State *StateRecord
+	// OS is what sampling the process from the OS showed; nil when there
+	// was no process to sample or sampling was off.
+	OS     *osobs.Record
+	Settle time.Duration
 }
 
 // ProcessExit is how the server's process ended.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"shutdowntest/internal/join"
+	"shutdowntest/load/osobs"
 	"shutdowntest/target"
 )
 
@@ -52,6 +53,7 @@ type extIteration struct {
 	missing  int
 	lastPub  time.Time
 	lastPh   Phase
+	sampler  *osobs.Sampler // nil: no OS sampling
 	// tooFast are the in-flight clients answered before the trigger.
 	tooFast []int
 }
@@ -65,7 +67,7 @@ func runExternal(ctx context.Context, ctl *Runner, cfg Config, n int) (*Iteratio
 	x := cfg.External
 	e := &extIteration{cfg: cfg, x: x, n: n, ctl: ctl, obs: ctl.obs, origin: time.Now(), phase: PhaseStarting}
 	e.rec = &ExternalRecord{Trigger: x.Trigger, KeepsRunning: x.KeepsRunning, ExpectExit: x.ExpectExit,
-		DrainTimeout: cfg.DrainTimeout, Grace: x.AdmissionGrace, PID: x.PID}
+		DrainTimeout: cfg.DrainTimeout, Grace: x.AdmissionGrace, PID: x.PID, Settle: x.Settle}
 	e.it = &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix, External: e.rec,
 		FDs: FDCheck{Why: "external target: the server's sockets are in its own process"}}
 	if err := e.start(); err != nil {
@@ -133,7 +135,9 @@ func (e *extIteration) start() error {
 			return err
 		}
 		e.proc, e.rec.PID, e.rec.Launched = p, p.pid, true
-		return e.waitServing()
+		if err := e.waitServing(); err != nil {
+			return err
+		}
 	case x.PID != 0:
 		p, err := attach(x.PID)
 		if err != nil {
@@ -141,6 +145,7 @@ func (e *extIteration) start() error {
 		}
 		e.proc = p
 	}
+	e.startSampling()
 	return nil
 }
 
@@ -332,6 +337,9 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	if ctx.Err() != nil {
 		e.it.Interrupted = true
 	}
+	if e.sampler != nil {
+		e.sampler.Drain()
+	}
 	e.trigger = e.now()
 	e.phase = PhaseDraining
 	stop := make(chan struct{})
@@ -362,6 +370,7 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	close(stop)
 	<-seriesDone
 	e.it.Admission = append(summarise(series, &e.rec.Series), keepProbe...)
+	e.settle(deadline)
 	e.it.ObservedUntil = e.now()
 	e.phase = PhaseDrained
 	return trigErr
@@ -508,6 +517,9 @@ func (e *extIteration) finish() {
 		}
 		e.rec.Exit = exit
 		e.rec.Output, e.rec.OutputLines = e.proc.out.last()
+		if e.sampler != nil {
+			e.rec.OS = e.sampler.Stop()
+		}
 		if exit.Exited && !e.x.KeepsRunning {
 			e.rec.Port = portCheck(e.addr)
 		}
@@ -547,6 +559,7 @@ func (e *extIteration) finish() {
 		default:
 			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("ended before the trigger (%s): %s", cr.Outcome, cr.Detail)
 		}
+		cr.Server = serverSide(e.rec.OS, cr.Local)
 		e.it.Clients = append(e.it.Clients, cr)
 	}
 	e.publish()
@@ -600,8 +613,14 @@ func (e *extIteration) publish() {
 	if e.state != nil {
 		e.state.live(&s.Server)
 	}
+	var latest *osobs.Record
+	if e.sampler != nil {
+		latest = &osobs.Record{Samples: []osobs.Sample{e.sampler.Latest()}}
+	}
 	for _, c := range e.clients {
-		s.Clients = append(s.Clients, c.view())
+		cr := c.view()
+		cr.Server = serverSide(latest, cr.Local)
+		s.Clients = append(s.Clients, cr)
 	}
 	select {
 	case e.obs.Snapshots <- s:

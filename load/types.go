@@ -305,6 +305,9 @@ type ClientResult struct {
 	// EndedAt is when the outcome was observed (0 if it never was).
 	EndedAt  time.Duration
 	Messages int // WebSocket messages received
+	// Server is the client's connection inside an external server's
+	// process, as the OS samples showed it.
+	Server ServerSide
 }
 
 // RouteProbe is one request of the routing table, sent before the trigger.

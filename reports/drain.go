@@ -25,6 +25,14 @@ type Drain struct {
 	// kept open or never closed.
 	TerminateClosedMS *float64 `json:"terminate_closed_ms"`
 	TerminateKeptOpen bool     `json:"terminate_kept_open"`
+	// LastSocketClosedMS and ProcessExitMS are an external server's: the
+	// first OS sample after the trigger with none of its connections left
+	// (the listener aside), and its process's exit (null when killed).
+	// For it ListenerClosedMS and LastThreadExitMS come from the samples
+	// too (the listening socket gone; every thread created after the
+	// baseline gone).
+	LastSocketClosedMS *float64 `json:"last_socket_closed_ms"`
+	ProcessExitMS      *float64 `json:"process_exit_ms"`
 }
 
 // drainOf computes the drain figures from an iteration's records.
@@ -38,6 +46,7 @@ func drainOf(it *load.Iteration) Drain {
 			d.ListenerClosedMS = rel(x.Series.FirstRefused)
 		}
 		d.LastInflightMS = lastInflight(it)
+		osDrain(it, &d)
 		return d
 	}
 	for _, t := range it.Server.Kernel.Threads {
@@ -108,6 +117,9 @@ type DrainStats struct {
 	LastInflight    Stats `json:"last_inflight"`
 	LastThreadExit  Stats `json:"last_thread_exit"`
 	TerminateClosed Stats `json:"terminate_closed"`
+	// LastSocketClosed and ProcessExit are an external server's.
+	LastSocketClosed Stats `json:"last_socket_closed"`
+	ProcessExit      Stats `json:"process_exit"`
 }
 
 func drainStats(its []Iteration) DrainStats {
@@ -124,10 +136,12 @@ func drainStats(its []Iteration) DrainStats {
 		return statsOf(vs, missing)
 	}
 	return DrainStats{
-		ListenerClosed:  pick(func(d Drain) *float64 { return d.ListenerClosedMS }),
-		LastInflight:    pick(func(d Drain) *float64 { return d.LastInflightMS }),
-		LastThreadExit:  pick(func(d Drain) *float64 { return d.LastThreadExitMS }),
-		TerminateClosed: pick(func(d Drain) *float64 { return d.TerminateClosedMS }),
+		ListenerClosed:   pick(func(d Drain) *float64 { return d.ListenerClosedMS }),
+		LastInflight:     pick(func(d Drain) *float64 { return d.LastInflightMS }),
+		LastThreadExit:   pick(func(d Drain) *float64 { return d.LastThreadExitMS }),
+		TerminateClosed:  pick(func(d Drain) *float64 { return d.TerminateClosedMS }),
+		LastSocketClosed: pick(func(d Drain) *float64 { return d.LastSocketClosedMS }),
+		ProcessExit:      pick(func(d Drain) *float64 { return d.ProcessExitMS }),
 	}
 }
 

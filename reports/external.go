@@ -18,13 +18,12 @@ const (
 // another process, whose threads, handles and shutdown steps the tool
 // does not see (a state endpoint or OS sampling may show them later).
 const (
-	skipNoModel   = "external target: no model kernel: the server's terminate signal, threads and handles are in its own process"
-	skipNoSteps   = "external target: its shutdown steps are not observable; process-exited judges how its process ended"
-	skipNoThreads = "external target: its threads are not observable (one server thread per client is the embedded model's design)"
-	skipNoRoutes  = "external target: the routing table load/routes.golden.json is the embedded model's"
-	skipNoRes     = "external target: its sockets and handles are in its own process"
-	skipEmbedded  = "embedded target: the server runs inside this process"
-	skipHostile   = "external target: hostile clients are judged by how their server thread ended, which an external target does not show"
+	skipNoModel  = "external target: no model kernel: the server's terminate signal, threads and handles are in its own process"
+	skipNoSteps  = "external target: its shutdown steps are not observable; process-exited judges how its process ended"
+	skipNoRoutes = "external target: the routing table load/routes.golden.json is the embedded model's"
+	skipNoRes    = "external target: its sockets and handles are in its own process"
+	skipEmbedded = "embedded target: the server runs inside this process"
+	skipHostile  = "external target: hostile clients are judged by how their server thread ended, which an external target does not show"
 )
 
 // externalJudges judges an external iteration, check by check: every id
@@ -34,7 +33,7 @@ const (
 var externalJudges = map[string]func(*load.Iteration) Check{
 	CheckTerminateOutlivedWaiters: fromState(checkTerminate, skipNoModel),
 	CheckShutdownCompleted:        fromState(checkShutdown, skipNoSteps),
-	CheckNoThreadLeak:             fromState(checkThreadLeak, skipNoThreads),
+	CheckNoThreadLeak:             stateOr(checkThreadLeak, checkThreadLeakExternal),
 	CheckInflightCompleted:        checkInflight,
 	CheckIdleClosed:               checkIdleExternal,
 	CheckWSCloseGoingAway:         checkWSClose,
@@ -47,6 +46,7 @@ var externalJudges = map[string]func(*load.Iteration) Check{
 	CheckPortReleased:             checkPortReleased,
 	CheckHostileHandled:           skipWith(skipHostile),
 	CheckNoBusySpin:               skipWith(skipNoModel),
+	CheckServerClosedConnections:  checkServerClosed,
 }
 
 // judge is the function that judges it by check cr: the registry's for the
@@ -425,8 +425,15 @@ func externalDrainStory(it Iteration) string {
 	} else if hasRole(it, load.RoleInflight) {
 		parts = append(parts, "no in-flight response completed")
 	}
-	if ex := it.Target.Exit; ex != nil && ex.AtMS != nil && !ex.Killed {
-		parts = append(parts, "process exited "+tms(*ex.AtMS))
+	d := it.Drain
+	for _, f := range []struct {
+		v    *float64
+		what string
+	}{{d.ListenerClosedMS, "listener closed"}, {d.LastSocketClosedMS, "last server socket closed"},
+		{d.LastThreadExitMS, "last client thread exited"}, {d.ProcessExitMS, "process exited"}} {
+		if f.v != nil {
+			parts = append(parts, f.what+" "+tms(*f.v))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -149,6 +149,9 @@ type Iteration struct {
 	// Faults are the injected faults and what came of each, the server's
 	// and the engine's, in time order.
 	Faults []FaultEvent `json:"faults"`
+	// OS is what sampling an external server's process showed (null for
+	// the embedded target, and without a process).
+	OS *OS `json:"os"`
 	// ObservedUntilMS is when observation stopped; AllEnded whether every
 	// client and client thread had ended by then.
 	ObservedUntilMS float64 `json:"observed_until_ms"`
@@ -253,6 +256,9 @@ type Client struct {
 	Thread   *int     `json:"thread"`
 	EndedMS  *float64 `json:"ended_ms"`
 	Messages *int     `json:"messages,omitempty"`
+	// Server is its connection inside an external server's process, from
+	// the OS samples (null when not sampled, or not seen).
+	Server *ServerSide `json:"server"`
 	// States is the client's own side: connecting, connected, request
 	// sent, response ok, holding, open, ended, each with its time.
 	States []State `json:"states"`
@@ -432,6 +438,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		Violations: []Violation{}, Faults: faultsOf(it),
 		Drain:    drainOf(it),
 		JitterMS: ms(it.Jitter),
+		OS:       osBlock(it),
 	}
 	out.ResourcesSample = resourcesSampleOf(it.Resources)
 
@@ -479,6 +486,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		if c.EndedAt != 0 {
 			rc.EndedMS = relPtr(c.EndedAt)
 		}
+		rc.Server = serverSideOf(c)
 		if c.Kind == load.KindWS {
 			n := c.Messages
 			rc.Messages = &n

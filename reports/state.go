@@ -8,6 +8,23 @@ import (
 // target: what would let it judge.
 const noStateEndpoint = " (a server that exposes a state endpoint can be judged: --state-url)"
 
+// stateOr judges by the state endpoint when there is one (as fromState),
+// else by fallback (what the OS samples showed): where both speak to a
+// check, the endpoint's facts decide.
+func stateOr(judge, fallback func(*load.Iteration) Check) func(*load.Iteration) Check {
+	withState := fromState(judge, "")
+	return func(it *load.Iteration) Check {
+		if it.External.State == nil {
+			c := fallback(it)
+			if c.Status == StatusSkip {
+				c.Detail += noStateEndpoint
+			}
+			return c
+		}
+		return withState(it)
+	}
+}
+
 // fromState judges an external target by a server-side check of the
 // embedded model (judge), from what its state endpoint said: the engine
 // has read the endpoint's threads, signal and steps into the iteration's

@@ -54,6 +54,9 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, l)
 	}
 	if it, _, ok := r.storyIteration(); ok {
+		if it.OS != nil {
+			fmt.Fprintln(w, osLine(it.OS))
+		}
 		for _, l := range outputLines(it) {
 			fmt.Fprintln(w, l)
 		}
@@ -215,6 +218,15 @@ func (r Report) drainMilestones() []milestone {
 	inflight := milestone{label: "last in-flight response", stats: d.LastInflight}
 	if m := r.Config.Clients; m.HTTPInflight+m.RESTInflight == 0 {
 		inflight.none = "no in-flight clients"
+	}
+	if r.external() {
+		return []milestone{
+			{label: "listener closed", stats: d.ListenerClosed},
+			inflight,
+			{label: "last server socket closed", stats: d.LastSocketClosed},
+			{label: "last client thread exited", stats: d.LastThreadExit},
+			{label: "process exit", stats: d.ProcessExit},
+		}
 	}
 	return []milestone{
 		{label: "listener closed", stats: d.ListenerClosed},

@@ -1,0 +1,72 @@
+package load
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"shutdowntest/load/osobs"
+)
+
+// ServerSide is what the OS samples showed of a client's connection inside
+// an external server's process (see osobs): its server socket's state and,
+// for a thread-per-connection server, the thread blocked on that socket's
+// descriptor and what it was blocked in. Empty when not sampled.
+type ServerSide struct {
+	// Socket is the server socket's last state seen: ESTABLISHED,
+	// CLOSE_WAIT, FIN_WAIT2, …, or gone; empty when no sample had it.
+	Socket string
+	// Thread is the server thread serving it (0: none seen), BlockedIn
+	// what it was last seen blocked in.
+	Thread    int
+	BlockedIn string
+}
+
+// startSampling starts sampling the server's process, when there is one,
+// for the whole iteration; the first sample is the baseline, taken before
+// any client opens. Where it cannot be sampled the record says why.
+func (e *extIteration) startSampling() {
+	if e.proc == nil || e.x.NoSampling {
+		return
+	}
+	port := uint16(0)
+	if _, p, err := net.SplitHostPort(e.addr); err == nil {
+		if n, err := strconv.ParseUint(p, 10, 16); err == nil {
+			port = uint16(n)
+		}
+	}
+	s, err := osobs.Start(e.proc.pid, port, e.clock)
+	if err != nil {
+		e.rec.OS = &osobs.Record{PID: e.proc.pid, Why: err.Error()}
+		return
+	}
+	e.sampler = s
+}
+
+// settle waits, for a server expected to keep running, until Settle has
+// passed since its port closed (within deadline), and then takes the
+// sample the leak check reads: threads and sockets created after the
+// baseline and still there are leaks. Without a closed port there is no
+// such sample, and the check says why.
+func (e *extIteration) settle(deadline time.Time) {
+	if e.sampler == nil || !e.x.KeepsRunning || !e.rec.Series.HasFirstRefused || closed(e.ctl.abort) {
+		return
+	}
+	wait := min(time.Until(e.origin.Add(e.rec.Series.FirstRefused+e.x.Settle)), time.Until(deadline))
+	select {
+	case <-e.ctl.abort:
+		return
+	case <-time.After(wait):
+	}
+	e.sampler.Final()
+}
+
+// serverSide is a client's server side as the samples show it: from the
+// latest sample while running, from the whole record at the end.
+func serverSide(rec *osobs.Record, local string) ServerSide {
+	if rec == nil || local == "" {
+		return ServerSide{}
+	}
+	c := rec.Conn(local)
+	return ServerSide{Socket: c.State(), Thread: c.Thread, BlockedIn: c.BlockedIn}
+}
