@@ -155,11 +155,25 @@ func (b *tlBuilder) threadLane(y float64, i int, l tlThreadLane) float64 {
 		lane.Texts[len(lane.Texts)-1].Title += "; still alive when shutdown returned"
 	}
 	b.segments(&lane, th, y+(tlPitch-tlBarH)/2, fmt.Sprintf("#%d", th.ID), true)
+	b.spinBand(&lane, th, y)
 	if l.outcome != "" {
 		lane.Texts = append(lane.Texts, svgText{X: tlOutcomeX, Y: y + tlPitch/2 + 4, Class: "outcome " + okClass(l.ok), Text: l.outcome})
 	}
 	b.v.Lanes = append(b.v.Lanes, lane)
 	return y + tlPitch
+}
+
+// spinBand marks where a thread's TLS loop spun over no-busy-spin's bound:
+// a band over its lane from the first turn to the last (BUG-081: the
+// thread was busy but out of terminate's reach all that time).
+func (b *tlBuilder) spinBand(lane *tlLane, th Thread, y float64) {
+	sp := th.Spin
+	if sp == nil || sp.Turns <= maxSpinTurns {
+		return
+	}
+	x1, x2 := b.sc.x(sp.FirstMS), b.sc.x(sp.LastMS)
+	lane.Rects = append(lane.Rects, svgRect{X: x1, Y: y + 1, W: max(x2-x1, 2), H: tlPitch - 2, Class: "spin",
+		Title: fmt.Sprintf("#%d spun %d turns without a wait, %s to %s", th.ID, sp.Turns, htmlT(sp.FirstMS), htmlT(sp.LastMS))})
 }
 
 // segments draws one thread's states as bars on lane, clipped to the

@@ -529,3 +529,35 @@ func TestHTMLViolationKindsStandApart(t *testing.T) {
 		t.Errorf("the TerminateThread mark is not a square: %s", regexp.MustCompile(`<path [^>]*viol-kill"[^>]*>`).FindString(page))
 	}
 }
+
+// A TLS loop that spun past no-busy-spin's bound is drawn on its thread's
+// lane where it spun, and named in the JSON; one within the bound is not
+// drawn.
+func TestHTMLMarksASpin(t *testing.T) {
+	it := htmlLegacyIteration()
+	htmlDecorate(&it)
+	it.Server.TLS = true
+	it.Server.Spins = []target.Spin{
+		{Thread: 2, Turns: maxSpinTurns + 900, First: after(1), Last: after(250)},
+		{Thread: 3, Turns: maxSpinTurns, First: after(1), Last: after(2)},
+	}
+	r := Build(htmlResult(target.PolicyLegacy, it), nil, htmlTool)
+	page := htmlOf(t, r)
+	if n := strings.Count(page, `class="spin"`); n != 1 {
+		t.Errorf("%d spin bands, want 1 (thread 2 only)", n)
+	}
+	for _, w := range []string{fmt.Sprintf("#2 spun %d turns without a wait", maxSpinTurns+900), "k-spin"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+	var spun []int
+	for _, th := range r.Iterations[0].Threads {
+		if th.Spin != nil {
+			spun = append(spun, th.ID)
+		}
+	}
+	if len(spun) != 2 || spun[0] != 2 || spun[1] != 3 {
+		t.Errorf("threads with a spin in the JSON: %v, want [2 3]", spun)
+	}
+}

@@ -87,6 +87,7 @@ func tlMarksLegend() []htmlLegend {
 		{Class: "k-viol", Label: "violation (hover for detail)"},
 		{Class: "k-viol-kill", Label: tlViolKinds[0].legend},
 		{Class: "k-viol-stale", Label: tlViolKinds[1].legend},
+		{Class: "k-spin", Label: "a TLS loop spinning without a wait, out of terminate's reach (BUG-081)"},
 		{Class: "k-exit", Label: "thread exited"},
 		{Class: "k-forced", Label: "forced release at the end of the run"},
 	}
@@ -494,8 +495,8 @@ func (b *tlBuilder) terminateRow(y float64) {
 // rest, most telling first: a reader looks for where TerminateThread ran
 // and where a stale handle reached another object. A mark that stands for
 // several violations takes the first of these among them (its tooltip
-// lists them all). The TLS read loop's spin, once the kernel records it,
-// is added here with a class and a legend entry of its own.
+// lists them all). A TLS loop's spin is no kernel violation: its band is
+// drawn on the spinning thread's own lane (spinBand).
 var tlViolKinds = []tlViolStyle{
 	{kernel.ViolationTerminateThread, "viol-kill", true, "violation: TerminateThread (the killed thread ran no cleanup)"},
 	{kernel.ViolationStaleHandle, "viol-stale", false, "violation: stale handle (a closed value reached the object that took it)"},

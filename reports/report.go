@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"shutdowntest/load"
+	"shutdowntest/target"
 )
 
 // Report is the whole JSON document of a run. Times named *_ms are float64
@@ -233,6 +234,16 @@ type Thread struct {
 	States   []State  `json:"states"`
 	ExitedMS *float64 `json:"exited_ms"`
 	Forced   bool     `json:"forced"`
+	// Spin is how often the thread's TLS handshake or read loop went
+	// round without a wait (omitted when it never did; see no-busy-spin).
+	Spin *Spin `json:"spin,omitempty"`
+}
+
+// Spin is one thread's turns without a wait, from the first to the last.
+type Spin struct {
+	Turns   int64   `json:"turns"`
+	FirstMS float64 `json:"first_ms"`
+	LastMS  float64 `json:"last_ms"`
 }
 
 // State is one entry of a thread's folded history: Repeats more turns of
@@ -459,8 +470,15 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 
 	owner := threadOwners(it)
 	probes := probeLabels(it)
+	spins := map[int]target.Spin{}
+	for _, sp := range srv.Spins {
+		spins[sp.Thread] = sp
+	}
 	for _, th := range srv.ClientThreads() {
 		rt := Thread{ID: th.ID, Peer: th.Peer, States: make([]State, 0, len(th.States)), Forced: th.Forced}
+		if sp, ok := spins[th.ID]; ok && sp.Turns > 0 {
+			rt.Spin = &Spin{Turns: sp.Turns, FirstMS: rel(sp.First), LastMS: rel(sp.Last)}
+		}
 		if id, ok := owner[th.ID]; ok {
 			rt.Client = &id
 		} else if label, ok := probes[th.Peer]; ok {
