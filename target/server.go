@@ -641,8 +641,14 @@ func (s *Server) Shutdown() (rec ShutdownRecord, ok bool) {
 	s.lifecycle.Store(int32(ShuttingDown))
 	close(s.stamped)
 	p := &shutdownRun{s: s, by: s.k.Actor("shutdown"), rec: ShutdownRecord{Policy: s.cfg.Policy, Trigger: trigger}}
-	s.ui.shutdown(s.k.Start().Add(trigger), p.run)
-	p.rec.Returned = s.k.Now()
+	// StopSockets returns on the UI thread, which may then at once answer
+	// the requests it held: the return is stamped there, before it can,
+	// not on this goroutine after the handoff (a thread that exits in
+	// between would otherwise look joined).
+	s.ui.shutdown(s.k.Start().Add(trigger), func() {
+		p.run()
+		p.rec.Returned = s.k.Now()
+	})
 	s.lifecycle.Store(int32(Done))
 	s.mu.Lock()
 	s.shutdown = p.rec
