@@ -51,6 +51,12 @@ type External struct {
 	// shutdown signal and steps, judged as the embedded model's are.
 	// StatePortPlaceholder in it and in Command is a second free port.
 	StateURL string
+	// TriggerAt, when set, is the agreed instant of a test shared by
+	// several runners (see SyncRecord): the clients hold until then and the
+	// trigger (TriggerNone: another runner's) happens at it. RunnerID names
+	// this runner in its report.
+	TriggerAt time.Time
+	RunnerID  string
 }
 
 // PortPlaceholder is replaced by a free loopback port in External's URL
@@ -83,9 +89,13 @@ type Trigger struct {
 var methodWord = regexp.MustCompile(`^[A-Z]+$`)
 
 // ParseTrigger reads a trigger as the command line gives it:
-// signal:NAME, http:METHOD:PATH[:BODY], cmd:COMMAND, or ctrl-break
-// (Windows). Errors name what is wrong with it, not the flag.
+// signal:NAME, http:METHOD:PATH[:BODY], cmd:COMMAND, ctrl-break (Windows) or
+// none (another runner of a shared test triggers). Errors name what is
+// wrong with it, not the flag.
 func ParseTrigger(s string) (Trigger, error) {
+	if s == string(TriggerNone) {
+		return Trigger{Kind: TriggerNone}, nil
+	}
 	if s == string(TriggerCtrlBreak) {
 		if !ctrlBreakSupported {
 			return Trigger{}, errors.New("ctrl-break is Windows's; use signal:INT or signal:TERM here")
@@ -181,6 +191,9 @@ type ExternalRecord struct {
 	// State is what the state endpoint said (nil: no --state-url). The
 	// iteration's Server record and ShutdownReturned are read from it.
 	State *StateRecord
+	// Sync is this runner's part in a shared test (nil without
+	// --trigger-at or --runner-id).
+	Sync *SyncRecord
 }
 
 // ProcessExit is how the server's process ended.
