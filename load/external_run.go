@@ -233,9 +233,13 @@ func (e *extIteration) run(ctx context.Context) error {
 	ready := e.waitUntil(ctx.Done(), e.readyWait(), isReady)
 	if shared := !e.x.TriggerAt.IsZero(); shared || ready && (e.cfg.Hold || e.cfg.ShutdownAfter > 0) {
 		// A shared test triggers at its instant, ready or not: the other
-		// runners count on it.
-		e.hold(ctx)
-		ready = isReady()
+		// runners count on it. Its readiness is the last seen before the
+		// instant: by the time it could be looked at again, another
+		// runner's trigger may have ended the clients.
+		ready = e.hold(ctx, isReady)
+		if !shared {
+			ready = isReady()
+		}
 	}
 	e.it.Ready = ready
 	trigErr := e.triggerAndObserve(ctx)
@@ -301,10 +305,11 @@ func (e *extIteration) waitUntil(stop <-chan struct{}, d time.Duration, cond fun
 	}
 }
 
-// hold keeps the clients holding until Runner.Trigger, ShutdownAfter or
-// ctx. Changes to the mix are not taken for an external target (its view
+// hold keeps the clients holding until Runner.Trigger, ShutdownAfter, the
+// agreed instant of a shared test or ctx, and says whether isReady held
+// when last looked at. Changes to the mix are not taken for an external target (its view
 // is a later change); they are drained so the queue never fills.
-func (e *extIteration) hold(ctx context.Context) {
+func (e *extIteration) hold(ctx context.Context, isReady func() bool) bool {
 	var after <-chan time.Time
 	manual := e.ctl.trigger
 	switch {
@@ -321,15 +326,15 @@ func (e *extIteration) hold(ctx context.Context) {
 	tick := time.NewTicker(snapshotEvery)
 	defer tick.Stop()
 	for {
-		e.notReady()
+		ready := isReady()
 		e.publish()
 		select {
 		case <-ctx.Done():
-			return
+			return ready
 		case <-manual:
-			return
+			return ready
 		case <-after:
-			return
+			return ready
 		case <-e.ctl.adjust:
 		case <-tick.C:
 		}
