@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,72 +16,14 @@ import (
 	"time"
 )
 
-// startServeProcess starts `shutdowntest serve` as a process of its own
-// (the runners only know its address and pid, as on other machines) and
-// returns its address, pid and a channel closed once it has exited and
-// been reaped (a zombie would still look alive to --pid).
-func startServeProcess(t *testing.T, policy string) (string, int, <-chan struct{}) {
-	t.Helper()
-	cmd := exec.Command(binary(t, "shutdowntest"), "serve", "--policy", policy, "--addr", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	var lines []string
-	var mu sync.Mutex
-	read := make(chan struct{})
-	// Reads serve's stderr until it exits.
-	go func() {
-		defer close(read)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				addr <- a
-			}
-		}
-	}()
-	exited := make(chan struct{})
-	// Reaps serve once its stderr is read to the end.
-	go func() {
-		<-read
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not exit within 10s of a kill")
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if t.Failed() {
-			t.Logf("serve's stderr:\n%s", strings.Join(lines, "\n"))
-		}
-	})
-	select {
-	case a := <-addr:
-		return a, cmd.Process.Pid, exited
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not listen within 10s")
-	}
-	return "", 0, nil
-}
-
 // sharedTest runs two runners as two processes against one serve of
 // policy, with a shared --trigger-at about a second ahead: r0 triggers
 // (SIGTERM to serve's pid), r1 only observes. It merges their reports and
 // returns merge's exit status, the merged report and the output.
 func sharedTest(t *testing.T, policy string) (int, map[string]any, string) {
-	addr, pid, exited := startServeProcess(t, policy)
+	bin := binary(t, "shutdowntest") // built before the instant is set
+	serve := startServe(t, "--policy", policy, "--addr", "127.0.0.1:0")
+	addr, pid := serve.addr, serve.cmd.Process.Pid
 	dir := t.TempDir()
 	at := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
 	common := []string{"--headless", "--target", "http://" + addr, "--trigger-at", at, "--drain-timeout", "8s",
@@ -104,15 +45,18 @@ func sharedTest(t *testing.T, policy string) (int, map[string]any, string) {
 		// One runner process, bounded by ctx.
 		go func() {
 			defer wg.Done()
-			b, _ := exec.CommandContext(ctx, binary(t, "shutdowntest"), args...).CombinedOutput()
+			b, _ := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 			outs[i] = string(b)
 		}()
 	}
 	wg.Wait()
 	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		t.Error("serve did not exit within 10s of the runners' end")
+	case <-serve.exited:
+		if serve.code != exitPass {
+			t.Errorf("serve exit %d, want 0 (both policies' steps complete):\n%s", serve.code, serve.stderr())
+		}
+	case <-time.After(procWait):
+		t.Fatalf("serve did not exit within %v of the runners' end:\n%s\n%s", procWait, serve.stderr(), strings.Join(outs, "\n---\n"))
 	}
 	merged := filepath.Join(dir, "merged.json")
 	code, stdout, stderr := runArgs(t, append([]string{"merge", "--json", merged}, files...)...)
