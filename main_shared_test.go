@@ -59,7 +59,9 @@ func sharedTest(t *testing.T, policy string) (int, map[string]any, string) {
 		t.Fatalf("serve did not exit within %v of the runners' end:\n%s\n%s", procWait, serve.stderr(), strings.Join(outs, "\n---\n"))
 	}
 	merged := filepath.Join(dir, "merged.json")
-	code, stdout, stderr := runArgs(t, append([]string{"merge", "--json", merged}, files...)...)
+	// Every writer takes the merged report (a report not written is exit 4).
+	code, stdout, stderr := runArgs(t, append([]string{"merge", "--json", merged, "--html", filepath.Join(dir, "m.html"),
+		"--junit", filepath.Join(dir, "m.xml"), "--markdown", filepath.Join(dir, "m.md")}, files...)...)
 	out := strings.Join(outs, "\n---\n") + "\n--- merge:\n" + stdout + stderr
 	b, err := os.ReadFile(merged)
 	if err != nil {
