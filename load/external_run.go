@@ -307,8 +307,9 @@ func (e *extIteration) waitUntil(stop <-chan struct{}, d time.Duration, cond fun
 
 // hold keeps the clients holding until Runner.Trigger, ShutdownAfter, the
 // agreed instant of a shared test or ctx, and says whether isReady held
-// when last looked at. Changes to the mix are not taken for an external target (its view
-// is a later change); they are drained so the queue never fills.
+// when last looked at. Changes to the mix are not taken for an external
+// target (its view is a later change); they are drained so the queue
+// never fills.
 func (e *extIteration) hold(ctx context.Context, isReady func() bool) bool {
 	var after <-chan time.Time
 	manual := e.ctl.trigger

@@ -314,21 +314,26 @@ func latest(a, b *float64) *float64 {
 // otherwise (a runner without the server's process skips process-exited,
 // which the runner watching it judges). Observed is summed.
 func mergeChecks(per [][]Check, labs []string) []Check {
+	type runs struct {
+		who []int // the runner (index in per) of each check
+		cs  []Check
+	}
 	var order []string
-	byID := map[string][]int{} // check id → index in per of each runner that has it
-	at := map[string][]Check{}
+	byID := map[string]*runs{}
 	for i, checks := range per {
 		for _, c := range checks {
-			if _, ok := byID[c.ID]; !ok {
+			r := byID[c.ID]
+			if r == nil {
+				r = &runs{}
+				byID[c.ID] = r
 				order = append(order, c.ID)
 			}
-			byID[c.ID] = append(byID[c.ID], i)
-			at[c.ID] = append(at[c.ID], c)
+			r.who, r.cs = append(r.who, i), append(r.cs, c)
 		}
 	}
 	out := make([]Check, 0, len(order))
 	for _, id := range order {
-		cs, who := at[id], byID[id]
+		cs, who := byID[id].cs, byID[id].who
 		c := Check{ID: id, Pass: true, Status: StatusSkip}
 		var failed, passed []string
 		for _, x := range cs {
