@@ -63,6 +63,7 @@ Usage:
   shutdowntest [flags]
   shutdowntest [flags] --target URL [--trigger T] [-- COMMAND ARGS...]
   shutdowntest serve [flags]                    # the model as a server process of its own (serve --help)
+  shutdowntest merge A.json B.json ... [--json OUT]  # one report from the runners of a shared test (merge --help)
 
 Examples:
   shutdowntest                                  # the interactive view: press s to shut down, q to quit

@@ -29,11 +29,12 @@ type externalFlags struct {
 	pid                                                                                   int
 	grace, settle                                                                         time.Duration
 	allowRemote, noSampling                                                               bool
+	shared                                                                                *sharedFlags
 }
 
 // externalOnly are the flags that mean something only with --target.
 var externalOnly = []string{"trigger", "pid", "page", "rest", "slow", "ws-path", "header", "ready-path",
-	"expect-exit", "admission-grace", "server-log", "allow-remote", "state-url", "settle", "no-os-sampling"}
+	"expect-exit", "admission-grace", "server-log", "allow-remote", "state-url", "settle", "no-os-sampling", "trigger-at", "runner-id"}
 
 // embeddedOnly are the flags of the embedded model only: its policy, its
 // in-flight hold, and what the external engine does not do yet (hostile
@@ -50,7 +51,7 @@ func embeddedOnly() []string {
 func addExternalFlags(fs *pflag.FlagSet) *externalFlags {
 	e := &externalFlags{}
 	fs.StringVar(&e.target, "target", "", "an external server's base URL (http://127.0.0.1:{port}: {port} is a free loopback port, also in the command after --)")
-	fs.StringVar(&e.trigger, "trigger", "", "how to trigger its shutdown: signal:TERM|INT|QUIT|HUP, http:METHOD:PATH[:BODY], cmd:COMMAND (ctrl-break on Windows); default signal:TERM with a process")
+	fs.StringVar(&e.trigger, "trigger", "", "how to trigger its shutdown: signal:TERM|INT|QUIT|HUP, http:METHOD:PATH[:BODY], cmd:COMMAND (ctrl-break on Windows), none (another runner triggers at --trigger-at); default signal:TERM with a process")
 	fs.IntVar(&e.pid, "pid", 0, "the process of a server already running, to signal and watch")
 	fs.StringVar(&e.page, "page", "/", "route of the idle HTTP clients (external target)")
 	fs.StringVar(&e.rest, "rest", "", "route of the idle REST clients (sent Accept: application/json)")
@@ -65,6 +66,7 @@ func addExternalFlags(fs *pflag.FlagSet) *externalFlags {
 	fs.StringVar(&e.stateURL, "state-url", "", "the server's state endpoint (http://127.0.0.1:{state-port}/state: {state-port} is a second free port, also in the command); its threads, shutdown signal and steps are judged as the embedded model's")
 	fs.DurationVar(&e.settle, "settle", 500*time.Millisecond, "with --expect-exit none: how long after its port closed the server may take to end its clients' threads and sockets before they count as leaked")
 	fs.BoolVar(&e.noSampling, "no-os-sampling", false, "do not sample the server's process from the OS (its threads and sockets)")
+	e.shared = addSharedFlags(fs)
 	return e
 }
 
@@ -168,7 +170,7 @@ func (e *externalFlags) apply(fs *pflag.FlagSet, o *options, command []string) e
 		}
 	}
 	o.cfg.External, o.command, o.serverLog = x, command, e.serverLog
-	return nil
+	return e.shared.apply(fs, o, x, time.Now())
 }
 
 // applyTrigger reads --trigger, or picks the default: a signal to the

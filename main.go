@@ -82,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 	if len(args) > 1 && args[1] == "serve" {
 		return serve(ctx, args[2:], stdout, stderr)
 	}
+	if len(args) > 1 && args[1] == "merge" {
+		return merge(args, stdout, stderr)
+	}
 	opts, err := parseFlags(args[1:], stdout)
 	if errors.Is(err, errHelp) {
 		return exitPass

@@ -60,6 +60,12 @@ type External struct {
 	// leaked.
 	NoSampling bool
 	Settle     time.Duration
+	// TriggerAt, when set, is the agreed instant of a test shared by
+	// several runners (see SyncRecord): the clients hold until then and the
+	// trigger (TriggerNone: another runner's) happens at it. RunnerID names
+	// this runner in its report.
+	TriggerAt time.Time
+	RunnerID  string
 }
 
 // PortPlaceholder is replaced by a free loopback port in External's URL
@@ -92,9 +98,13 @@ type Trigger struct {
 var methodWord = regexp.MustCompile(`^[A-Z]+$`)
 
 // ParseTrigger reads a trigger as the command line gives it:
-// signal:NAME, http:METHOD:PATH[:BODY], cmd:COMMAND, or ctrl-break
-// (Windows). Errors name what is wrong with it, not the flag.
+// signal:NAME, http:METHOD:PATH[:BODY], cmd:COMMAND, ctrl-break (Windows) or
+// none (another runner of a shared test triggers). Errors name what is
+// wrong with it, not the flag.
 func ParseTrigger(s string) (Trigger, error) {
+	if s == string(TriggerNone) {
+		return Trigger{Kind: TriggerNone}, nil
+	}
 	if s == string(TriggerCtrlBreak) {
 		if !ctrlBreakSupported {
 			return Trigger{}, errors.New("ctrl-break is Windows's; use signal:INT or signal:TERM here")
@@ -194,6 +204,9 @@ type ExternalRecord struct {
 	// was no process to sample or sampling was off.
 	OS     *osobs.Record
 	Settle time.Duration
+	// Sync is this runner's part in a shared test (nil without
+	// --trigger-at or --runner-id).
+	Sync *SyncRecord
 }
 
 // ProcessExit is how the server's process ended.

@@ -56,6 +56,9 @@ type extIteration struct {
 	sampler  *osobs.Sampler // nil: no OS sampling
 	// tooFast are the in-flight clients answered before the trigger.
 	tooFast []int
+	// clockEst receives the clock estimate of a shared test (nil: none
+	// taken).
+	clockEst chan ClockEstimate
 }
 
 func (e *extIteration) clock(t time.Time) time.Duration { return t.Sub(e.origin) }
@@ -67,7 +70,7 @@ func runExternal(ctx context.Context, ctl *Runner, cfg Config, n int) (*Iteratio
 	x := cfg.External
 	e := &extIteration{cfg: cfg, x: x, n: n, ctl: ctl, obs: ctl.obs, origin: time.Now(), phase: PhaseStarting}
 	e.rec = &ExternalRecord{Trigger: x.Trigger, KeepsRunning: x.KeepsRunning, ExpectExit: x.ExpectExit,
-		DrainTimeout: cfg.DrainTimeout, Grace: x.AdmissionGrace, PID: x.PID, Settle: x.Settle}
+		DrainTimeout: cfg.DrainTimeout, Grace: x.AdmissionGrace, PID: x.PID, Settle: x.Settle, Sync: newSync(x)}
 	e.it = &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix, External: e.rec,
 		FDs: FDCheck{Why: "external target: the server's sockets are in its own process"}}
 	if err := e.start(); err != nil {
@@ -212,6 +215,7 @@ func (e *extIteration) run(ctx context.Context) error {
 		}
 		e.state = s
 	}
+	e.startClock()
 	e.keep, e.rec.KeepAlive = openKeepAlive(e.x, e.addr)
 	e.env = &env{addr: e.addr, clock: e.clock, dialSem: make(chan struct{}, 64), ext: e.x}
 	for _, sp := range e.it.Mix.Specs() {
@@ -231,10 +235,16 @@ func (e *extIteration) run(ctx context.Context) error {
 		missing = e.notReady()
 		return len(missing) == 0
 	}
-	ready := e.waitUntil(ctx.Done(), e.cfg.ReadyTimeout, isReady)
-	if ready && (e.cfg.Hold || e.cfg.ShutdownAfter > 0) {
-		e.hold(ctx)
-		ready = isReady()
+	ready := e.waitUntil(ctx.Done(), e.readyWait(), isReady)
+	if shared := !e.x.TriggerAt.IsZero(); shared || ready && (e.cfg.Hold || e.cfg.ShutdownAfter > 0) {
+		// A shared test triggers at its instant, ready or not: the other
+		// runners count on it. Its readiness is the last seen before the
+		// instant: by the time it could be looked at again, another
+		// runner's trigger may have ended the clients.
+		ready = e.hold(ctx, isReady)
+		if !shared {
+			ready = isReady()
+		}
 	}
 	e.it.Ready = ready
 	trigErr := e.triggerAndObserve(ctx)
@@ -300,12 +310,21 @@ func (e *extIteration) waitUntil(stop <-chan struct{}, d time.Duration, cond fun
 	}
 }
 
-// hold keeps the clients holding until Runner.Trigger, ShutdownAfter or
-// ctx. Changes to the mix are not taken for an external target (its view
-// is a later change); they are drained so the queue never fills.
-func (e *extIteration) hold(ctx context.Context) {
+// hold keeps the clients holding until Runner.Trigger, ShutdownAfter, the
+// agreed instant of a shared test or ctx, and says whether isReady held
+// when last looked at. Changes to the mix are not taken for an external
+// target (its view is a later change); they are drained so the queue
+// never fills.
+func (e *extIteration) hold(ctx context.Context, isReady func() bool) bool {
 	var after <-chan time.Time
-	if e.cfg.ShutdownAfter > 0 {
+	manual := e.ctl.trigger
+	switch {
+	case !e.x.TriggerAt.IsZero():
+		// Only the agreed instant triggers a shared test.
+		t := time.NewTimer(time.Until(e.x.TriggerAt))
+		defer t.Stop()
+		after, manual = t.C, nil
+	case e.cfg.ShutdownAfter > 0:
 		t := time.NewTimer(e.cfg.ShutdownAfter)
 		defer t.Stop()
 		after = t.C
@@ -313,15 +332,15 @@ func (e *extIteration) hold(ctx context.Context) {
 	tick := time.NewTicker(snapshotEvery)
 	defer tick.Stop()
 	for {
-		e.notReady()
+		ready := isReady()
 		e.publish()
 		select {
 		case <-ctx.Done():
-			return
-		case <-e.ctl.trigger:
-			return
+			return ready
+		case <-manual:
+			return ready
 		case <-after:
-			return
+			return ready
 		case <-e.ctl.adjust:
 		case <-tick.C:
 		}
@@ -340,7 +359,7 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	if e.sampler != nil {
 		e.sampler.Drain()
 	}
-	e.trigger = e.now()
+	e.trigger = e.triggerInstant()
 	e.phase = PhaseDraining
 	stop := make(chan struct{})
 	seriesDone := make(chan struct{})
@@ -355,6 +374,9 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 		series = e.admissionSeries(stop)
 	}()
 	trigErr := e.fire()
+	if s := e.rec.Sync; s != nil && !s.TriggerAt.IsZero() && e.x.Trigger.Kind != TriggerNone {
+		s.Fired = e.now()
+	}
 	var keepProbe []AdmissionProbe
 	if e.keep != nil {
 		keepProbe = append(keepProbe, e.keep.probe(e.x, e.addr, e.clock))
@@ -380,6 +402,8 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 func (e *extIteration) fire() error {
 	t := e.x.Trigger
 	switch t.Kind {
+	case TriggerNone:
+		e.rec.TriggerDetail = "none: another runner triggers at " + e.x.TriggerAt.UTC().Format(time.RFC3339Nano)
 	case TriggerSignal, TriggerCtrlBreak:
 		if e.proc == nil {
 			return errNoProcess
@@ -534,6 +558,7 @@ func (e *extIteration) finish() {
 		c.halt()
 	}
 	join.Within(&e.wg, 10*time.Second)
+	e.takeClock()
 	e.it.Trigger = e.trigger
 	// The thread serving each client, by the peer the state endpoint
 	// names: the client's own socket address.

@@ -43,6 +43,11 @@ type Report struct {
 	// as no-growth judged it.
 	Trend      []Trend     `json:"trend"`
 	Iterations []Iteration `json:"iterations"`
+	// Runner is this runner's part in a test shared by several
+	// (--trigger-at, --runner-id); Runners, in a merged report, every
+	// runner's. Both absent otherwise.
+	Runner  *Runner  `json:"runner,omitempty"`
+	Runners []Runner `json:"runners,omitempty"`
 }
 
 // Schema is the current report format. Version 3 added the error verdict
@@ -273,6 +278,9 @@ type Client struct {
 	// States is the client's own side: connecting, connected, request
 	// sent, response ok, holding, open, ended, each with its time.
 	States []State `json:"states"`
+	// Runner is, in a merged report, the runner whose client it was (its
+	// ID there is renumbered); absent otherwise.
+	Runner string `json:"runner,omitempty"`
 }
 
 // Route is one routing probe sent before the trigger.
@@ -291,6 +299,8 @@ type Admission struct {
 	Outcome string  `json:"outcome"`
 	OK      bool    `json:"ok"`
 	Detail  string  `json:"detail"`
+	// Runner is, in a merged report, the runner that tried it.
+	Runner string `json:"runner,omitempty"`
 }
 
 // Resources is what the server still held when the run ended, before
@@ -414,6 +424,7 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 	}
 	r.Checks = append(r.Checks, evaluateRun(r.Iterations)...)
 	r.Trend = trends(r.Iterations)
+	r.Runner = runnerOf(res)
 	r.Verdict = r.runVerdict()
 	return r
 }

@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
 		pthread_mutex_unlock(&mu);
 		fprintf(stderr, "drained\n");
 		if (sig == SIGTERM) {
-			usleep(2000000); /* long enough for a sample between the closes and the exit on a busy machine */
+			usleep(3000000); /* long enough for a sample between the closes and the exit on a busy machine */
 			return 0;
 		}
 	}
