@@ -511,6 +511,7 @@ func (e *extIteration) finish() {
 		if exit.Exited && !e.x.KeepsRunning {
 			e.rec.Port = portCheck(e.addr)
 		}
+		e.proc.release()
 	}
 	if e.state != nil {
 		sr := e.state.end(stateEndWait)
