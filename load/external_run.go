@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -405,7 +406,8 @@ func (e *extIteration) fire() error {
 	case TriggerCmd:
 		ctx, cancel := context.WithTimeout(context.Background(), triggerWait)
 		defer cancel()
-		cmd := shellCommand(ctx, t.Command)
+		line := e.commandLine(t.Command)
+		cmd := shellCommand(ctx, line)
 		cmd.WaitDelay = outputWait
 		out, err := cmd.CombinedOutput()
 		words := strings.Join(strings.Fields(string(out)), " ")
@@ -413,11 +415,23 @@ func (e *extIteration) fire() error {
 			words = words[:outputLineMax] + "…"
 		}
 		if err != nil {
-			return fmt.Errorf("trigger %s: %w (output: %q)", t, err, words)
+			return fmt.Errorf("trigger %s: %w (ran %q, output: %q)", t, err, line, words)
 		}
-		e.rec.TriggerDetail = fmt.Sprintf("command exited 0 (output: %q)", words)
+		e.rec.TriggerDetail = fmt.Sprintf("ran %q: exited 0 (output: %q)", line, words)
 	}
 	return nil
+}
+
+// commandLine is a cmd: trigger's command with PIDPlaceholder replaced by
+// the server's process id and PortPlaceholder by its port, the two things
+// a command cannot otherwise learn when the tool picked them.
+func (e *extIteration) commandLine(command string) string {
+	_, port, _ := net.SplitHostPort(e.addr)
+	pid := ""
+	if e.proc != nil {
+		pid = strconv.Itoa(e.proc.pid)
+	}
+	return strings.NewReplacer(PIDPlaceholder, pid, PortPlaceholder, port).Replace(command)
 }
 
 // admissionSeries tries a new connection every admissionEvery from the
