@@ -353,10 +353,16 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 		keepProbe = append(keepProbe, e.keep.probe(e.x, e.addr, e.clock))
 	}
 	deadline := e.origin.Add(e.trigger + e.cfg.DrainTimeout)
-	e.it.AllEnded = e.waitUntil(e.ctl.abort, time.Until(deadline), func() bool {
-		return closed(seriesDone) && e.allEnded() && (e.proc == nil || e.x.KeepsRunning || e.proc.exited()) &&
-			(e.state == nil || e.state.done())
+	observed := func() bool {
+		return closed(seriesDone) && e.allEnded() && (e.state == nil || e.state.done())
+	}
+	// A process expected to keep running is watched to the deadline: it
+	// must still run then, not only when its clients have ended (a server
+	// exits some time after it closed them).
+	ended := e.waitUntil(e.ctl.abort, time.Until(deadline), func() bool {
+		return observed() && (e.proc == nil || e.proc.exited())
 	})
+	e.it.AllEnded = ended || e.x.KeepsRunning && observed()
 	if closed(e.ctl.abort) {
 		e.it.Interrupted = true
 	}
