@@ -51,7 +51,7 @@ func embeddedOnly() []string {
 func addExternalFlags(fs *pflag.FlagSet) *externalFlags {
 	e := &externalFlags{}
 	fs.StringVar(&e.target, "target", "", "an external server's base URL (http://127.0.0.1:{port}: {port} is a free loopback port, also in the command after --)")
-	fs.StringVar(&e.trigger, "trigger", "", "how to trigger its shutdown: signal:TERM|INT|QUIT|HUP, http:METHOD:PATH[:BODY], cmd:COMMAND (ctrl-break on Windows), none (another runner triggers at --trigger-at); default signal:TERM with a process")
+	fs.StringVar(&e.trigger, "trigger", "", "how to trigger its shutdown: signal:TERM|INT|QUIT|HUP, http:METHOD:PATH[:BODY], cmd:COMMAND ({pid} and {port} in it are the server's; ctrl-break on Windows), none (another runner triggers at --trigger-at); default signal:TERM with a process")
 	fs.IntVar(&e.pid, "pid", 0, "the process of a server already running, to signal and watch")
 	fs.StringVar(&e.page, "page", "/", "route of the idle HTTP clients (external target)")
 	fs.StringVar(&e.rest, "rest", "", "route of the idle REST clients (sent Accept: application/json)")
@@ -195,6 +195,8 @@ func (e *externalFlags) applyTrigger(x *load.External, command []string) error {
 	switch {
 	case t.Kind == load.TriggerSignal && !haveProcess:
 		return fmt.Errorf("--trigger: %s needs a process: a command after -- or --pid", t)
+	case t.Kind == load.TriggerCmd && strings.Contains(t.Command, load.PIDPlaceholder) && !haveProcess:
+		return fmt.Errorf("--trigger: %s in a command needs a process: a command after -- or --pid", load.PIDPlaceholder)
 	case t.Kind == load.TriggerCtrlBreak && len(command) == 0:
 		return errors.New("--trigger: ctrl-break needs a command after -- (launched in its own process group)")
 	}

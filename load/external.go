@@ -69,8 +69,12 @@ type External struct {
 }
 
 // PortPlaceholder is replaced by a free loopback port in External's URL
-// and Command.
+// and Command, and by the port as run in a cmd: trigger.
 const PortPlaceholder = "{port}"
+
+// PIDPlaceholder is replaced by the server's process id (launched, or
+// --pid) in a cmd: trigger.
+const PIDPlaceholder = "{pid}"
 
 // TriggerKind is how shutdown is triggered on an external target.
 type TriggerKind string
@@ -91,7 +95,8 @@ type Trigger struct {
 	Signal string
 	// Method, Path and Body are the request (TriggerHTTP).
 	Method, Path, Body string
-	// Command is the shell command (TriggerCmd).
+	// Command is the shell command (TriggerCmd), PIDPlaceholder and
+	// PortPlaceholder in it not yet replaced.
 	Command string
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -382,10 +383,16 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 		keepProbe = append(keepProbe, e.keep.probe(e.x, e.addr, e.clock))
 	}
 	deadline := e.origin.Add(e.trigger + e.cfg.DrainTimeout)
-	e.it.AllEnded = e.waitUntil(e.ctl.abort, time.Until(deadline), func() bool {
-		return closed(seriesDone) && e.allEnded() && (e.proc == nil || e.x.KeepsRunning || e.proc.exited()) &&
-			(e.state == nil || e.state.done())
+	observed := func() bool {
+		return closed(seriesDone) && e.allEnded() && (e.state == nil || e.state.done())
+	}
+	// A process expected to keep running is watched to the deadline: it
+	// must still run then, not only when its clients have ended (a server
+	// exits some time after it closed them).
+	ended := e.waitUntil(e.ctl.abort, time.Until(deadline), func() bool {
+		return observed() && (e.proc == nil || e.proc.exited())
 	})
+	e.it.AllEnded = ended || e.x.KeepsRunning && observed()
 	if closed(e.ctl.abort) {
 		e.it.Interrupted = true
 	}
@@ -438,7 +445,8 @@ func (e *extIteration) fire() error {
 	case TriggerCmd:
 		ctx, cancel := context.WithTimeout(context.Background(), triggerWait)
 		defer cancel()
-		cmd := shellCommand(ctx, t.Command)
+		line := e.commandLine(t.Command)
+		cmd := shellCommand(ctx, line)
 		cmd.WaitDelay = outputWait
 		out, err := cmd.CombinedOutput()
 		words := strings.Join(strings.Fields(string(out)), " ")
@@ -446,11 +454,23 @@ func (e *extIteration) fire() error {
 			words = words[:outputLineMax] + "…"
 		}
 		if err != nil {
-			return fmt.Errorf("trigger %s: %w (output: %q)", t, err, words)
+			return fmt.Errorf("trigger %s: %w (ran %q, output: %q)", t, err, line, words)
 		}
-		e.rec.TriggerDetail = fmt.Sprintf("command exited 0 (output: %q)", words)
+		e.rec.TriggerDetail = fmt.Sprintf("ran %q: exited 0 (output: %q)", line, words)
 	}
 	return nil
+}
+
+// commandLine is a cmd: trigger's command with PIDPlaceholder replaced by
+// the server's process id and PortPlaceholder by its port, the two things
+// a command cannot otherwise learn when the tool picked them.
+func (e *extIteration) commandLine(command string) string {
+	_, port, _ := net.SplitHostPort(e.addr)
+	pid := ""
+	if e.proc != nil {
+		pid = strconv.Itoa(e.proc.pid)
+	}
+	return strings.NewReplacer(PIDPlaceholder, pid, PortPlaceholder, port).Replace(command)
 }
 
 // admissionSeries tries a new connection every admissionEvery from the
@@ -547,6 +567,7 @@ func (e *extIteration) finish() {
 		if exit.Exited && !e.x.KeepsRunning {
 			e.rec.Port = portCheck(e.addr)
 		}
+		e.proc.release()
 	}
 	if e.state != nil {
 		sr := e.state.end(stateEndWait)

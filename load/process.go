@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type proc struct {
 	pid      int
 	launched bool
 	cmd      *exec.Cmd
+	group    group // a launched process's group: it and its children
 	out      *tail
 	done     chan struct{}
 	stop     chan struct{} // ends the watch of a --pid process
@@ -47,34 +49,67 @@ type proc struct {
 func launch(args []string, log io.Writer) (*proc, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	t := &tail{log: log}
-	cmd.Stdout, cmd.Stderr = t, t
-	cmd.WaitDelay = outputWait
+	// A pipe of the tool's own rather than exec's copying: Wait then
+	// returns when the process exits, so its exit time is not held back
+	// by a child that keeps the output open; the output's wait is bounded
+	// below.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: output pipe: %w", args[0], err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
 	ownGroup(cmd)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close() // the children hold the write end now
+	if err != nil {
+		pr.Close()
 		return nil, fmt.Errorf("start %s: %w", args[0], err)
 	}
-	p := &proc{pid: cmd.Process.Pid, launched: true, cmd: cmd, out: t, done: make(chan struct{})}
-	// Waits for the process and its output; ends when it exits, which
-	// the iteration forces (kill) before it waits for done.
+	g, err := newGroup(cmd.Process)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		pr.Close()
+		return nil, fmt.Errorf("start %s: %w", args[0], err)
+	}
+	p := &proc{pid: cmd.Process.Pid, launched: true, cmd: cmd, group: g, out: t, done: make(chan struct{})}
+	copied := make(chan struct{})
+	// Copies the output until every holder of the pipe's write end has
+	// closed it, or the pipe is closed below.
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(t, pr)
+	}()
+	// Waits for the process, then for its output, bounded; ends when it
+	// exits, which the iteration forces (kill) before it waits for done.
 	go func() {
 		defer close(p.done)
 		err := cmd.Wait()
-		now := time.Now()
-		st := cmd.ProcessState
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.exitAt = now
-		p.exit.Exited = true
-		switch {
-		case st == nil:
-			p.exit.Detail = err.Error()
-		case st.Exited():
-			p.exit.Status, p.exit.StatusKnown, p.exit.Detail = st.ExitCode(), true, st.String()
-		default:
-			p.exit.Detail = st.String()
+		p.recordExit(time.Now(), cmd.ProcessState, err)
+		select {
+		case <-copied:
+		case <-time.After(outputWait):
 		}
+		pr.Close()
+		<-copied
 	}()
 	return p, nil
+}
+
+// recordExit records how a launched process ended, and when.
+func (p *proc) recordExit(now time.Time, st *os.ProcessState, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.exitAt = now
+	p.exit.Exited = true
+	switch {
+	case st == nil:
+		p.exit.Detail = err.Error()
+	case st.Exited():
+		p.exit.Status, p.exit.StatusKnown, p.exit.Detail = st.ExitCode(), true, st.String()
+	default:
+		p.exit.Detail = st.String()
+	}
 }
 
 // attach watches a process the tool did not start: it only sees that it
@@ -103,7 +138,8 @@ func attach(pid int) (*proc, error) {
 	return p, nil
 }
 
-// exited reports whether the process has ended.
+// exited reports whether the process has ended (and, when launched, its
+// output been read).
 func (p *proc) exited() bool {
 	select {
 	case <-p.done:
@@ -132,7 +168,11 @@ func (p *proc) end() (ProcessExit, time.Time) {
 	killed := false
 	if !p.exited() {
 		killed = true
-		_ = killGroup(p.pid, p.launched)
+		if p.launched {
+			_ = p.group.kill()
+		} else {
+			_ = killProcess(p.pid)
+		}
 	}
 	select {
 	case <-p.done:
@@ -145,6 +185,16 @@ func (p *proc) end() (ProcessExit, time.Time) {
 	defer p.mu.Unlock()
 	p.exit.Killed = killed
 	return p.exit, p.exitAt
+}
+
+// release kills what is left of a launched process's group once the
+// process has ended and its port been checked: a child it left behind
+// (a forked worker holding the port) must not outlive the iteration.
+func (p *proc) release() {
+	if p.launched {
+		_ = p.group.kill() // none left is the usual case, not an error
+		p.group.close()
+	}
 }
 
 // tail keeps the last outputTail lines written to it, and copies

@@ -5,6 +5,7 @@ package load
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -43,14 +44,21 @@ func sendSignal(pid int, name string) error {
 // sendCtrlBreak is Windows's; ParseTrigger refuses it here.
 func sendCtrlBreak(int) error { return errors.New("ctrl-break is only available on Windows") }
 
-// killGroup kills pid's process group when the tool launched it (the
-// group's id is its pid), else the process alone.
-func killGroup(pid int, group bool) error {
-	if group {
-		return syscall.Kill(-pid, syscall.SIGKILL)
-	}
-	return syscall.Kill(pid, syscall.SIGKILL)
-}
+// group is a launched process's group: its id is the process's pid.
+type group struct{ pgid int }
+
+func newGroup(p *os.Process) (group, error) { return group{pgid: p.Pid}, nil }
+
+// kill kills every process of the group. Once the process that led it has
+// been waited for, its id cannot be reused while a member of the group is
+// alive, so this reaches only what the server left behind.
+func (g group) kill() error { return syscall.Kill(-g.pgid, syscall.SIGKILL) }
+
+func (group) close() {}
+
+// killProcess kills pid alone (a --pid process: its group is not the
+// tool's to kill).
+func killProcess(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
 
 // alive reports whether pid exists (a zombie still does).
 func alive(pid int) bool {

@@ -171,6 +171,8 @@ func checkProcessExited(it *load.Iteration) Check {
 		return newCheck(StatusPass, 1, "kept running after the trigger, as --expect-exit none expects; stopped by the tool at the end")
 	case x.KeepsRunning:
 		return newCheck(StatusFail, 1, "exited at %s (%s), but --expect-exit none expected it to keep running", at(it, ex.At), ex.Detail)
+	case ex.Killed && !x.Launched:
+		return newCheck(StatusFail, 1, "still running at %s (trigger + --drain-timeout %v): the process was killed (--pid: its group is not the tool's)", at(it, x.ExitDeadline(it.Trigger)), x.DrainTimeout)
 	case ex.Killed:
 		return newCheck(StatusFail, 1, "still running at %s (trigger + --drain-timeout %v): its process group was killed", at(it, x.ExitDeadline(it.Trigger)), x.DrainTimeout)
 	case !ex.Exited:

@@ -107,12 +107,41 @@ func checkThreadLeakExternal(it *load.Iteration) Check {
 	base := &rec.Samples[rec.Baseline]
 	born, opened := rec.Born(final), rec.Opened(final)
 	when := fmt.Sprintf("at %s (port closed %s, --settle %s)", at(it, final.At), at(it, x.Series.FirstRefused), dur(x.Settle))
-	if len(born)+len(opened) == 0 {
-		return newCheck(StatusPass, len(final.Threads), "no thread or socket created after the baseline (%d threads, %d sockets) was left %s",
-			len(base.Threads), len(base.Sockets), when)
-	}
-	var words []string
+	// A new thread is a client's leaked thread only if a sample saw it
+	// serve a connection (blocked on one's descriptor). A runtime's or a
+	// pool's threads (a Go server's netpoller, say) come and stay for
+	// reasons of their own: they are named, not judged.
+	serving := connectionThreads(rec)
+	var leaked, others []osobs.Thread
 	for _, t := range born {
+		if serving[t.TID] {
+			leaked = append(leaked, t)
+		} else {
+			others = append(others, t)
+		}
+	}
+	born = leaked
+	note := ""
+	if len(others) > 0 {
+		note = fmt.Sprintf("; %s never seen serving a connection, not counted: %s", plural(len(others), "other new thread", "other new threads"),
+			capJoin(threadWords(others), ", "))
+	}
+	if len(born)+len(opened) == 0 {
+		return newCheck(StatusPass, len(final.Threads), "no thread or socket created after the baseline to serve a client (%d threads, %d sockets) was left %s%s",
+			len(base.Threads), len(base.Sockets), when, note)
+	}
+	words := threadWords(born)
+	for _, k := range opened {
+		words = append(words, fmt.Sprintf("socket fd %d %s peer %s", k.FD, k.TCPState, k.Peer))
+	}
+	return newCheck(StatusFail, len(born)+len(opened), "%s and %s created after the baseline still there %s: %s%s",
+		plural(len(born), "thread", "threads"), plural(len(opened), "socket", "sockets"), when, capJoin(words, ", "), note)
+}
+
+// threadWords names threads with what they were blocked in.
+func threadWords(ts []osobs.Thread) []string {
+	words := make([]string, 0, len(ts))
+	for _, t := range ts {
 		w := fmt.Sprintf("thread %d", t.TID)
 		if b := t.BlockedIn(); b != "" {
 			w += " in " + b
@@ -122,11 +151,28 @@ func checkThreadLeakExternal(it *load.Iteration) Check {
 		}
 		words = append(words, w)
 	}
-	for _, k := range opened {
-		words = append(words, fmt.Sprintf("socket fd %d %s peer %s", k.FD, k.TCPState, k.Peer))
+	return words
+}
+
+// connectionThreads are the threads some sample saw blocked on the
+// descriptor of a connection (a socket that is not the listener).
+func connectionThreads(rec *osobs.Record) map[int]bool {
+	out := map[int]bool{}
+	for i := range rec.Samples {
+		s := &rec.Samples[i]
+		conn := map[int]bool{}
+		for _, k := range s.Sockets {
+			if k.FD >= 0 && k.TCPState != osobs.StateListen {
+				conn[k.FD] = true
+			}
+		}
+		for _, t := range s.Threads {
+			if t.FD >= 0 && conn[t.FD] {
+				out[t.TID] = true
+			}
+		}
 	}
-	return newCheck(StatusFail, len(born)+len(opened), "%s and %s created after the baseline still there %s: %s",
-		plural(len(born), "thread", "threads"), plural(len(opened), "socket", "sockets"), when, capJoin(words, ", "))
+	return out
 }
 
 // OS is what sampling an external server's process showed, in the JSON

@@ -12,6 +12,16 @@
 //
 // With -state-listen ADDR it exposes its state endpoint on ADDR
 // (GET /state, package shutdowntest/state/nethttp).
+//
+// Flags that misbehave on purpose, for the process paths of the tests:
+// -exit N exits with status N after a clean shutdown; -keep-running stops
+// serving on the trigger but keeps the process running (a trigger that
+// stops a subsystem); -serve-after-trigger D keeps accepting and serving
+// for D after the trigger before it shuts down; -holder D starts a child
+// that keeps the listening socket and the output open for D after the
+// server has gone (a forked worker), in the server's process group, or
+// with -holder-own-group in a session of its own, out of the group's
+// reach. The holder prints "holder pid N" so that a test can end it.
 package main
 
 import (
@@ -39,7 +49,19 @@ func main() {
 	exitCode := flag.Int("exit", 0, "exit status after a clean shutdown")
 	deaf := flag.Bool("ignore-signals", false, "ignore SIGTERM and SIGINT (a server that never stops by itself)")
 	stateListen := flag.String("state-listen", "", "serve the state endpoint (GET /state) on this address")
+	keepRunning := flag.Bool("keep-running", false, "after the shutdown, keep the process running (for a minute at most)")
+	serveAfter := flag.Duration("serve-after-trigger", 0, "go on accepting and serving for this long after the trigger")
+	holder := flag.Duration("holder", 0, "start a child that holds the listening socket and the output for this long")
+	holderOwnGroup := flag.Bool("holder-own-group", false, "start the -holder child in a session of its own")
+	holdFD := flag.Bool("hold-fd", false, "internal: be the -holder child (fd 3 is the listener)")
 	flag.Parse()
+	if *holdFD {
+		// The child's whole work is to exist: it keeps fd 3 (the
+		// listener) and its inherited stdout and stderr open.
+		log.Printf("holder pid %d", os.Getpid())
+		time.Sleep(*holder)
+		return
+	}
 
 	var mu sync.Mutex
 	conns := map[*websocket.Conn]bool{}
@@ -135,6 +157,11 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s", l.Addr())
+	if *holder > 0 {
+		if err := startHolder(l, *holder, *holderOwnGroup); err != nil {
+			log.Fatal(err)
+		}
+	}
 	go func() {
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -147,6 +174,10 @@ func main() {
 	}()
 	go func() {
 		why := <-shutdown
+		if *serveAfter > 0 {
+			log.Printf("serving on for %v (%s)", *serveAfter, why)
+			time.Sleep(*serveAfter)
+		}
 		log.Printf("shutting down (%s)", why)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -162,6 +193,12 @@ func main() {
 	defer cancel()
 	_ = shutdownSrv(ctx)
 	done()
+	if *keepRunning {
+		// Bounded, so that a test that fails to stop it leaves nothing
+		// behind for long.
+		log.Printf("shut down; keeping the process running")
+		time.Sleep(time.Minute)
+	}
 	log.Printf("shut down; exit %d", *exitCode)
 	os.Exit(*exitCode)
 }
