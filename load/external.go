@@ -224,8 +224,12 @@ type ProcessExit struct {
 	StatusKnown bool
 	At          time.Duration
 	// Killed: the tool killed its process group (past the deadline, or at
-	// the end for a process expected to keep running).
-	Killed bool
+	// the end for a process expected to keep running); KilledAt is when
+	// it sent the kill. From then on the kernel, not the server, closes
+	// the process's sockets, though the process may still show in /proc
+	// for a moment.
+	Killed   bool
+	KilledAt time.Duration
 	// Detail is the system's words: "exit status 0", "signal: terminated".
 	Detail string
 }

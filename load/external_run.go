@@ -183,7 +183,7 @@ func (e *extIteration) waitServing() error {
 	last := "no answer"
 	for {
 		if e.proc.exited() {
-			ex, _ := e.proc.end()
+			ex, _, _ := e.proc.end()
 			return fmt.Errorf("the server exited before it was ready (%s); %s", ex.Detail, e.proc.out.lastWords())
 		}
 		req := externalRequest(e.x, e.addr, e.x.ReadyPath, KindHTTP)
@@ -555,9 +555,12 @@ func (e *extIteration) finish() {
 		c.freeze()
 	}
 	if e.proc != nil {
-		exit, at := e.proc.end()
+		exit, at, killAt := e.proc.end()
 		if exit.Exited && !at.IsZero() {
 			exit.At = e.clock(at)
+		}
+		if exit.Killed {
+			exit.KilledAt = e.clock(killAt)
 		}
 		e.rec.Exit = exit
 		e.rec.Output, e.rec.OutputLines = e.proc.out.last()

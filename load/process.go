@@ -164,10 +164,10 @@ func (p *proc) peek(clock func(time.Time) time.Duration) (ProcessExit, time.Dura
 // still running is killed with its group (a launched one; a --pid process
 // is only signalled KILL). It waits for it, bounded, and returns how it
 // ended.
-func (p *proc) end() (ProcessExit, time.Time) {
+func (p *proc) end() (exit ProcessExit, exitAt, killAt time.Time) {
 	killed := false
 	if !p.exited() {
-		killed = true
+		killed, killAt = true, time.Now()
 		if p.launched {
 			_ = p.group.kill()
 		} else {
@@ -184,7 +184,7 @@ func (p *proc) end() (ProcessExit, time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.exit.Killed = killed
-	return p.exit, p.exitAt
+	return p.exit, p.exitAt, killAt
 }
 
 // release kills what is left of a launched process's group once the

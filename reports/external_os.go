@@ -60,9 +60,13 @@ func checkServerClosed(it *load.Iteration) Check {
 		switch {
 		case !cn.Seen:
 			continue
-		case cn.Closed && cn.ClosedAlive:
+		case cn.Closed && cn.ClosedAlive && !(x.Exit.Killed && cn.ClosedAt >= x.Exit.KilledAt):
 			closed = append(closed, name)
 			lastClose = max(lastClose, cn.ClosedAt)
+		case cn.Closed && cn.ClosedAlive:
+			// Seen closed while the process still showed, but only after
+			// the tool had sent its kill: the kernel closed it.
+			bad = append(bad, fmt.Sprintf("%s open until the tool killed the process at %s (closed by the kernel)", name, at(it, x.Exit.KilledAt)))
 		case x.KeepsRunning || !exited:
 			bad = append(bad, fmt.Sprintf("%s still open on the server (%s at %s) when observation ended", name, cn.States[len(cn.States)-1].State, at(it, cn.LastOpen)))
 		case x.Exit.Killed:
