@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -273,10 +274,7 @@ func (s *Server) linger(t *kernel.Thread, w wire, ev, term kernel.Handle) {
 // frame after it could be read, and a full window would not take it.
 func (s *Server) stream(t *kernel.Thread, w wire, rw *responseBuffer, ev, term kernel.Handle) {
 	ws, br := rw.ws, rw.br
-	var pad string
-	if rw.pad > 0 {
-		pad = strings.Repeat("x", rw.pad)
-	}
+	pad := filler()[:rw.pad]
 	seq := 0
 	for {
 		t.Enter(StateWait)
@@ -323,6 +321,10 @@ func (s *Server) stream(t *kernel.Thread, w wire, rw *responseBuffer, ev, term k
 		}
 	}
 }
+
+// filler is the events route's pad, made once and shared by every stream:
+// a thread blocked in a send holds a copy of one message already.
+var filler = sync.OnceValue(func() string { return strings.Repeat("x", maxPad) })
 
 // readFrames reads the frames that are pending, in the pump's buffer or in
 // the reader gorilla uses, and reports whether the connection is finished.
