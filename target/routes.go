@@ -358,10 +358,10 @@ func getSlow(_ *router, req *http.Request, _ map[string]any, _ []string) (int, a
 	return http.StatusOK, map[string]any{"ms": d.Milliseconds()}
 }
 
-// maxPad bounds the events route's pad: enough for a stream that a client
-// which never reads backs up within a few periods, whatever the size its
-// send buffer autotunes to (4 MiB on Linux by default), and small enough
-// that a thread's filler costs little.
+// maxPad bounds the events route's pad: enough to back a stream up within
+// a few periods whatever its send buffer autotunes to (up to 4 MiB on
+// Linux by default), and no more, since a thread blocked in a send holds
+// its message.
 const maxPad = 1 << 20
 
 // padError is the events route's complaint about pad, in fixed words.

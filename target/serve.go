@@ -274,7 +274,10 @@ func (s *Server) linger(t *kernel.Thread, w wire, ev, term kernel.Handle) {
 // frame after it could be read, and a full window would not take it.
 func (s *Server) stream(t *kernel.Thread, w wire, rw *responseBuffer, ev, term kernel.Handle) {
 	ws, br := rw.ws, rw.br
-	pad := filler()[:rw.pad]
+	var pad string
+	if rw.pad > 0 {
+		pad = filler()[:rw.pad]
+	}
 	seq := 0
 	for {
 		t.Enter(StateWait)
