@@ -58,6 +58,9 @@ type client struct {
 	// released: the client closed its own socket (a hostile role's close
 	// or reset), so no descriptor of its is open any more.
 	released bool
+	// blockedIn is the state its server thread was last seen blocked on
+	// terminate in, while every look since found it there (Hostile.OnTerm).
+	blockedIn target.State
 }
 
 // env is what every client of one iteration shares.

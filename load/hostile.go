@@ -44,6 +44,10 @@ type Hostile struct {
 	Lasting bool
 	Want    []target.State
 	Held    bool
+	// OnTerm: the thread must also have been seen blocked in a wait that
+	// includes terminate, as a send backed up by its client is, and be in
+	// the same state since (stillBlocked).
+	OnTerm bool
 	// Passes are the outcomes the role passes with.
 	Passes []Outcome
 	// FromThread: the client gives its socket up (close, reset) or never
@@ -67,12 +71,14 @@ func Answered(status int, code string) Outcome {
 
 // Hostile clients' bounds: how long one waits for an answer, how often a
 // slowloris client sends a byte and how many it sends at most, the
-// receive buffer of a WebSocket client that never reads.
+// receive buffer of a WebSocket client that never reads and the filler it
+// asks for in every message.
 const (
 	hostileWait     = 5 * time.Second
 	slowlorisEvery  = 100 * time.Millisecond
 	slowlorisBytes  = 600 // a minute of bytes, far below the header limit
 	noReadBuffer    = 4 << 10
+	noReadPad       = 256 << 10 // a dozen periods fill loopback's send buffer (2.8 to 3.9 MB)
 	oversizeHeader  = 70_000
 	declaredBody    = 10_000
 	garbageBytes    = 1024
@@ -133,9 +139,9 @@ var hostileRoles = [...]Hostile{
 	{Role: "slowloris", Kind: KindHTTP, Sends: "a request header one byte every 100 ms, never finishing it (at most 600 bytes, then it holds)", Lasting: true,
 		Want:   []target.State{target.StateWait, target.StateRead},
 		Expect: "keep waiting for the rest; on shutdown close the connection", Passes: dropped, run: runSlowloris},
-	{Role: "ws-noread", Kind: KindWS, Sends: "a WebSocket handshake, then never reads, with a 4 KiB receive buffer", Lasting: true,
-		Want: []target.State{target.StateWait, target.StateSend}, FromThread: true,
-		Expect: "keep streaming into it; on shutdown send close 1001 and end the thread when its close wait (2 s) runs out", Passes: threadEnd, run: runWSNoRead},
+	{Role: "ws-noread", Kind: KindWS, Sends: "a WebSocket handshake on `/api/v1/events?pad=262144` (256 KiB of filler a message), then never reads, with a 4 KiB receive buffer set before it connects", Lasting: true,
+		Want: []target.State{target.StateSend}, OnTerm: true, FromThread: true,
+		Expect: "keep streaming into it until its send blocks; on shutdown abandon the blocked send, with no close 1001, and end the thread", Passes: threadEnd, run: runWSNoRead},
 	{Role: "halfclose", Kind: KindREST, Sends: "a held `GET /api/v1/status`, then half-closes", Lasting: true,
 		Want: []target.State{target.StateProcess}, Held: true,
 		Expect: "answer it in full (200) after the trigger, then end the thread", Passes: []Outcome{OutcomeCompleted}, run: runHeldRequest(endHalfClose)},
@@ -207,6 +213,7 @@ func outcomeFromThread(r Role) bool {
 func hostileNotReady(h *Hostile, c *client, th target.ThreadState, seen bool) string {
 	c.mu.Lock()
 	ready, ended, outcome, detail := c.ready, c.ended, c.outcome, c.detail
+	blocked := h.OnTerm && seen && c.stillBlocked(th)
 	c.mu.Unlock()
 	switch {
 	case !h.Lasting && !ended && !(h.FromThread && ready):
@@ -227,8 +234,26 @@ func hostileNotReady(h *Hostile, c *client, th target.ThreadState, seen bool) st
 		return fmt.Sprintf(": thread %d in %s, want %s", th.ID, th.State, joinStates(h.Want))
 	case h.Held && !th.Held:
 		return fmt.Sprintf(": thread %d in %s, request not yet held", th.ID, th.State)
+	case h.OnTerm && !blocked:
+		return fmt.Sprintf(": thread %d in %s, not yet seen blocked on terminate", th.ID, th.State)
 	}
 	return ""
+}
+
+// stillBlocked reports whether c's server thread th has been seen blocked
+// in a wait that includes terminate, at this look or at an earlier one,
+// and has been in the same state at every look since. A send its client
+// backs up tries the socket again between two waits, outside them, and a
+// look can fall there: with many such clients, no one look would find
+// them all inside the wait. c.mu is held.
+func (c *client) stillBlocked(th target.ThreadState) bool {
+	switch {
+	case th.OnTerm:
+		c.blockedIn = th.State
+	case th.State != c.blockedIn:
+		c.blockedIn = ""
+	}
+	return c.blockedIn != "" && c.blockedIn == th.State
 }
 
 // threadOutcome is how a FromThread hostile client ended: its server
@@ -518,26 +543,34 @@ func runSlowloris(c *client) {
 	c.awaitEnd(conn)
 }
 
+// runWSNoRead backs the server's stream up: it asks for a heavy stream
+// and never reads it. Its receive buffer is set before it connects, since
+// the window is scaled at the handshake: set after, Linux still queued 8 to
+// 32 KiB for it, set before 4 KiB. Most of what backs up is the server's
+// send buffer (autotuned to 2.8 to 3.9 MB on loopback), which the pad fills.
 func runWSNoRead(c *client) {
+	nd := &net.Dialer{Timeout: hostileWait, Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		if cerr := rc.Control(func(fd uintptr) {
+			err = setsockopt(syscall.SetsockoptInt, fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, noReadBuffer)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
 	d := websocket.Dialer{HandshakeTimeout: hostileWait,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c.env.dialSem <- struct{}{}
-			conn, err := (&net.Dialer{Timeout: hostileWait}).DialContext(ctx, network, addr)
+			conn, err := nd.DialContext(ctx, network, addr)
 			<-c.env.dialSem
 			if err != nil {
 				return nil, err
 			}
-			// A small receive buffer, so that what the server sends backs
-			// up. (The model's stream sends about 100 bytes a period, and
-			// loopback's send buffers grow to megabytes: in 30 s its send
-			// never blocked, so readiness does not wait for that.)
-			if tc, ok := conn.(*net.TCPConn); ok {
-				_ = tc.SetReadBuffer(noReadBuffer)
-			}
 			c.setConn(conn)
 			return conn, nil
 		}}
-	ws, resp, err := d.DialContext(c.ctx, "ws://"+c.env.addr+"/api/v1/events", http.Header{"X-API-Key": {c.env.apiKey}})
+	ws, resp, err := d.DialContext(c.ctx, fmt.Sprintf("ws://%s/api/v1/events?pad=%d", c.env.addr, noReadPad),
+		http.Header{"X-API-Key": {c.env.apiKey}})
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -549,6 +582,13 @@ func runWSNoRead(c *client) {
 	c.setReady()
 	<-c.halted
 	_ = ws.NetConn().Close()
+}
+
+// setsockopt sets an int socket option on fd through set, which is
+// syscall.SetsockoptInt: its socket is an int on Unix and a Handle on
+// Windows.
+func setsockopt[S ~int | ~uintptr](set func(S, int, int, int) error, fd uintptr, level, opt, v int) error {
+	return set(S(fd), level, opt, v)
 }
 
 func runHeldRequest(e ending) func(*client) {

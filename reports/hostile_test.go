@@ -27,6 +27,9 @@ func hostileRow(h load.Hostile) string {
 		if h.Held {
 			state += ", the request held"
 		}
+		if h.OnTerm {
+			state += ", blocked on terminate"
+		}
 	}
 	passes := make([]string, len(h.Passes))
 	for i, o := range h.Passes {

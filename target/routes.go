@@ -358,12 +358,46 @@ func getSlow(_ *router, req *http.Request, _ map[string]any, _ []string) (int, a
 	return http.StatusOK, map[string]any{"ms": d.Milliseconds()}
 }
 
+// maxPad bounds the events route's pad: enough to back a stream up within
+// a few periods whatever its send buffer autotunes to (up to 4 MiB on
+// Linux by default), and no more, since a thread blocked in a send holds
+// its message.
+const maxPad = 1 << 20
+
+// padError is the events route's complaint about pad, in fixed words.
+var padError = fmt.Sprintf("pad must be one whole number of bytes from 0 to %d, and the only parameter", maxPad)
+
+// padFor reads the events route's query: none, or exactly one parameter,
+// pad, a whole number of filler bytes per message up to maxPad.
+func padFor(rawQuery string) (int, bool) {
+	if rawQuery == "" {
+		return 0, true
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil || len(q) != 1 || len(q["pad"]) != 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(q["pad"][0], 10, 32)
+	if err != nil || n > maxPad {
+		return 0, false
+	}
+	return int(n), true
+}
+
 // events is the WebSocket route: the upgrade happens here, in process; the
-// stream itself runs on the thread after the handler returns.
+// stream itself runs on the thread after the handler returns. GET
+// /api/v1/events?pad=N adds N filler bytes to every message, so that a
+// client which never reads really backs the server's sends up (the stats
+// alone are about 100 bytes a period, which loopback buffers for minutes).
 func (r *router) events(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		writeError(w, apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed"})
+		return
+	}
+	pad, ok := padFor(req.URL.RawQuery)
+	if !ok {
+		writeError(w, apiError{http.StatusBadRequest, "INVALID_ARGUMENT", padError})
 		return
 	}
 	if r.s.Lifecycle() >= ShuttingDown {
@@ -374,5 +408,6 @@ func (r *router) events(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		return // gorilla has answered (400) or the socket failed
 	}
-	w.(*responseBuffer).ws = ws
+	rb := w.(*responseBuffer)
+	rb.ws, rb.pad = ws, pad
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -59,7 +61,7 @@ func (s *Server) serve(t *kernel.Thread, sd *socketData) {
 	s.routes.ServeHTTP(rw, req)
 	s.served.Add(1)
 	if rw.ws != nil {
-		s.stream(t, w, rw.ws, rw.br, ev, term)
+		s.stream(t, w, rw, ev, term)
 		return
 	}
 	t.Enter(StateSend)
@@ -263,7 +265,19 @@ func (s *Server) linger(t *kernel.Thread, w wire, ev, term kernel.Handle) {
 // for the client's close. The first message does not wait a period: a
 // client knows the stream is live as soon as it is, and a run's clients
 // are ready without waiting StreamEvery.
-func (s *Server) stream(t *kernel.Thread, w wire, ws *websocket.Conn, br *bufio.Reader, ev, term kernel.Handle) {
+//
+// A message the client does not take blocks its send, which waits in
+// {connEvent, terminate} (socketData.Write) for as long as the thread
+// waits for a client anywhere: without a bound but hardened's client
+// timeout, as eMule's INFINITE waits. Terminate abandons it, and the
+// thread ends without a close 1001: the message was cut mid-frame, so no
+// frame after it could be read, and a full window would not take it.
+func (s *Server) stream(t *kernel.Thread, w wire, rw *responseBuffer, ev, term kernel.Handle) {
+	ws, br := rw.ws, rw.br
+	var pad string
+	if rw.pad > 0 {
+		pad = filler()[:rw.pad]
+	}
 	seq := 0
 	for {
 		t.Enter(StateWait)
@@ -275,8 +289,12 @@ func (s *Server) stream(t *kernel.Thread, w wire, ws *websocket.Conn, br *bufio.
 		case kernel.WaitTimeout:
 			t.Enter(StateSend)
 			seq++
-			_ = ws.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
-			if err := ws.WriteJSON(s.streamEvent(seq)); err != nil {
+			msg := s.streamEvent(seq)
+			if pad != "" {
+				msg["pad"] = pad
+			}
+			_ = ws.SetWriteDeadline(s.clientDeadline())
+			if err := ws.WriteJSON(msg); err != nil {
 				return
 			}
 		case 0:
@@ -307,6 +325,10 @@ func (s *Server) stream(t *kernel.Thread, w wire, ws *websocket.Conn, br *bufio.
 	}
 }
 
+// filler is the events route's pad, made once and shared by every stream:
+// a thread blocked in a send holds a copy of one message already.
+var filler = sync.OnceValue(func() string { return strings.Repeat("x", maxPad) })
+
 // readFrames reads the frames that are pending, in the pump's buffer or in
 // the reader gorilla uses, and reports whether the connection is finished.
 // It never reads when nothing is pending, so it cannot block on an idle
@@ -331,6 +353,7 @@ type responseBuffer struct {
 	body   bytes.Buffer
 	ws     *websocket.Conn
 	br     *bufio.Reader
+	pad    int // filler bytes per stream message (the events route's pad)
 }
 
 func newResponseBuffer(w wire) *responseBuffer {

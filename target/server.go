@@ -100,7 +100,9 @@ type Config struct {
 	// CloseWait bounds the wait for a WebSocket client's close frame after
 	// the server sent close 1001; default 2s.
 	CloseWait time.Duration
-	// IOTimeout bounds every socket write; default 5s.
+	// IOTimeout bounds every socket write but a stream message's, which
+	// waits for its client as reads and linger do (ClientTimeout); default
+	// 5s.
 	IOTimeout time.Duration
 	// ClientTimeout is hardened's client I/O timeout: it bounds the wait
 	// for a request's bytes and linger, and ends the connection when it
