@@ -61,6 +61,9 @@ type client struct {
 	// blockedIn is the state its server thread was last seen blocked on
 	// terminate in, while every look since found it there (Hostile.OnTerm).
 	blockedIn target.State
+	// parked: the client holds its connection with no goroutine of its
+	// own (an idle one after its response); halt closes it.
+	parked bool
 }
 
 // env is what every client of one iteration shares.
@@ -158,7 +161,10 @@ func (c *client) halt() {
 		close(c.halted)
 		c.cancel()
 		c.mu.Lock()
-		if c.conn != nil {
+		switch {
+		case c.parked:
+			_ = c.conn.Close()
+		case c.conn != nil:
 			_ = c.conn.SetDeadline(time.Now())
 		}
 		c.mu.Unlock()
@@ -188,13 +194,28 @@ func (c *client) fail(err error, what string) {
 	}
 }
 
+// close closes the client's connection when its goroutine ends, unless
+// the client parked it for halt.
 func (c *client) close() {
 	c.mu.Lock()
 	conn := c.conn
+	if c.parked {
+		conn = nil
+	}
 	c.mu.Unlock()
 	if conn != nil {
 		_ = conn.Close()
 	}
+}
+
+// park hands the connection to halt and lets the client's goroutine end:
+// a client that only holds its connection needs none, and thousands of
+// them each parked in a goroutine held its stack. Halted already, the
+// client does not park, and its goroutine's end closes the connection.
+func (c *client) park() {
+	c.mu.Lock()
+	c.parked = !c.isHalted()
+	c.mu.Unlock()
 }
 
 func (c *client) run() {
@@ -294,7 +315,7 @@ func (c *client) runHTTP() {
 	}
 	c.enter(csHolding)
 	c.setReady()
-	<-c.halted
+	c.park()
 }
 
 // exchange sends req on conn and reads the whole response. An in-flight
@@ -375,8 +396,15 @@ func checkResponse(k Kind, resp *http.Response, body []byte) error {
 	return nil
 }
 
+// wsWriteBufs holds the WebSocket clients' write buffers between writes.
+var wsWriteBufs sync.Pool
+
 func (c *client) runWS() {
+	// A client only reads its stream's short messages and writes at most
+	// a close: small read buffers and a write buffer held only while
+	// writing keep thousands of streams from holding 8 KiB each.
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, TLSClientConfig: c.env.tls,
+		ReadBufferSize: 512, WriteBufferPool: &wsWriteBufs,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c.env.dialSem <- struct{}{}
 			conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)

@@ -101,6 +101,7 @@ const (
 	pollFirst     = 100 * time.Microsecond
 	pollEvery     = 2 * time.Millisecond
 	snapshotEvery = 50 * time.Millisecond
+	pollAtMost    = 200 * time.Millisecond
 )
 
 type iteration struct {
@@ -356,10 +357,14 @@ func (r *iteration) waitUntil(stop <-chan struct{}, d time.Duration, cond func()
 		}
 		// A snapshot holds the kernel lock while it copies; with thousands
 		// of threads that is a millisecond. Polling no more often than 20
-		// times its cost keeps the observer under 5% of the lock.
+		// times its cost keeps the observer under 5% of the lock. But its
+		// cost includes the wait for the lock, which thousands of threads
+		// getting ready contend for: one snapshot of 50 ms then put the
+		// next look a second later, and the clients' readiness with it.
+		// pollAtMost bounds that.
 		select {
 		case <-stop:
-		case <-time.After(max(poll, 20*took)):
+		case <-time.After(min(max(poll, 20*took), pollAtMost)):
 		}
 	}
 }
@@ -420,27 +425,29 @@ func (r *iteration) notReady() []string {
 		ready, local, ended, outcome, detail := c.ready, c.local, c.ended, c.outcome, c.detail
 		c.mu.Unlock()
 		want := wantState(c.Role)
-		name := fmt.Sprintf("client %d (%s %s)", c.ID, c.Kind, c.Role)
+		// Named only when missing: a look at thousands of clients is
+		// made many times while they get ready.
+		name := func() string { return fmt.Sprintf("client %d (%s %s)", c.ID, c.Kind, c.Role) }
 		th, seen := threads[local]
 		if h := hostileByRole[c.Role]; h != nil {
 			if why := hostileNotReady(h, c, th, seen); why != "" {
-				missing = append(missing, name+why)
+				missing = append(missing, name()+why)
 			}
 			continue
 		}
 		switch {
 		case ended:
-			missing = append(missing, fmt.Sprintf("%s ended: %s %s", name, outcome, detail))
+			missing = append(missing, fmt.Sprintf("%s ended: %s %s", name(), outcome, detail))
 		case !ready:
-			missing = append(missing, name+" not ready on the client side")
+			missing = append(missing, name()+" not ready on the client side")
 		case !seen:
-			missing = append(missing, name+" has no server thread")
+			missing = append(missing, name()+" has no server thread")
 		case !slices.Contains(want, th.State):
-			missing = append(missing, fmt.Sprintf("%s: thread %d in %s, want %s", name, th.ID, th.State, joinStates(want)))
+			missing = append(missing, fmt.Sprintf("%s: thread %d in %s, want %s", name(), th.ID, th.State, joinStates(want)))
 		case c.Role == RoleInflight && !th.Held:
 			// In process is not enough: the handler must be past its
 			// shutting-down check, with the request held by the UI thread.
-			missing = append(missing, fmt.Sprintf("%s: thread %d in process, request not yet held", name, th.ID))
+			missing = append(missing, fmt.Sprintf("%s: thread %d in process, request not yet held", name(), th.ID))
 		}
 	}
 	removed := make(map[string]bool, len(r.removed))

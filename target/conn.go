@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"shutdowntest/target/kernel"
@@ -83,12 +84,25 @@ func (sd *socketData) attach(t *kernel.Thread, ev, term kernel.Handle) {
 	}
 }
 
+// pumpBufs holds the pumps' read buffers. A pump takes one only once its
+// socket is readable and gives it back after the read, so the thousands of
+// sockets that sit idle (a lingering or silent client) hold none: with a
+// buffer each they held 4 KiB a socket.
+var pumpBufs = sync.Pool{New: func() any { return new([4 << 10]byte) }}
+
 func (sd *socketData) pump() {
-	b := make([]byte, 4<<10)
+	rc := rawConn(sd.conn)
 	for {
-		n, err := sd.conn.Read(b)
+		if rc != nil {
+			// A wait that fails (the socket closed) leaves the error to
+			// the read below, which fails the same way.
+			awaitReadable(rc)
+		}
+		b := pumpBufs.Get().(*[4 << 10]byte)
+		n, err := sd.conn.Read(b[:])
 		sd.mu.Lock()
 		sd.buf = append(sd.buf, b[:n]...)
+		pumpBufs.Put(b)
 		if err == nil && len(sd.buf) > maxBuffered {
 			err = errOverflow
 		}
@@ -101,6 +115,20 @@ func (sd *socketData) pump() {
 			return
 		}
 	}
+}
+
+// rawConn is c's descriptor, for a wait until it is readable; nil when c
+// has none (a pipe in a test), whose pump then waits in its read.
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // signal raises readiness for the thread (its event) and for a blocked Read.

@@ -32,7 +32,8 @@ type router struct {
 func newRouter(s *Server) *router {
 	r := &router{s: s}
 	// ReadBufferSize 0 makes gorilla reuse the hijacked reader; see Hijack.
-	r.up = websocket.Upgrader{HandshakeTimeout: s.cfg.IOTimeout,
+	// A stream's write buffer is held only while a message is written.
+	r.up = websocket.Upgrader{HandshakeTimeout: s.cfg.IOTimeout, WriteBufferPool: &wsWriteBufs,
 		CheckOrigin: func(*http.Request) bool { return true }}
 	return r
 }

@@ -366,10 +366,18 @@ func (rw *responseBuffer) WriteHeader(code int) { rw.status = code }
 
 func (rw *responseBuffer) Write(p []byte) (int, error) { return rw.body.Write(p) }
 
+// wsWriteBufs holds the streams' write buffers between messages: a
+// stream sends a message of about 100 bytes a period, and thousands of
+// them each holding a 4 KiB buffer were most of their memory.
+var wsWriteBufs sync.Pool
+
 // Hijack hands gorilla the pump-aware connection. The reader returned is
 // the one gorilla reuses for frames (its ReadBufferSize is left 0), so
-// readFrames can see what it holds.
+// readFrames can see what it holds; 512 bytes is over the 256 gorilla
+// needs to reuse it, and a client sends the stream little more than its
+// close frame. The writer is not used: the upgrader writes from
+// wsWriteBufs.
 func (rw *responseBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	rw.br = bufio.NewReaderSize(rw.w, 4096)
-	return rw.w, bufio.NewReadWriter(rw.br, bufio.NewWriter(rw.w)), nil
+	rw.br = bufio.NewReaderSize(rw.w, 512)
+	return rw.w, bufio.NewReadWriter(rw.br, bufio.NewWriterSize(rw.w, 16)), nil
 }
