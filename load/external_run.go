@@ -615,7 +615,10 @@ func (e *extIteration) publish() {
 	}
 	var latest *osobs.Record
 	if e.sampler != nil {
-		latest = &osobs.Record{Samples: []osobs.Sample{e.sampler.Latest()}}
+		// The view draws the server panel from the latest sample (it keeps
+		// its own history of counts); the whole record comes with the result.
+		latest = &osobs.Record{PID: e.proc.pid, Available: true, Samples: []osobs.Sample{e.sampler.Latest()}}
+		s.External.OS = latest
 	}
 	for _, c := range e.clients {
 		cr := c.view()
