@@ -53,7 +53,8 @@ type extIteration struct {
 	missing  int
 	lastPub  time.Time
 	lastPh   Phase
-	sampler  *osobs.Sampler // nil: no OS sampling
+	sampler  *osobs.Sampler        // nil: no OS sampling
+	sides    map[string]ServerSide // the clients' server sides live samples showed, by local address
 	// tooFast are the in-flight clients answered before the trigger.
 	tooFast []int
 }
@@ -622,7 +623,7 @@ func (e *extIteration) publish() {
 	}
 	for _, c := range e.clients {
 		cr := c.view()
-		cr.Server = serverSide(latest, cr.Local)
+		cr.Server = e.liveSide(latest, cr.Local)
 		s.Clients = append(s.Clients, cr)
 	}
 	select {

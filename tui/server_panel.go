@@ -156,7 +156,7 @@ func (m *Model) serverLines(inner int) []string {
 		}
 		lines = append(lines, m.tally.server.words())
 		if rec.Taken > 0 {
-			lines = append(lines, stDim.Render(fmt.Sprintf("%d samples of %s, ≤%s apart", rec.Taken, ms(rec.MeanCost()), ms(rec.Interval))))
+			lines = append(lines, stDim.Render(fmt.Sprintf("%d × %s, ≤%s apart", rec.Taken, ms(rec.MeanCost()), ms(rec.Interval))))
 		} else {
 			lines = append(lines, stDim.Render(fmt.Sprintf("sampling process %d (%s)", rec.PID, cmp.Or(rec.Method, "live"))))
 		}

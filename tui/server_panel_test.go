@@ -173,7 +173,7 @@ func TestExternalServerView(t *testing.T) {
 		t.Errorf("history of %d points at the result, want the record's (3: at, until, gone)", n)
 	}
 	screen = ansi.Strip(m.View())
-	for _, want := range []string{"threads gone", "40 samples of 0.5ms, ≤10ms apart"} {
+	for _, want := range []string{"threads gone", "40 × 0.5ms, ≤10ms apart"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the final screen lacks %q:\n%s", want, screen)
 		}
