@@ -2,16 +2,13 @@ package tui
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
-	"shutdowntest/internal/goldenfile"
 	"shutdowntest/load"
 	"shutdowntest/load/osobs"
 )
@@ -74,10 +71,8 @@ func tpcSample(at time.Duration, conns map[int]string, gone bool) osobs.Sample {
 // with four of them closed by the server (their threads exited) and two
 // still served. The snapshots carry the latest sample and each client's
 // server side, as load's publish fills them.
-func externalSampled(t *testing.T, w, h int) Model {
-	t.Helper()
-	m := externalModel(t)
-	m, _ = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+func externalSampled(w, h int) Model {
+	m := fxSend(externalModel(), tea.WindowSizeMsg{Width: w, Height: h})
 	all := map[int]string{}
 	for i := range 6 {
 		all[i] = osobs.StateEstablished
@@ -112,7 +107,7 @@ func externalSampled(t *testing.T, w, h int) Model {
 				s.Clients[i].Outcome, s.Clients[i].Detail = load.OutcomeClosed, "closed by the server"
 			}
 		}
-		m, _ = update(t, m, snapMsg{gen: m.gen, snap: s})
+		m = fxSnap(m, s)
 	}
 	return m
 }
@@ -122,7 +117,7 @@ func externalSampled(t *testing.T, w, h int) Model {
 // serving thread and what it is blocked in; "–" only for what no sample
 // showed.
 func TestExternalServerView(t *testing.T) {
-	m := externalSampled(t, 120, 40)
+	m := externalSampled(120, 40)
 	if n := len(m.osHist.points); n != 5 {
 		t.Errorf("history of %d points, want one per new sample (5)", n)
 	}
@@ -177,26 +172,5 @@ func TestExternalServerView(t *testing.T) {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the final screen lacks %q:\n%s", want, screen)
 		}
-	}
-}
-
-// The golden scenes of an external target with samples, at both sizes.
-func TestExternalServerGolden(t *testing.T) {
-	for _, sz := range goldenSizes {
-		name := fmt.Sprintf("external-tpc-draining-%dx%d", sz.w, sz.h)
-		t.Run(name, func(t *testing.T) {
-			view := externalSampled(t, sz.w, sz.h).View()
-			lines := strings.Split(view, "\n")
-			if len(lines) != sz.h {
-				t.Errorf("%d lines, want %d (the height)", len(lines), sz.h)
-			}
-			for i, l := range lines {
-				if w := lipgloss.Width(l); w > sz.w {
-					t.Errorf("line %d is %d wide, more than %d: %q", i+1, w, sz.w, ansi.Strip(l))
-				}
-			}
-			plain := ansi.Strip(view)
-			goldenfile.Check(t, filepath.Join("testdata", name+".golden"), []byte(plain+"\n"), "go test ./tui -run Golden -update")
-		})
 	}
 }
