@@ -147,13 +147,14 @@ func (m *Model) serverLines(inner int) []string {
 	default:
 		last := &rec.Samples[len(rec.Samples)-1]
 		room := max(inner-len("threads 0000 "), 1)
-		if last.Gone {
-			lines = append(lines, fmt.Sprintf("threads %4s %s", "gone", stInfo.Render(sparkline(m.osHist.points, room, threadCount))),
-				fmt.Sprintf("sockets %4s %s", "gone", stInfo.Render(sparkline(m.osHist.points, room, socketCount))))
-		} else {
-			lines = append(lines, fmt.Sprintf("threads %4d %s", len(last.Threads), stInfo.Render(sparkline(m.osHist.points, room, threadCount))),
-				fmt.Sprintf("sockets %4d %s", len(last.Sockets), stInfo.Render(sparkline(m.osHist.points, room, socketCount))))
+		now := func(n int) string {
+			if last.Gone {
+				return "gone"
+			}
+			return strconv.Itoa(n)
 		}
+		lines = append(lines, fmt.Sprintf("threads %4s %s", now(len(last.Threads)), stInfo.Render(sparkline(m.osHist.points, room, threadCount))),
+			fmt.Sprintf("sockets %4s %s", now(len(last.Sockets)), stInfo.Render(sparkline(m.osHist.points, room, socketCount))))
 		lines = append(lines, m.tally.server.words())
 		if rec.Taken > 0 {
 			lines = append(lines, stDim.Render(fmt.Sprintf("%d × %s, ≤%s apart", rec.Taken, ms(rec.MeanCost()), ms(rec.Interval))))

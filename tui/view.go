@@ -333,16 +333,16 @@ func (m *Model) stepsLine() string {
 	return line
 }
 
-// top is the terminate and drain panels: side by side when wide, one
-// compact block when not.
+// top is the terminate (for an external target, the process and server)
+// and drain panels: side by side when wide, one compact block when not.
 func (m *Model) top() []string {
 	if m.width >= wide {
-		lw := max(48, m.width*40/100)
-		rw := m.width - lw
-		left := panel(stTitle.Render("terminate signal"), m.terminateLines(), lw)
 		if m.isExternal() {
 			return m.externalTop()
 		}
+		lw := max(48, m.width*40/100)
+		rw := m.width - lw
+		left := panel(stTitle.Render("terminate signal"), m.terminateLines(), lw)
 		right := panel(stTitle.Render("drain"), m.drainLines(rw-4), rw)
 		return strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, left, right), "\n")
 	}
