@@ -61,6 +61,33 @@ func (e *extIteration) settle(deadline time.Time) {
 	e.sampler.Final()
 }
 
+// liveSide is a client's server side for a live snapshot: the latest
+// sample's, or once a socket seen before is no longer there, that one
+// gone (with the thread that served it), as the whole record will say.
+func (e *extIteration) liveSide(latest *osobs.Record, local string) ServerSide {
+	s := serverSide(latest, local)
+	if local == "" || latest == nil {
+		return s
+	}
+	if e.sides == nil {
+		e.sides = map[string]ServerSide{}
+	}
+	before, seen := e.sides[local]
+	switch {
+	case s.Socket != "":
+		if s.Thread == 0 {
+			s.Thread, s.BlockedIn = before.Thread, before.BlockedIn
+		}
+	case seen:
+		s = before
+		s.Socket = osobs.StateGone
+	default:
+		return s
+	}
+	e.sides[local] = s
+	return s
+}
+
 // serverSide is a client's server side as the samples show it: from the
 // latest sample while running, from the whole record at the end.
 func serverSide(rec *osobs.Record, local string) ServerSide {

@@ -54,7 +54,8 @@ type extIteration struct {
 	missing  int
 	lastPub  time.Time
 	lastPh   Phase
-	sampler  *osobs.Sampler // nil: no OS sampling
+	sampler  *osobs.Sampler        // nil: no OS sampling
+	sides    map[string]ServerSide // the clients' server sides live samples showed, by local address
 	// tooFast are the in-flight clients answered before the trigger.
 	tooFast []int
 	// clockEst receives the clock estimate of a shared test (nil: none
@@ -664,11 +665,14 @@ func (e *extIteration) publish() {
 	}
 	var latest *osobs.Record
 	if e.sampler != nil {
-		latest = &osobs.Record{Samples: []osobs.Sample{e.sampler.Latest()}}
+		// The view draws the server panel from the latest sample (it keeps
+		// its own history of counts); the whole record comes with the result.
+		latest = &osobs.Record{PID: e.proc.pid, Available: true, Samples: []osobs.Sample{e.sampler.Latest()}}
+		s.External.OS = latest
 	}
 	for _, c := range e.clients {
 		cr := c.view()
-		cr.Server = serverSide(latest, cr.Local)
+		cr.Server = e.liveSide(latest, cr.Local)
 		s.Clients = append(s.Clients, cr)
 	}
 	select {

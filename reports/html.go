@@ -164,6 +164,9 @@ func (r Report) htmlPage() htmlPage {
 		Legend:      tlLegend(),
 		Marks:       tlMarksLegend(),
 	}
+	if r.osLanes() {
+		p.Legend = append(p.Legend, osLegend()...)
+	}
 	if p.Verdict != string(VerdictPass) && p.Verdict != string(VerdictError) {
 		p.Verdict = string(VerdictFail)
 	}

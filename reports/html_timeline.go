@@ -246,6 +246,7 @@ func tlBuild(r Report, it Iteration) tlView {
 	}
 	y += 2
 	y = b.lanes(y)
+	y = b.osLanes(y)
 	bottom := y + 2
 
 	b.axis(axisY, top, bottom)

@@ -13,14 +13,11 @@ import (
 )
 
 // An external target (issue 11) is drawn with what the tool can know of
-// it: the URL, the command and its process, the clients' own account.
-// Its server threads, handles and terminate signal are in another
-// process: their columns say n/a rather than stay blank, and the keys
-// that steer the embedded model (p, +, -) say why they do nothing.
-
-// notObserved is what a column of the server's inside shows for an
-// external target.
-const notObserved = "n/a"
+// it: the URL, the command and its process, the clients' own account,
+// and what the OS samples and a state endpoint show of its inside (see
+// server_panel.go). Its handles and terminate signal are in another
+// process, and the keys that steer the embedded model (p, +, -) say why
+// they do nothing.
 
 func (m *Model) isExternal() bool { return m.cfg.External != nil }
 
@@ -103,7 +100,7 @@ func (m *Model) externalDrainLines(inner int) []string {
 	t := fmt.Sprintf("time t+%.3fs of %s ", used.Seconds(), ms(budget))
 	m.timeBar.Width = max(inner-len(t), 4)
 	return []string{head + m.bar.ViewAs(frac) + pct, t + m.timeBar.ViewAs(min(float64(used)/float64(budget), 1)),
-		"the process must exit within the drain budget", m.tally.ended}
+		"the process must exit by then", m.tally.ended}
 }
 
 // externalKey answers p, + and - for an external target: they steer the

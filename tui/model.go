@@ -102,7 +102,8 @@ type Model struct {
 	cursor   int                            // index into visible
 	offset   int                            // first visible row shown
 	log      eventLog
-	notice   string // one line for the footer: what the last key did
+	osHist   osHistory // an external server's thread and socket counts
+	notice   string    // one line for the footer: what the last key did
 
 	// triggeredFor is the iteration the trigger was last sent for;
 	// cycling, that s was pressed in this run, so later iterations
@@ -208,6 +209,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) observe(s load.Snapshot) {
 	m.snap, m.haveSnap = s, true
 	m.rows = liveRows(&m.snap, m.rows, m.byPeer)
+	m.osHist.observe(&m.snap)
 	m.tally = m.derive()
 	m.log.observe(&m.snap, m.about(), m.tally.term)
 	if m.cycling && s.Phase == load.PhaseHolding {
@@ -232,6 +234,9 @@ func (m *Model) finish(res *load.Result, err error) {
 			it := &res.Iterations[n-1]
 			m.rows = finalRows(it)
 			m.snap, m.haveSnap = recordSnapshot(it, res.Config.Iterations), true
+			if it.External != nil && it.External.OS != nil {
+				m.osHist.fromRecord(it.External.OS)
+			}
 		}
 	}
 	m.tally = m.derive()
@@ -392,6 +397,7 @@ func (m *Model) restart() tea.Cmd {
 	m.ended, m.res, m.err, m.report = false, nil, nil, reports.Report{}
 	m.triggeredFor, m.cycling, m.cursor, m.offset = 0, false, 0, 0
 	m.log.reset()
+	m.osHist = osHistory{}
 	m.notice = fmt.Sprintf("started again: %s, %d clients", m.about(), m.cfg.Mix.Total())
 	cmd := m.startRun()
 	m.setKeys()

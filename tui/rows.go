@@ -25,6 +25,9 @@ type row struct {
 	// with (load.Role.Passes, the rule the checks and reports use).
 	failed bool
 	client string // what the client itself says
+	// server is the client's connection inside an external server, as
+	// the OS samples showed it.
+	server load.ServerSide
 }
 
 var kindWords = map[load.Kind]string{load.KindHTTP: "HTTP", load.KindREST: "REST", load.KindWS: "WS", load.KindTCP: "TCP"}
@@ -55,7 +58,7 @@ func liveRows(s *load.Snapshot, rows []row, byPeer map[string]*target.ThreadStat
 	rows = rows[:0]
 	for i := range s.Clients {
 		c := &s.Clients[i]
-		r := row{id: c.ID, kind: c.Kind, role: c.Role, client: clientWords(c)}
+		r := row{id: c.ID, kind: c.Kind, role: c.Role, client: clientWords(c), server: c.Server}
 		outcome := c.Outcome
 		if th := byPeer[c.Local]; th != nil && c.Local != "" {
 			r.thread, r.state, r.onTerm = th.ID, th.State, th.OnTerm
@@ -87,7 +90,7 @@ func finalRows(it *load.Iteration) []row {
 	for i := range it.Clients {
 		c := &it.Clients[i]
 		r := row{id: c.ID, kind: c.Kind, role: c.Role, outcome: c.Outcome, client: clientWords(c),
-			failed: !c.Role.Passes(c.Outcome)}
+			failed: !c.Role.Passes(c.Outcome), server: c.Server}
 		if t := byID[c.Thread]; t != nil && len(t.States) > 0 {
 			last := t.States[len(t.States)-1]
 			r.thread, r.state = t.ID, last.State
@@ -115,12 +118,13 @@ func clientWords(c *load.ClientResult) string {
 }
 
 // matches reports whether r passes the filter: every word of it names the
-// row's kind, role, thread state or outcome as the table shows them (or a
-// prefix of one).
+// row's kind, role, thread state, server socket state or outcome as the
+// table shows them (or a prefix of one).
 func (r *row) matches(words []string) bool {
 	kind, role, state, outcome := kindWords[r.kind], roleWord(r.role), string(r.state), outcomeWord(r.outcome)
 	for _, w := range words {
-		if !hasPrefixFold(kind, w) && !hasPrefixFold(role, w) && !hasPrefixFold(state, w) && !hasPrefixFold(outcome, w) {
+		if !hasPrefixFold(kind, w) && !hasPrefixFold(role, w) && !hasPrefixFold(state, w) && !hasPrefixFold(outcome, w) &&
+			!hasPrefixFold(r.server.Socket, w) {
 			return false
 		}
 	}

@@ -21,10 +21,14 @@ type tally struct {
 	lastExit  time.Duration
 	ended     string // how many clients of each role have ended
 	term      terminateView
+	server    serverTally // an external target's clients' server sides
 }
 
 func (m *Model) derive() tally {
 	t := tally{counts: countStates(m.rows), term: m.deriveTerminate()}
+	if m.isExternal() {
+		t.server = deriveServer(m.rows)
+	}
 	type acc struct{ n, done int }
 	byRole := map[load.Role]*acc{}
 	var order []load.Role

@@ -333,23 +333,27 @@ func (m *Model) stepsLine() string {
 	return line
 }
 
-// top is the terminate and drain panels: side by side when wide, one
-// compact block when not.
+// top is the terminate (for an external target, the process and server)
+// and drain panels: side by side when wide, one compact block when not.
 func (m *Model) top() []string {
 	if m.width >= wide {
+		if m.isExternal() {
+			return m.externalTop()
+		}
 		lw := max(48, m.width*40/100)
 		rw := m.width - lw
 		left := panel(stTitle.Render("terminate signal"), m.terminateLines(), lw)
-		if m.isExternal() {
-			left = panel(stTitle.Render("server process"), m.processLines(), lw)
-		}
 		right := panel(stTitle.Render("drain"), m.drainLines(rw-4), rw)
 		return strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, left, right), "\n")
 	}
 	d := m.drainLines(m.width - 2)
 	if m.isExternal() {
 		p := m.processLines()
-		return []string{" " + p[0] + " · " + p[1], " " + p[2], " " + d[0]}
+		second := " " + p[2]
+		if s := m.serverCompact(m.width); s != "" {
+			second = s
+		}
+		return []string{" " + p[0] + " · " + p[1], second, " " + d[0]}
 	}
 	t := m.terminateLines()
 	tv := m.tally.term
@@ -514,7 +518,11 @@ func (m *Model) countsLine() string {
 		parts = append(parts, st.Render(fmt.Sprintf("%s %d", word, c.n)))
 	}
 	left := " " + strings.Join(parts, " · ")
-	if m.isExternal() {
+	switch {
+	case !m.isExternal() || m.tally.total > 0: // the state endpoint's threads count as the model's
+	case m.tally.server.seen > 0:
+		left = m.tally.server.countsWords()
+	default:
 		left = stDim.Render(" server threads: not observable (external target)")
 	}
 	f := "all"
@@ -541,6 +549,9 @@ const (
 )
 
 func (m *Model) tableHeader() string {
+	if m.isExternal() {
+		return stHeader.Render(externalHeader(m.width >= wide))
+	}
 	if m.width >= wide {
 		return stHeader.Render(fmt.Sprintf("%*s  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, "ID", colKind, "KIND", colRole, "ROLE",
 			colState, "THREAD", colTime, "IN STATE", colTerm, "TERM", colOut, "OUTCOME", "CLIENT"))
@@ -581,19 +592,19 @@ func (m *Model) rowLine(r *row, selected bool) string {
 	if r.thread != 0 {
 		inState = fmt.Sprintf("%.3fs", r.inState.Seconds())
 	}
-	if m.isExternal() {
-		state, inState, term = notObserved, "–", "–"
-	}
 	outcome := outcomeWord(r.outcome)
 	if r.failed {
 		// The mark says it where the colour is not drawn (NO_COLOR).
 		outcome = "✗ " + outcome
 	}
 	var s string
-	if m.width >= wide {
+	switch {
+	case m.isExternal():
+		s = externalRowLine(r, outcome, m.width >= wide)
+	case m.width >= wide:
 		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%*s  %-*s%-*s%s", colID-2, r.id, colKind, kindWords[r.kind], colRole, roleWord(r.role),
 			colState, state, colTime, inState, colTerm, "  "+term, colOut, outcome, r.client)
-	} else {
+	default:
 		s = fmt.Sprintf("%*d  %-*s%-*s%-*s%-*s%s", colID-2, r.id, colKind, kindWords[r.kind], colRole, roleWord(r.role),
 			colState+2, state+" "+term, colOut, outcome, r.client)
 	}
@@ -604,6 +615,9 @@ func (m *Model) rowLine(r *row, selected bool) string {
 		return stSelected.Render(s + strings.Repeat(" ", max(m.width-lipgloss.Width(s), 0)))
 	}
 	st := stateStyle(r.state)
+	if m.isExternal() && r.thread == 0 {
+		st = sockStyle(r.server.Socket)
+	}
 	if r.failed {
 		st = stBad
 	}

@@ -464,6 +464,11 @@ func goldenScenes() []goldenScene {
 			return fxSend(holding(w, h), fxKeys("/in-fl")...)
 		},
 			want: []string{"filter: in-fl", "enter keep · esc clear", "in-flight"}},
+		// An external thread-per-connection server seen through the OS
+		// samples (server_panel_test.go).
+		{name: "external-tpc-draining", build: externalSampled,
+			want:     []string{"SHUTTING DOWN", "threads on them 2", "ESTABLISHED 102", "FIN_WAIT2", "gone"},
+			wantWide: []string{"server threads · sockets", "threads    3", "sockets    4", "read in sk_wait_data"}},
 		{name: "help", build: func(w, h int) Model {
 			return fxSend(holding(w, h), fxKeys("?")...)
 		},
