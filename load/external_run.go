@@ -54,6 +54,7 @@ type extIteration struct {
 	lastPh   Phase
 	// tooFast are the in-flight clients answered before the trigger.
 	tooFast []int
+	rate    *rateRun // nil without Config.Rate
 }
 
 func (e *extIteration) clock(t time.Time) time.Duration { return t.Sub(e.origin) }
@@ -227,7 +228,10 @@ func (e *extIteration) run(ctx context.Context) error {
 		return len(missing) == 0
 	}
 	ready := e.waitUntil(ctx.Done(), e.cfg.ReadyTimeout, isReady)
-	if ready && (e.cfg.Hold || e.cfg.ShutdownAfter > 0) {
+	if ready && e.cfg.Rate != nil {
+		e.startRate()
+	}
+	if ready && (e.cfg.Hold || e.cfg.holdFor(e.cfg.ShutdownAfter) > 0) {
 		e.hold(ctx)
 		ready = isReady()
 	}
@@ -300,8 +304,8 @@ func (e *extIteration) waitUntil(stop <-chan struct{}, d time.Duration, cond fun
 // is a later change); they are drained so the queue never fills.
 func (e *extIteration) hold(ctx context.Context) {
 	var after <-chan time.Time
-	if e.cfg.ShutdownAfter > 0 {
-		t := time.NewTimer(e.cfg.ShutdownAfter)
+	if d := e.cfg.holdFor(e.cfg.ShutdownAfter); d > 0 {
+		t := time.NewTimer(d)
 		defer t.Stop()
 		after = t.C
 	}
@@ -334,6 +338,9 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	}
 	e.trigger = e.now()
 	e.phase = PhaseDraining
+	if e.rate != nil {
+		e.rate.triggerAt(e.trigger, e.cfg.DrainTimeout)
+	}
 	stop := make(chan struct{})
 	seriesDone := make(chan struct{})
 	var series []AdmissionProbe
@@ -358,6 +365,9 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	})
 	if closed(e.ctl.abort) {
 		e.it.Interrupted = true
+	}
+	if e.rate != nil {
+		e.rate.stop("the drain had ended")
 	}
 	close(stop)
 	<-seriesDone
@@ -501,6 +511,9 @@ func (e *extIteration) finish() {
 	for _, c := range e.clients {
 		c.freeze()
 	}
+	if e.rate != nil {
+		e.rate.halt() // before the process is made to end
+	}
 	if e.proc != nil {
 		exit, at := e.proc.end()
 		if exit.Exited && !at.IsZero() {
@@ -523,6 +536,13 @@ func (e *extIteration) finish() {
 	}
 	join.Within(&e.wg, 10*time.Second)
 	e.it.Trigger = e.trigger
+	if e.rate != nil {
+		drained := e.it.ObservedUntil
+		if e.rec.Exit.Exited {
+			drained = e.rec.Exit.At
+		}
+		e.it.Rate = e.rate.finish(e.trigger, drained, e.it.Server.ClientThreads(), e.state != nil)
+	}
 	// The thread serving each client, by the peer the state endpoint
 	// names: the client's own socket address.
 	byPeer := map[string]int{}
@@ -597,6 +617,10 @@ func (e *extIteration) publish() {
 		rec.Exit, rec.Exit.At = e.proc.peek(e.clock)
 	}
 	s.External = &rec
+	if e.rate != nil {
+		t := e.rate.tally()
+		s.Rate = &t
+	}
 	if e.state != nil {
 		e.state.live(&s.Server)
 	}
