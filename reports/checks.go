@@ -109,6 +109,7 @@ var criteria = []criterion{
 	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
 	{CheckNoBusySpin, "no client thread's TLS handshake or read loop went round more than 250 times without a wait (BUG-081: such a loop pins a core and terminate cannot interrupt it); skip without `--https`", checkBusySpin},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
+	{CheckNoFailedRequests, "every request of the steady traffic (`--rate`) that the server had taken on before the trigger, or served after it, completed: none was reset or cut mid-answer, answered with a 5xx other than a 503 shutting-down answer, or timed out; `--max-failed` allows some. After the trigger a request refused, closed unserved, reset from the listen backlog or answered 503 is admission behaviour, counted apart (skip without `--rate`)", checkFailedRequests},
 	{CheckHostileHandled, "every hostile client was answered with the error or dropped as its role's row of [Hostile clients](#hostile-clients) says, and its server thread ended by itself: before the trigger for a role the server rejects at once, by the end of the drain for a lasting one (skip without hostile clients)", checkHostile},
 }
 

@@ -47,6 +47,7 @@ var externalJudges = map[string]func(*load.Iteration) Check{
 	CheckPortReleased:             checkPortReleased,
 	CheckHostileHandled:           skipWith(skipHostile),
 	CheckNoBusySpin:               skipWith(skipNoModel),
+	CheckNoFailedRequests:         checkFailedRequests,
 }
 
 // judge is the function that judges it by check cr: the registry's for the

@@ -158,6 +158,8 @@ type Iteration struct {
 	// JitterMS is how much later --jitter moved the trigger.
 	JitterMS        float64         `json:"jitter_ms"`
 	ResourcesSample ResourcesSample `json:"resources_sample"`
+	// Rate is the steady traffic (--rate; absent without it).
+	Rate *RateBlock `json:"rate,omitempty"`
 }
 
 // ResourcesSample is what the process and the server held once the
@@ -432,6 +434,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		Violations: []Violation{}, Faults: faultsOf(it),
 		Drain:    drainOf(it),
 		JitterMS: ms(it.Jitter),
+		Rate:     rateOf(it),
 	}
 	out.ResourcesSample = resourcesSampleOf(it.Resources)
 
@@ -611,6 +614,9 @@ func probeLabels(it *load.Iteration) map[string]string {
 	}
 	if it.FaultProbe != "" {
 		m[it.FaultProbe] = "fault probe"
+	}
+	for l := range it.Rate.Locals() {
+		m[l] = "rate"
 	}
 	return m
 }

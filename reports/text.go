@@ -54,6 +54,9 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, l)
 	}
 	if it, _, ok := r.storyIteration(); ok {
+		for _, l := range rateLines(it) {
+			fmt.Fprintln(w, l)
+		}
 		for _, l := range outputLines(it) {
 			fmt.Fprintln(w, l)
 		}
