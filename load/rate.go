@@ -187,6 +187,18 @@ type RateWindow struct {
 	NotOK       int
 }
 
+// add widens the window by a request not answered ok, due at due.
+func (w *RateWindow) add(due time.Duration) {
+	if !w.Seen || due < w.First {
+		w.First = due
+	}
+	if !w.Seen || due > w.Last {
+		w.Last = due
+	}
+	w.Seen = true
+	w.NotOK++
+}
+
 // RateRecord is what the traffic of one iteration did.
 type RateRecord struct {
 	Rate Rate
@@ -250,15 +262,7 @@ func (r *RateRecord) summarise() {
 		// the percentiles stay honest about the tail being that long.
 		_ = p.Hist.RecordValue(min(max(int64(q.Latency()/time.Microsecond), 1), rateHistMax))
 		if q.Outcome != RateOK && q.Done >= r.Trigger {
-			w := &r.Window
-			if !w.Seen || q.Intended < w.First {
-				w.First = q.Intended
-			}
-			if !w.Seen || q.Intended > w.Last {
-				w.Last = q.Intended
-			}
-			w.Seen = true
-			w.NotOK++
+			r.Window.add(q.Intended)
 		}
 	}
 	for _, d := range r.NotSent {

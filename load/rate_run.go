@@ -24,6 +24,8 @@ type RateTally struct {
 	Sent, OK, NotOK, NotSent int64
 	// Stopped says why the traffic stopped ("" while it runs).
 	Stopped string
+	// Window is the disruption window so far (RateRecord.Window).
+	Window RateWindow
 }
 
 // rateClock is the scheduler's time: the real one, or a test's.
@@ -101,6 +103,7 @@ type rateRun struct {
 	open      map[net.Conn]bool
 	reqs      []RateRequest
 	notSent   []time.Duration
+	window    RateWindow
 }
 
 // rateConn is a connection of the traffic with its reader.
@@ -210,6 +213,9 @@ func (rr *rateRun) record(q RateRequest) {
 	}
 	rr.mu.Lock()
 	rr.reqs = append(rr.reqs, q)
+	if rr.triggered && q.Outcome != RateOK && q.Done >= rr.trigger {
+		rr.window.add(q.Intended)
+	}
 	refused := q.Outcome == RateRefused && rr.triggered && q.Intended >= rr.trigger
 	at := q.Intended - rr.trigger
 	rr.mu.Unlock()
@@ -222,7 +228,7 @@ func (rr *rateRun) record(q RateRequest) {
 func (rr *rateRun) tally() RateTally {
 	t := RateTally{Sent: rr.sent.Load(), OK: rr.ok.Load(), NotOK: rr.notOK.Load()}
 	rr.mu.Lock()
-	t.NotSent, t.Stopped = int64(len(rr.notSent)), rr.why
+	t.NotSent, t.Stopped, t.Window = int64(len(rr.notSent)), rr.why, rr.window
 	rr.mu.Unlock()
 	if !closed(rr.stopCh) {
 		t.Stopped = ""
