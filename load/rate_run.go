@@ -22,8 +22,6 @@ import (
 // RateTally is the traffic so far, for a live view.
 type RateTally struct {
 	Sent, OK, NotOK, NotSent int64
-	// Stopped says why the traffic stopped ("" while it runs).
-	Stopped string
 	// Window is the disruption window so far (RateRecord.Window).
 	Window RateWindow
 }
@@ -228,11 +226,8 @@ func (rr *rateRun) record(q RateRequest) {
 func (rr *rateRun) tally() RateTally {
 	t := RateTally{Sent: rr.sent.Load(), OK: rr.ok.Load(), NotOK: rr.notOK.Load()}
 	rr.mu.Lock()
-	t.NotSent, t.Stopped, t.Window = int64(len(rr.notSent)), rr.why, rr.window
+	t.NotSent, t.Window = int64(len(rr.notSent)), rr.window
 	rr.mu.Unlock()
-	if !closed(rr.stopCh) {
-		t.Stopped = ""
-	}
 	return t
 }
 
