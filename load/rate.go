@@ -236,8 +236,8 @@ func (r *RateRecord) Failed() []RateRequest {
 	return out
 }
 
-// summarise fills in Phases and Window from Requests and NotSent.
-func (r *RateRecord) summarise() {
+// Summarise fills in Phases and Window from Requests and NotSent.
+func (r *RateRecord) Summarise() {
 	r.Phases = make([]RatePhase, len(RatePhases))
 	idx := map[RatePhaseName]int{}
 	for i, name := range RatePhases {

@@ -372,7 +372,7 @@ func (rr *rateRun) finish(trigger, drained time.Duration, threads []kernel.Threa
 			q.TakenOn = q.Wrote && q.Sent < trigger
 		}
 	}
-	rec.summarise()
+	rec.Summarise()
 	return rec
 }
 

@@ -126,7 +126,7 @@ func TestCoordinatedOmission(t *testing.T) {
 			close(stop)
 		}
 	})
-	rec.summarise()
+	rec.Summarise()
 	h := rec.Phases[0]
 	if h.Requests != 200 {
 		t.Fatalf("%d requests in holding, want 200", h.Requests)
