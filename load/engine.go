@@ -639,7 +639,7 @@ func (r *iteration) finish() {
 		c.freeze()
 	}
 	if r.rate != nil {
-		r.rate.halt() // before Close can cut what is still in flight
+		r.rate.halt(closed(r.ctl.abort)) // before Close can cut what is still in flight
 	}
 	r.endStorm()
 	r.endRestart() // the newest generation first

@@ -512,7 +512,7 @@ func (e *extIteration) finish() {
 		c.freeze()
 	}
 	if e.rate != nil {
-		e.rate.halt() // before the process is made to end
+		e.rate.halt(closed(e.ctl.abort)) // before the process is made to end
 	}
 	if e.proc != nil {
 		exit, at := e.proc.end()

@@ -176,20 +176,26 @@ func (rr *rateRun) stop(why string) {
 	})
 }
 
-// halt stops the traffic and ends the requests still in flight: they are
-// recorded as timeouts, not as what cutting them makes them look like.
-func (rr *rateRun) halt() {
+// halt stops the traffic and waits for the requests in flight, each
+// bounded by its own deadline, to end. With abort it ends them at once:
+// they are recorded as timeouts, not as what cutting them makes them
+// look like.
+func (rr *rateRun) halt(abort bool) {
 	rr.stop("observation ended")
-	rr.halted.Store(true)
 	rr.mu.Lock()
 	if rr.deadline != nil {
 		rr.deadline.Stop()
 	}
-	for c := range rr.open {
-		_ = c.SetDeadline(time.Now())
-	}
 	rr.mu.Unlock()
-	join.Within(&rr.wg, 10*time.Second)
+	if abort || !join.Within(&rr.wg, rateTimeout+rateDialTimeout) {
+		rr.halted.Store(true)
+		rr.mu.Lock()
+		for c := range rr.open {
+			_ = c.SetDeadline(time.Now())
+		}
+		rr.mu.Unlock()
+		join.Within(&rr.wg, 10*time.Second)
+	}
 	for {
 		select {
 		case rc := <-rr.pool:
@@ -345,13 +351,12 @@ func (rr *rateRun) failure(err error, read int64) (RateOutcome, string) {
 	return RateError, err.Error()
 }
 
-// finish halts the traffic and returns its record, phases bounded by the
+// finish returns the halted traffic's record, phases bounded by the
 // trigger and drained. threads are the server's client threads, when it
 // shows them (seen): a request was taken on before the trigger when its
 // connection's thread began before it; without them, when it was written
 // before it.
 func (rr *rateRun) finish(trigger, drained time.Duration, threads []kernel.ThreadRecord, seen bool) *RateRecord {
-	rr.halt()
 	began := make(map[string]time.Duration, len(threads))
 	for _, th := range threads {
 		if len(th.States) > 0 {

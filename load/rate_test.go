@@ -166,7 +166,7 @@ func TestRateDoMeasuresFromDue(t *testing.T) {
 	rr := &rateRun{cfg: Rate{Workers: 1}, addr: addr, clock: func(t time.Time) time.Duration { return t.Sub(origin) },
 		request: func() *http.Request { req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil); return req },
 		stopCh:  make(chan struct{}), pool: make(chan *rateConn, 1), open: map[net.Conn]bool{}}
-	defer rr.halt()
+	defer rr.halt(true)
 	for _, reuse := range []bool{false, true, true} {
 		q := rr.do(origin.Add(-time.Second), reuse)
 		if q.Outcome != RateOK || q.Status != 200 || !q.Wrote {
@@ -237,5 +237,62 @@ func TestRateThroughGoServer(t *testing.T) {
 	}
 	if r.Stopped == "" || r.Stopped == "observation ended" {
 		t.Errorf("stopped: %q, want the traffic to have stopped by itself", r.Stopped)
+	}
+}
+
+// TestRateHaltWaitsForInFlight: at the end of observation a request in
+// flight is waited for and ends as the server answers it; only an abort
+// cuts it, and it is then a timeout, not what the cut looks like.
+func TestRateHaltWaitsForInFlight(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		arrived, gate := make(chan struct{}, 1), make(chan struct{})
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case arrived <- struct{}{}:
+				<-gate // the first request waits for the test
+			default:
+			}
+			_, _ = w.Write([]byte("ok"))
+		})}
+		done := make(chan struct{})
+		go func() { // ends with Close below
+			defer close(done)
+			_ = srv.Serve(l)
+		}()
+		origin := time.Now()
+		addr := l.Addr().String()
+		rr := startRate(Rate{PerSecond: 50, Workers: 1, Mode: RateNew}, addr, nil, func(t time.Time) time.Duration { return t.Sub(origin) },
+			func() *http.Request { req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil); return req })
+		select {
+		case <-arrived:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no request arrived")
+		}
+		halted := make(chan struct{})
+		go func() { // ends when halt returns
+			defer close(halted)
+			rr.halt(abort)
+		}()
+		if !abort {
+			close(gate) // answered while halt waits
+		}
+		<-halted // bounded by halt's own waits
+		if abort {
+			close(gate)
+		}
+		rec := rr.finish(time.Hour, time.Hour, nil, false)
+		srv.Close()
+		<-done
+		want := RateOK
+		if abort {
+			want = RateTimeout
+		}
+		if len(rec.Requests) == 0 || rec.Requests[0].Outcome != want {
+			t.Errorf("abort %v: %+v, want the first %s", abort, rec.Requests, want)
+		}
 	}
 }
