@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"crypto/tls"
 	"errors"
@@ -77,11 +78,13 @@ func schedule(clk rateClock, p pacer, stop <-chan struct{}, send func(due time.T
 // it: they end once stop is closed and the requests in flight have
 // ended, which halt bounds.
 type rateRun struct {
-	cfg     Rate
-	addr    string
-	tls     *tls.Config
-	request func() *http.Request // a fresh request each time
-	clock   func(time.Time) time.Duration
+	cfg  Rate
+	addr string
+	tls  *tls.Config
+	// once and keep are the request on a connection of its own and on a
+	// kept-alive one.
+	once, keep wireRequest
+	clock      func(time.Time) time.Duration
 
 	stopCh   chan struct{}
 	stopOnce sync.Once
@@ -111,9 +114,27 @@ type rateConn struct {
 	br   *bufio.Reader
 }
 
-// startRate starts cfg's traffic to addr; request builds each request.
+// wireRequest is a request with its bytes on the wire, written once: the
+// traffic sends the same request every time, and encoding it anew for
+// each one (headers sorted, the URL written out) costs the sender at its
+// maximum rate.
+type wireRequest struct {
+	req  *http.Request // read only: http.ReadResponse asks its method
+	wire []byte
+}
+
+// newWireRequest encodes req, closing its connection after it or not.
+func newWireRequest(req *http.Request, close bool) wireRequest {
+	req.Close = close
+	var b bytes.Buffer
+	_ = req.Write(&b) // a bytes.Buffer takes every write
+	return wireRequest{req: req, wire: b.Bytes()}
+}
+
+// startRate starts cfg's traffic to addr; request builds the request.
 func startRate(cfg Rate, addr string, tc *tls.Config, clock func(time.Time) time.Duration, request func() *http.Request) *rateRun {
-	rr := &rateRun{cfg: cfg, addr: addr, tls: tc, request: request, clock: clock, stopCh: make(chan struct{}),
+	rr := &rateRun{cfg: cfg, addr: addr, tls: tc, clock: clock, stopCh: make(chan struct{}),
+		once: newWireRequest(request(), true), keep: newWireRequest(request(), false),
 		pool: make(chan *rateConn, cfg.Workers), open: map[net.Conn]bool{}}
 	if cfg.Max {
 		for i := range cfg.Workers {
@@ -265,17 +286,19 @@ func (rr *rateRun) do(due time.Time, reuse bool) RateRequest {
 	if rr.halted.Load() {
 		_ = rc.conn.SetDeadline(time.Now())
 	}
-	req := rr.request()
-	req.Close = !reuse
+	req := rr.once
+	if reuse {
+		req = rr.keep
+	}
 	rc.cr.n = 0
-	if err := req.Write(rc.conn); err != nil {
+	if _, err := rc.conn.Write(req.wire); err != nil {
 		q.Done = rr.clock(time.Now())
 		q.Outcome, q.Detail = rr.failure(err, 0)
 		rr.drop(rc)
 		return q
 	}
 	q.Wrote, q.Sent = true, rr.clock(time.Now())
-	resp, err := http.ReadResponse(rc.br, req)
+	resp, err := http.ReadResponse(rc.br, req.req)
 	if err == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()

@@ -163,9 +163,10 @@ func TestRateDoMeasuresFromDue(t *testing.T) {
 	defer func() { srv.Close(); <-done }()
 	origin := time.Now()
 	addr := l.Addr().String()
+	get := func() *http.Request { req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil); return req }
 	rr := &rateRun{cfg: Rate{Workers: 1}, addr: addr, clock: func(t time.Time) time.Duration { return t.Sub(origin) },
-		request: func() *http.Request { req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil); return req },
-		stopCh:  make(chan struct{}), pool: make(chan *rateConn, 1), open: map[net.Conn]bool{}}
+		once: newWireRequest(get(), true), keep: newWireRequest(get(), false),
+		stopCh: make(chan struct{}), pool: make(chan *rateConn, 1), open: map[net.Conn]bool{}}
 	defer rr.halt(true)
 	for _, reuse := range []bool{false, true, true} {
 		q := rr.do(origin.Add(-time.Second), reuse)
