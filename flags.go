@@ -119,6 +119,7 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 	fs.BoolVar(&o.headless, "headless", false, "run without the interactive view (implied when stdin or stdout is not a terminal)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	ext := addExternalFlags(fs)
+	rate := addRateFlags(fs)
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -135,6 +136,9 @@ func parseFlags(args []string, helpOut io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q (flags only, and an external server's command after --; see --help)", fs.Arg(0))
 	}
 	if err := ext.apply(fs, &o, command); err != nil {
+		return o, err
+	}
+	if err := rate.apply(&o.cfg); err != nil {
 		return o, err
 	}
 	p, err := target.ParsePolicy(*policy)

@@ -46,6 +46,8 @@ type Snapshot struct {
 	// the embedded one): the URL and command as run, the process and,
 	// once it has ended, how.
 	External *ExternalRecord
+	// Rate is the steady traffic so far (nil without it).
+	Rate *RateTally
 }
 
 // Observer receives what the engine shows while it runs. Every field is
@@ -139,6 +141,8 @@ type iteration struct {
 	genMu   sync.Mutex
 	gen2    *target.Server
 	genDone bool
+	// rate is the steady traffic (nil without Config.Rate).
+	rate *rateRun
 }
 
 // runIteration runs iteration n of the run ctl steers, its automatic
@@ -217,8 +221,14 @@ func (r *iteration) run(ctx context.Context) error {
 		return len(missing) == 0
 	}
 	ready := r.waitUntil(ctx.Done(), r.cfg.ReadyTimeout, isReady)
+	if ready && r.cfg.Rate != nil {
+		// The descriptors are counted before the traffic starts: its
+		// connections come and go, and would move the count.
+		r.fdAtHold()
+		r.startRate()
+	}
 	// Both at most a day (flags), so the sum cannot overflow.
-	after := r.cfg.ShutdownAfter + r.it.Jitter
+	after := r.cfg.holdFor(r.cfg.ShutdownAfter + r.it.Jitter)
 	if ready && (r.cfg.Hold || after > 0) {
 		r.hold(ctx, after)
 		// Clients added while holding, or one that fell out of its state,
@@ -229,7 +239,7 @@ func (r *iteration) run(ctx context.Context) error {
 			ready = isReady() // the snapshot hold took last
 		}
 	}
-	if ready {
+	if ready && r.rate == nil {
 		r.fdAtHold()
 	}
 	r.it.Ready = ready
@@ -529,6 +539,9 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	}
 	r.trigger, _ = r.srv.Triggered()
 	r.phase = PhaseDraining
+	if r.rate != nil {
+		r.rate.triggerAt(r.trigger, r.cfg.DrainTimeout)
+	}
 	admission := make(chan AdmissionProbe, 1)
 	r.wg.Add(1)
 	go func() { // one connection attempt; bounded by its own timeouts
@@ -538,6 +551,9 @@ func (r *iteration) triggerAndObserve(ctx context.Context) {
 	// A first Ctrl-C (ctx) still lets the drain be watched to its end;
 	// Abort does not.
 	r.it.AllEnded = r.waitDrained(r.ctl.abort, r.cfg.DrainTimeout+time.Second)
+	if r.rate != nil {
+		r.rate.stop("the drain had ended")
+	}
 	r.endStorm()
 	if closed(r.ctl.abort) {
 		r.it.Interrupted = true
@@ -629,6 +645,9 @@ func (r *iteration) finish() {
 	for _, c := range r.clients {
 		c.freeze()
 	}
+	if r.rate != nil {
+		r.rate.halt(closed(r.ctl.abort)) // before Close can cut what is still in flight
+	}
 	r.endStorm()
 	r.endRestart() // the newest generation first
 	rec := r.srv.Close()
@@ -650,6 +669,13 @@ func (r *iteration) finish() {
 	byPeer := map[string]kernel.ThreadRecord{}
 	for _, t := range rec.ClientThreads() {
 		byPeer[t.Peer] = t
+	}
+	if r.rate != nil {
+		drained := it.ObservedUntil
+		if it.ShutdownReturned {
+			drained = rec.Shutdown.Returned
+		}
+		it.Rate = r.rate.finish(it.Trigger, drained, rec.ClientThreads(), true)
 	}
 	r.recordForeign(rec.ClientThreads())
 	// r.clients is in id order already (Mix.Specs).
@@ -701,6 +727,9 @@ func (r *iteration) recordForeign(threads []kernel.ThreadRecord) {
 	if r.it.FaultProbe != "" {
 		own[r.it.FaultProbe] = true
 	}
+	for l := range r.it.Rate.Locals() {
+		own[l] = true
+	}
 	for _, t := range threads {
 		if !own[t.Peer] {
 			r.it.Foreign = append(r.it.Foreign, t.Peer)
@@ -739,6 +768,10 @@ func (r *iteration) publish() {
 	r.lastObs, r.lastPhase = time.Now(), r.phase
 	s := Snapshot{Iteration: r.n, Of: r.cfg.Iterations, Phase: r.phase, Trigger: r.trigger,
 		Mix: r.it.Mix, NotReady: r.missing, ReadyAt: r.readyAt}
+	if r.rate != nil {
+		t := r.rate.tally()
+		s.Rate = &t
+	}
 	s.Server = r.snap
 	s.Server.Threads = append([]target.ThreadState(nil), r.snap.Threads...)
 	for _, c := range r.clients {

@@ -61,6 +61,7 @@ type extIteration struct {
 	// clockEst receives the clock estimate of a shared test (nil: none
 	// taken).
 	clockEst chan ClockEstimate
+	rate     *rateRun // nil without Config.Rate
 }
 
 func (e *extIteration) clock(t time.Time) time.Duration { return t.Sub(e.origin) }
@@ -238,7 +239,10 @@ func (e *extIteration) run(ctx context.Context) error {
 		return len(missing) == 0
 	}
 	ready := e.waitUntil(ctx.Done(), e.readyWait(), isReady)
-	if shared := !e.x.TriggerAt.IsZero(); shared || ready && (e.cfg.Hold || e.cfg.ShutdownAfter > 0) {
+	if ready && e.cfg.Rate != nil {
+		e.startRate()
+	}
+	if shared := !e.x.TriggerAt.IsZero(); shared || ready && (e.cfg.Hold || e.cfg.holdFor(e.cfg.ShutdownAfter) > 0) {
 		// A shared test triggers at its instant, ready or not: the other
 		// runners count on it. Its readiness is the last seen before the
 		// instant: by the time it could be looked at again, another
@@ -326,8 +330,8 @@ func (e *extIteration) hold(ctx context.Context, isReady func() bool) bool {
 		t := time.NewTimer(time.Until(e.x.TriggerAt))
 		defer t.Stop()
 		after, manual = t.C, nil
-	case e.cfg.ShutdownAfter > 0:
-		t := time.NewTimer(e.cfg.ShutdownAfter)
+	case e.cfg.holdFor(e.cfg.ShutdownAfter) > 0:
+		t := time.NewTimer(e.cfg.holdFor(e.cfg.ShutdownAfter))
 		defer t.Stop()
 		after = t.C
 	}
@@ -363,6 +367,9 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	}
 	e.trigger = e.triggerInstant()
 	e.phase = PhaseDraining
+	if e.rate != nil {
+		e.rate.triggerAt(e.trigger, e.cfg.DrainTimeout)
+	}
 	stop := make(chan struct{})
 	seriesDone := make(chan struct{})
 	var series []AdmissionProbe
@@ -396,6 +403,9 @@ func (e *extIteration) triggerAndObserve(ctx context.Context) error {
 	e.it.AllEnded = ended || e.x.KeepsRunning && observed()
 	if closed(e.ctl.abort) {
 		e.it.Interrupted = true
+	}
+	if e.rate != nil {
+		e.rate.stop("the drain had ended")
 	}
 	close(stop)
 	<-seriesDone
@@ -555,6 +565,9 @@ func (e *extIteration) finish() {
 	for _, c := range e.clients {
 		c.freeze()
 	}
+	if e.rate != nil {
+		e.rate.halt(closed(e.ctl.abort)) // before the process is made to end
+	}
 	if e.proc != nil {
 		exit, at, killAt := e.proc.end()
 		if exit.Exited && !at.IsZero() {
@@ -585,6 +598,13 @@ func (e *extIteration) finish() {
 	join.Within(&e.wg, 10*time.Second)
 	e.takeClock()
 	e.it.Trigger = e.trigger
+	if e.rate != nil {
+		drained := e.it.ObservedUntil
+		if e.rec.Exit.Exited {
+			drained = e.rec.Exit.At
+		}
+		e.it.Rate = e.rate.finish(e.trigger, drained, e.it.Server.ClientThreads(), e.state != nil)
+	}
 	// The thread serving each client, by the peer the state endpoint
 	// names: the client's own socket address.
 	byPeer := map[string]int{}
@@ -660,6 +680,10 @@ func (e *extIteration) publish() {
 		rec.Exit, rec.Exit.At = e.proc.peek(e.clock)
 	}
 	s.External = &rec
+	if e.rate != nil {
+		t := e.rate.tally()
+		s.Rate = &t
+	}
 	if e.state != nil {
 		e.state.live(&s.Server)
 	}

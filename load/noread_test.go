@@ -38,15 +38,17 @@ func TestWSNoReadBacksTheSendUp(t *testing.T) {
 		return ok && th.State == target.StateSend && th.OnTerm
 	})
 	th, _ := thread(first)
-	// Still in that send long after the write timeout: every snapshot shows
-	// it in send (between two waits the send tries the socket again, outside
-	// the wait, so OnTerm comes and goes), until one shows it blocked again.
+	// Still backed up long after the write timeout: the same thread lives
+	// on and is found blocked in send again 5 write timeouts later. (The
+	// kernel may grow the socket's send buffer by itself, so a message can
+	// go through between two blocks: the thread is not held in one send
+	// the whole time, but a write timeout never ends it.)
 	lr.await("the thread blocked in send 5 write timeouts later", func(s Snapshot) bool {
 		now, ok := thread(s)
-		if !ok || now.ID != th.ID || now.State != target.StateSend {
-			t.Fatalf("at %v: thread %+v; want thread %d still in send", s.Server.At, now, th.ID)
+		if !ok || now.ID != th.ID || now.State == target.StateExited {
+			t.Fatalf("at %v: thread %+v; want thread %d still serving the stream", s.Server.At, now, th.ID)
 		}
-		return s.Server.At >= first.Server.At+5*ioTimeout && now.OnTerm
+		return s.Server.At >= first.Server.At+5*ioTimeout && now.State == target.StateSend && now.OnTerm
 	})
 	lr.r.Trigger()
 	res, err := lr.wait()
@@ -70,8 +72,8 @@ func TestWSNoReadBacksTheSendUp(t *testing.T) {
 			t.Errorf("thread %d: exited %v at %v, forced %v; want by itself within 500ms of the trigger at %v",
 				rec.ID, rec.Exited, rec.ExitedAt, rec.Forced, it.Trigger)
 		}
-		// Its last state before the trigger was send: it never went back
-		// to wait, so no message got through after it blocked.
+		// Its last state before the trigger was send: the trigger came
+		// while it was blocked.
 		var last target.State
 		for _, st := range rec.States {
 			if st.At <= it.Trigger {

@@ -218,6 +218,8 @@ type Config struct {
 	// points of the clients' and threads' interleaving. A trigger by hand
 	// (Hold without ShutdownAfter) is not moved.
 	Jitter time.Duration
+	// Rate, when set, sends steady traffic through the shutdown (Rate).
+	Rate *Rate
 }
 
 // Result is a whole run.
@@ -284,6 +286,8 @@ type Iteration struct {
 	// SlowTLS is the local address of the slow-tls fault's client ("":
 	// not injected).
 	SlowTLS string
+	// Rate is what the steady traffic did (nil without Config.Rate).
+	Rate *RateRecord
 }
 
 // ClientState is one step of a client's own life.

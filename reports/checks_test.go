@@ -234,8 +234,8 @@ func checkIDs() []string {
 
 func TestEvaluateOrder(t *testing.T) {
 	checkIDs := checkIDs()
-	if len(checkIDs) != 16 || checkIDs[14] != CheckDrainWithin || checkIDs[15] != CheckHostileHandled {
-		t.Fatalf("check ids %v: drain-within is the fifteenth, hostile-handled the sixteenth", checkIDs)
+	if len(checkIDs) != 17 || checkIDs[14] != CheckDrainWithin || checkIDs[15] != CheckNoFailedRequests || checkIDs[16] != CheckHostileHandled {
+		t.Fatalf("check ids %v: drain-within is the fifteenth, no-failed-requests the sixteenth, hostile-handled the seventeenth", checkIDs)
 	}
 	// Without --max-drain, drain-within has no budget to hold the run to
 	// and skips; with one the clean run passes every check but the
@@ -252,8 +252,8 @@ func TestEvaluateOrder(t *testing.T) {
 				t.Errorf("check %d is %s, want %s", i, c.ID, checkIDs[i])
 			}
 			want := StatusPass
-			if (c.ID == CheckDrainWithin && maxDrain == 0) || c.ID == CheckProcessExited || c.ID == CheckPortReleased || c.ID == CheckHostileHandled || c.ID == CheckNoBusySpin || c.ID == CheckServerClosedConnections {
-				want = StatusSkip // no budget; no external process; no hostile client; no --https
+			if (c.ID == CheckDrainWithin && maxDrain == 0) || c.ID == CheckProcessExited || c.ID == CheckPortReleased || c.ID == CheckHostileHandled || c.ID == CheckNoBusySpin || c.ID == CheckServerClosedConnections || c.ID == CheckNoFailedRequests {
+				want = StatusSkip // no budget; no external process; no hostile client; no --https; no --rate
 			}
 			if c.Status != want {
 				t.Errorf("clean run, max drain %v: %s is %s, want %s: %s", maxDrain, c.ID, c.Status, want, c.Detail)

@@ -47,6 +47,7 @@ var externalJudges = map[string]func(*load.Iteration) Check{
 	CheckHostileHandled:           skipWith(skipHostile),
 	CheckNoBusySpin:               skipWith(skipNoModel),
 	CheckServerClosedConnections:  checkServerClosed,
+	CheckNoFailedRequests:         checkFailedRequests,
 }
 
 // judge is the function that judges it by check cr: the registry's for the

@@ -132,7 +132,11 @@ func TestHostileRoleAloneOnLegacy(t *testing.T) {
 	for _, h := range load.HostileRoles() {
 		t.Run(string(h.Role), func(t *testing.T) {
 			it, checks := runHostile(t, hostileAlone(target.PolicyLegacy, h.Role))
-			if c := checkByID(checks, CheckHostileHandled); c.Status != StatusPass {
+			// A role rejected at once is handled before the trigger,
+			// out of legacy's reach. A lasting one may meet the bug
+			// itself: a thread that waits on the closed terminate gets
+			// WAIT_FAILED and drops its connection as it can (a reset).
+			if c := checkByID(checks, CheckHostileHandled); c.Status != StatusPass && !h.Lasting {
 				t.Errorf("%s: %s %s", CheckHostileHandled, c.Status, c.Detail)
 			}
 			v := IterationVerdict(it, checks)

@@ -244,6 +244,7 @@ func tlBuild(r Report, it Iteration) tlView {
 		b.violationRow(y)
 		y += tlBarH + 8
 	}
+	y = b.rateRow(y)
 	y += 2
 	y = b.lanes(y)
 	y = b.osLanes(y)

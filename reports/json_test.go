@@ -164,11 +164,11 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("config.clients.%s", k)
 		}
 	}
-	// Sixteen checks of each iteration, aggregated, and no-growth over the run.
-	if n := len(get(t, m, "checks").([]any)); n != 17 {
+	// Seventeen checks of each iteration, aggregated, and no-growth over the run.
+	if n := len(get(t, m, "checks").([]any)); n != 18 {
 		t.Errorf("%d aggregated checks", n)
 	}
-	if c := get(t, m, "checks", 16); get(t, c, "id") != CheckNoGrowth || get(t, c, "status") != "skip" {
+	if c := get(t, m, "checks", 17); get(t, c, "id") != CheckNoGrowth || get(t, c, "status") != "skip" {
 		t.Errorf("no-growth over 2 iterations: %v", c)
 	}
 	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
@@ -209,7 +209,7 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("iteration %d: %d clients, configured %d", i+1, n, mix.Total())
 		}
 		checks := get(t, m, "iterations", i, "checks").([]any)
-		if len(checks) != 16 {
+		if len(checks) != 17 {
 			t.Errorf("iteration %d: %d checks", i+1, len(checks))
 		}
 		for _, c := range checks {
@@ -474,7 +474,7 @@ func TestBuildNoIteration(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	r := Build(nil, nil, testTool)
-	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria)+len(runCriteria) || len(criteria) != 16 || r.Iterations == nil || r.Schema != Schema {
+	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria)+len(runCriteria) || len(criteria) != 17 || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }

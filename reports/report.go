@@ -167,6 +167,8 @@ type Iteration struct {
 	// JitterMS is how much later --jitter moved the trigger.
 	JitterMS        float64         `json:"jitter_ms"`
 	ResourcesSample ResourcesSample `json:"resources_sample"`
+	// Rate is the steady traffic (--rate; absent without it).
+	Rate *RateBlock `json:"rate,omitempty"`
 }
 
 // ResourcesSample is what the process and the server held once the
@@ -461,6 +463,7 @@ func buildIteration(it *load.Iteration, checks []Check) Iteration {
 		Drain:    drainOf(it),
 		JitterMS: ms(it.Jitter),
 		OS:       osBlock(it),
+		Rate:     rateOf(it),
 	}
 	out.ResourcesSample = resourcesSampleOf(it.Resources)
 
@@ -648,6 +651,9 @@ func probeLabels(it *load.Iteration) map[string]string {
 	}
 	if it.FaultProbe != "" {
 		m[it.FaultProbe] = "fault probe"
+	}
+	for l := range it.Rate.Locals() {
+		m[l] = "rate"
 	}
 	return m
 }

@@ -57,6 +57,9 @@ func (r Report) WriteText(w io.Writer) {
 		if it.OS != nil {
 			fmt.Fprintln(w, osLine(it.OS))
 		}
+		for _, l := range rateLines(it) {
+			fmt.Fprintln(w, l)
+		}
 		for _, l := range outputLines(it) {
 			fmt.Fprintln(w, l)
 		}

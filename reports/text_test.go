@@ -29,8 +29,8 @@ func TestWriteTextPass(t *testing.T) {
 			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], w)
 		}
 	}
-	// header, sixteen checks and no-growth, terminate, drain, verdict, reproduce
-	if len(lines) != 1+17+4 {
+	// header, seventeen checks and no-growth, terminate, drain, verdict, reproduce
+	if len(lines) != 1+18+4 {
 		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	if got, w := lines[15], "SKIP drain-within                no --max-drain given"; got != w {
@@ -38,7 +38,7 @@ func TestWriteTextPass(t *testing.T) {
 	}
 	// The details start in one column.
 	col := strings.Index(lines[1], "closed at")
-	for _, l := range lines[1:18] {
+	for _, l := range lines[1:19] {
 		if len(l) <= col || l[col-1] != ' ' || l[col-2] != ' ' || l[col] == ' ' {
 			t.Errorf("misaligned: %q", l)
 		}
@@ -46,11 +46,11 @@ func TestWriteTextPass(t *testing.T) {
 	for i, w := range []string{
 		"terminate: handle 0x40 signalled t+0.000s, closed t+0.310s, 0 client threads alive, 0 waits after close",
 		"drain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.305s, terminate closed t+0.310s",
-		"verdict: PASS (17 checks, 0 failed, 7 skipped) in 1.21s",
+		"verdict: PASS (18 checks, 0 failed, 8 skipped) in 1.21s",
 		"reproduce: shutdowntest --headless",
 	} {
-		if got := lines[18+i]; got != w {
-			t.Errorf("line %d\n got %q\nwant %q", 18+i, got, w)
+		if got := lines[19+i]; got != w {
+			t.Errorf("line %d\n got %q\nwant %q", 19+i, got, w)
 		}
 	}
 }
@@ -96,7 +96,7 @@ func TestWriteTextFail(t *testing.T) {
 		}
 	}
 	n := len(lines)
-	if got, w := lines[n-3], "verdict: FAIL (17 checks, 4 failed, 7 skipped) in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off"; got != w {
+	if got, w := lines[n-3], "verdict: FAIL (18 checks, 4 failed, 8 skipped) in 1.21s; INTERRUPTED after 3 of 5 iterations: not a sign-off"; got != w {
 		t.Errorf("verdict line\n got %q\nwant %q", got, w)
 	}
 	if lines[n-2] != "reproduce: shutdowntest --headless --iterations=5" ||
@@ -114,7 +114,7 @@ func TestWriteTextLegacyAndSkip(t *testing.T) {
 		"\nSKIP routing-unchanged           no route probes\n",
 		"\nterminate: handle 0x40 signalled t+0.000s, closed t+0.004s, 2 client threads alive, 6 not joined, 2 waits after close\n",
 		"\ndrain: listener closed t+0.001s, last in-flight response t+0.304s, last client thread exited t+0.310s, terminate closed t+0.004s\n",
-		"\nverdict: FAIL (17 checks, 3 failed, 9 skipped) in 1.21s\n",
+		"\nverdict: FAIL (18 checks, 3 failed, 10 skipped) in 1.21s\n",
 	} {
 		if !strings.Contains(all+"\n", w) {
 			t.Errorf("want %q in\n%s", w, all)

@@ -266,8 +266,17 @@ func (m *Model) terminateLines() []string {
 }
 
 // drainLines are the drain's progress, or before the trigger how to
-// start it; inner is the width they have.
+// start it, and the steady traffic's line; inner is the width they have.
 func (m *Model) drainLines(inner int) []string {
+	lines := m.drainProgress(inner)
+	if l := m.rateLine(); l != "" {
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// drainProgress is drainLines without the traffic.
+func (m *Model) drainProgress(inner int) []string {
 	s := &m.snap
 	if !m.ended && (!m.haveSnap || s.Trigger == 0) {
 		first := "press s to shut down"

@@ -453,7 +453,7 @@ func goldenScenes() []goldenScene {
 				"FAIL terminate-outlived-waiters", "FAIL no-thread-leak", "verdict FAIL",
 				// A failure's evidence is shown whole at every size.
 				"(WAIT_FAILED) by threads 6, 8", "thread 9 in linger (exited t+0.006s)"},
-			wantWide: []string{"SKIP 7: process-exited, port-released, no-busy-spin, server-closed-connections, drain-within", "while 4 client threads were alive (6, 7, 8, 9)"}},
+			wantWide: []string{"SKIP 8: process-exited, port-released, no-busy-spin, server-closed-connections, drain-within", "while 4 client threads were alive (6, 7, 8, 9)"}},
 		{name: "filter-ws", build: func(w, h int) Model {
 			m := fxSnap(holding(w, h), fixed.snapshot(fxFixedDrainAt))
 			m = fxSend(m, fxKeys("/ws")...)

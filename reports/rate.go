@@ -1,0 +1,226 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"shutdowntest/load"
+)
+
+// CheckNoFailedRequests is the steady traffic's check (--rate).
+const CheckNoFailedRequests = "no-failed-requests"
+
+// RateBlock is what the steady traffic through the shutdown did (--rate):
+// its settings, why it stopped, per phase the requests by outcome and
+// their latencies (from the intended send time: corrected for coordinated
+// omission), the disruption window, its first failed requests, and the
+// requests' outcomes over time for the timeline.
+type RateBlock struct {
+	PerSecond float64 `json:"per_second"` // 0 with max
+	Max       bool    `json:"max"`
+	Workers   int     `json:"workers"`
+	Mode      string  `json:"mode"`
+	Path      string  `json:"path"`
+	MaxFailed int     `json:"max_failed"`
+	Stopped   string  `json:"stopped"`
+	Requests  int     `json:"requests"`
+	NotSent   int     `json:"not_sent_cap"`
+	// Achieved is the requests a second due before the trigger (the
+	// figure a benchmark reads).
+	Achieved float64       `json:"achieved_per_second"`
+	Phases   []RatePhase   `json:"phases"`
+	Window   RateWindow    `json:"window"`
+	Failed   []RateRequest `json:"failed"`
+	// Timeline is the requests by when they were due, in BucketMS wide
+	// buckets from FromMS (ms after the trigger).
+	FromMS   float64      `json:"from_ms"`
+	BucketMS float64      `json:"bucket_ms"`
+	Timeline []RateBucket `json:"timeline"`
+}
+
+// RatePhase is one phase's requests: holding (due before the trigger),
+// draining (until shutdown returned or the process exited), after.
+type RatePhase struct {
+	Name      string         `json:"name"`
+	Requests  int            `json:"requests"`
+	ByOutcome map[string]int `json:"by_outcome"`
+	NotSent   int            `json:"not_sent_cap"`
+	Failed    int            `json:"failed"`
+	Admission int            `json:"admission"`
+	P50MS     float64        `json:"p50_ms"`
+	P90MS     float64        `json:"p90_ms"`
+	P99MS     float64        `json:"p99_ms"`
+	P999MS    float64        `json:"p99_9_ms"`
+	MaxMS     float64        `json:"max_ms"`
+}
+
+// RateWindow is the disruption window: the first to the last request not
+// answered ok whose outcome came after the trigger, by when each was due.
+type RateWindow struct {
+	Seen    bool    `json:"seen"`
+	FirstMS float64 `json:"first_ms"`
+	LastMS  float64 `json:"last_ms"`
+	SpanMS  float64 `json:"span_ms"`
+	NotOK   int     `json:"not_ok"`
+}
+
+// RateRequest is one request, as the failed list shows it.
+type RateRequest struct {
+	DueMS     float64 `json:"due_ms"`
+	LatencyMS float64 `json:"latency_ms"`
+	Local     string  `json:"local"`
+	Reused    bool    `json:"reused"`
+	Outcome   string  `json:"outcome"`
+	Status    int     `json:"status,omitempty"`
+	TakenOn   bool    `json:"taken_on_before_trigger"`
+	Detail    string  `json:"detail"`
+}
+
+// RateBucket counts the requests due in one bucket by how the check reads
+// them, and those not sent.
+type RateBucket struct {
+	OK        int `json:"ok"`
+	Admission int `json:"admission"`
+	Failed    int `json:"failed"`
+	NotSent   int `json:"not_sent_cap"`
+}
+
+// rateBuckets is how many buckets the timeline has.
+const rateBuckets = 120
+
+func rateOf(it *load.Iteration) *RateBlock {
+	r := it.Rate
+	if r == nil {
+		return nil
+	}
+	rel := func(d time.Duration) float64 { return ms(d - it.Trigger) }
+	b := &RateBlock{PerSecond: r.Rate.PerSecond, Max: r.Rate.Max, Workers: r.Rate.Workers, Mode: string(r.Rate.Mode),
+		Path: r.Rate.Path, MaxFailed: r.Rate.MaxFailed, Stopped: r.Stopped, Requests: len(r.Requests), NotSent: len(r.NotSent),
+		Phases: []RatePhase{}, Failed: []RateRequest{}, Timeline: []RateBucket{}}
+	for _, p := range r.Phases {
+		out := RatePhase{Name: string(p.Name), Requests: p.Requests, ByOutcome: map[string]int{}, NotSent: p.NotSent,
+			Failed: p.Failed, Admission: p.Admission, P50MS: ms(p.P50), P90MS: ms(p.P90), P99MS: ms(p.P99), P999MS: ms(p.P999), MaxMS: ms(p.Max)}
+		for o, n := range p.ByOutcome {
+			out.ByOutcome[string(o)] = n
+		}
+		b.Phases = append(b.Phases, out)
+	}
+	if w := r.Window; w.Seen {
+		b.Window = RateWindow{Seen: true, FirstMS: rel(w.First), LastMS: rel(w.Last), SpanMS: ms(w.Last - w.First), NotOK: w.NotOK}
+	}
+	for _, q := range r.Failed() {
+		if len(b.Failed) == maxListed*4 {
+			break
+		}
+		b.Failed = append(b.Failed, RateRequest{DueMS: rel(q.Intended), LatencyMS: ms(q.Latency()), Local: q.Local, Reused: q.Reused,
+			Outcome: string(q.Outcome), Status: q.Status, TakenOn: q.TakenOn, Detail: q.Detail})
+	}
+	if len(r.Requests) == 0 {
+		return b
+	}
+	first, last := r.Requests[0].Intended, r.Requests[len(r.Requests)-1].Intended
+	for _, d := range r.NotSent {
+		first, last = min(first, d), max(last, d)
+	}
+	if held := it.Trigger - first; held > 0 {
+		b.Achieved = float64(r.Phases[0].Requests) / held.Seconds()
+	}
+	width := max((last-first)/rateBuckets+1, time.Microsecond)
+	b.FromMS, b.BucketMS = rel(first), ms(width)
+	b.Timeline = make([]RateBucket, (last-first)/width+1)
+	for _, q := range r.Requests {
+		k := &b.Timeline[(q.Intended-first)/width]
+		switch q.Class(it.Trigger) {
+		case load.ClassOK:
+			k.OK++
+		case load.ClassAdmission:
+			k.Admission++
+		default:
+			k.Failed++
+		}
+	}
+	for _, d := range r.NotSent {
+		b.Timeline[(d-first)/width].NotSent++
+	}
+	return b
+}
+
+// checkFailedRequests: every request of the steady traffic that the
+// server had taken on before the trigger, or served after it, completed.
+// What happened to a request it had not taken on after the trigger is
+// admission behaviour, counted apart and judged by the admission check.
+func checkFailedRequests(it *load.Iteration) Check {
+	r := it.Rate
+	if r == nil {
+		return newCheck(StatusSkip, 0, "no --rate given")
+	}
+	n := len(r.Requests)
+	failed := r.Failed()
+	admission := 0
+	for _, q := range r.Requests {
+		if q.Class(it.Trigger) == load.ClassAdmission {
+			admission++
+		}
+	}
+	apart := fmt.Sprintf("; %d turned away after the trigger (admission), %d not sent (cap)", admission, len(r.NotSent))
+	if len(failed) > r.Rate.MaxFailed {
+		var bad []string
+		for _, q := range failed {
+			s := fmt.Sprintf("due at %s: %s", at(it, q.Intended), q.Outcome)
+			if q.Detail != "" {
+				s += " (" + q.Detail + ")"
+			}
+			bad = append(bad, s)
+		}
+		return newCheck(StatusFail, n, "%d/%d requests failed (allowed %d): %s%s", len(failed), n, r.Rate.MaxFailed, capJoin(bad, "; "), apart)
+	}
+	return newCheck(StatusPass, n, "%d/%d requests failed (allowed %d)%s", len(failed), n, r.Rate.MaxFailed, apart)
+}
+
+// rateLines are the text summary's table of the traffic: one line per
+// phase, and the disruption window.
+func rateLines(it Iteration) []string {
+	b := it.Rate
+	if b == nil {
+		return nil
+	}
+	what := fmt.Sprintf("%g/s", b.PerSecond)
+	if b.Max {
+		what = fmt.Sprintf("max, %.0f/s achieved", b.Achieved)
+	}
+	lines := []string{fmt.Sprintf("rate: %s, %s connections, %d workers; %d sent, %d not sent (cap); stopped: %s",
+		what, b.Mode, b.Workers, b.Requests, b.NotSent, b.Stopped)}
+	for _, p := range b.Phases {
+		lines = append(lines, fmt.Sprintf("rate %-8s %6d  %-40s p50 %sms  p90 %sms  p99 %sms  p99.9 %sms  max %sms",
+			p.Name, p.Requests, outcomeCounts(p), msNum(p.P50MS), msNum(p.P90MS), msNum(p.P99MS), msNum(p.P999MS), msNum(p.MaxMS)))
+	}
+	lines = append(lines, "rate: disruption window "+b.Window.String())
+	return lines
+}
+
+// String is the window in words.
+func (w RateWindow) String() string {
+	if !w.Seen {
+		return "none: every request after the trigger was answered ok"
+	}
+	return fmt.Sprintf("%s to %s (%s, %d requests not ok)", tms(w.FirstMS), tms(w.LastMS), msNum(w.SpanMS)+"ms", w.NotOK)
+}
+
+// outcomeCounts is a phase's count by outcome, in load's order.
+func outcomeCounts(p RatePhase) string {
+	var parts []string
+	for _, o := range []load.RateOutcome{load.RateOK, load.RateUnavailable, load.RateServerError, load.RateRefused,
+		load.RateClosed, load.RateReset, load.RateCut, load.RateTimeout, load.RateError} {
+		if n := p.ByOutcome[string(o)]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", o, n))
+		}
+	}
+	if p.NotSent > 0 {
+		parts = append(parts, fmt.Sprintf("not sent %d", p.NotSent))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
