@@ -3,11 +3,10 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"shutdowntest/internal/tpcserver"
 )
 
 // tpcServer builds testdata/tpcserver (a thread-per-connection C server)
@@ -15,18 +14,7 @@ import (
 // is skipped, except in CI, which must have one.
 func tpcServer(t *testing.T, mode string) []string {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no C compiler: CI must have one (gcc)")
-		}
-		t.Skip("no C compiler")
-	}
-	bin := filepath.Join(t.TempDir(), "tpc")
-	if out, err := exec.Command(cc, "-O1", "-Wall", "-pthread", "-o", bin, "testdata/tpcserver/tpc.c").CombinedOutput(); err != nil {
-		t.Fatalf("build tpc: %v\n%s", err, out)
-	}
-	return []string{"--", bin, "127.0.0.1", "{port}", mode}
+	return []string{"--", tpcserver.Build(t), "127.0.0.1", "{port}", mode}
 }
 
 var tpcRoutes = []string{"--target", "http://127.0.0.1:{port}", "--http-idle", "2", "--silent", "2"}

@@ -4,35 +4,18 @@ package osobs
 
 import (
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"shutdowntest/internal/tpcserver"
 )
 
-// buildTPC builds the thread-per-connection test server with the C
-// compiler; without one the test is skipped, except in CI, which must have
-// it.
-func buildTPC(t testing.TB) string {
-	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no C compiler: CI must have one (gcc)")
-		}
-		t.Skip("no C compiler")
-	}
-	bin := filepath.Join(t.TempDir(), "tpc")
-	out, err := exec.Command(cc, "-O1", "-Wall", "-pthread", "-o", bin, "../../testdata/tpcserver/tpc.c").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build tpc: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildTPC builds the thread-per-connection test server.
+func buildTPC(t testing.TB) string { return tpcserver.Build(t) }
 
 func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
