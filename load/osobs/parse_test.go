@@ -114,3 +114,30 @@ func TestConnFollowsASocket(t *testing.T) {
 		t.Fatalf("another peer: %+v", c)
 	}
 }
+
+// In a pre-fork server the master (pid 10) and its worker (pid 11) each
+// have a descriptor 5: only the worker's thread blocked on it serves the
+// worker's connection. When the worker exits while the master lives on,
+// the connection left with the worker, not closed by it.
+func TestConnThreadInItsOwnProcess(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	conn := Socket{PID: 11, Inode: 9, FD: 5, Local: "127.0.0.1:80", Peer: "127.0.0.1:4000", TCPState: StateEstablished}
+	master := Thread{PID: 10, TID: 10, State: "S", Syscall: "read", FD: 5}
+	worker := Thread{PID: 11, TID: 11, State: "S", Syscall: "epoll_wait", FD: 7}
+	rec := Record{Samples: []Sample{
+		{At: ms(0), Until: ms(50), Threads: []Thread{master, worker}, Sockets: []Socket{conn}},
+		{At: ms(60), Until: ms(60), Threads: []Thread{master}},
+	}}
+	c := rec.Conn("127.0.0.1:4000")
+	if !c.Seen || c.PID != 11 || c.Thread != 0 {
+		t.Fatalf("conn %+v: want pid 11 and no thread (the master's fd 5 is another file)", c)
+	}
+	if !c.Closed || c.ClosedAlive {
+		t.Fatalf("conn %+v: want closed with its process, not by it", c)
+	}
+	worker.Syscall, worker.FD = "read", 5
+	rec.Samples[0].Threads = []Thread{master, worker}
+	if c := rec.Conn("127.0.0.1:4000"); c.Thread != 11 {
+		t.Fatalf("conn %+v: want the worker's thread 11", c)
+	}
+}
