@@ -206,8 +206,8 @@ type Conn struct {
 	Closed      bool
 	ClosedAlive bool
 	// Thread is the thread of its process seen blocked on its
-	// descriptor (0: none), and
-	// BlockedIn what it was last seen blocked in, at BlockedAt.
+	// descriptor (0: none), and BlockedIn what it was last seen blocked
+	// in, at BlockedAt.
 	Thread    int
 	BlockedIn string
 	BlockedAt time.Duration
@@ -235,7 +235,7 @@ func (r *Record) Conn(peer string) Conn {
 	for i := range r.Samples {
 		s := &r.Samples[i]
 		k, found := findPeer(s, want)
-		if found && c.Seen && (k.Inode != c.Inode || k.Inode == 0 && k.PID != c.PID) {
+		if found && c.Seen && k.Inode != c.Inode {
 			found = false // a later connection from the same address
 		}
 		switch {
@@ -287,13 +287,13 @@ func (t Thread) BlockedIn() string {
 
 // blockedOn finds a thread blocked in a system call on socket k's
 // descriptor in a process holding it (the same number in another
-// process is another file).
+// process is another file). Only Linux shows descriptors, and there
+// every socket has its inode.
 func (s *Sample) blockedOn(k Socket) (Thread, bool) {
-	same := func(h Socket) bool { return h.Key() == k.Key() || k.Inode != 0 && h.Inode == k.Inode }
 	var found Thread
 	ok := false
 	for _, h := range s.Sockets {
-		if h.FD < 0 || !same(h) {
+		if h.FD < 0 || h.Inode != k.Inode {
 			continue
 		}
 		for _, t := range s.Threads {
