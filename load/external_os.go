@@ -9,10 +9,14 @@ import (
 )
 
 // ServerSide is what the OS samples showed of a client's connection inside
-// an external server's process (see osobs): its server socket's state and,
-// for a thread-per-connection server, the thread blocked on that socket's
-// descriptor and what it was blocked in. Empty when not sampled.
+// an external server's process tree (see osobs): its server socket's
+// state and process and, for a thread-per-connection server, the thread
+// blocked on that socket's descriptor and what it was blocked in. Empty
+// when not sampled.
 type ServerSide struct {
+	// PID is the process holding the server socket: the launched one,
+	// or a worker it started.
+	PID int
 	// Socket is the server socket's last state seen: ESTABLISHED,
 	// CLOSE_WAIT, FIN_WAIT2, …, or gone; empty when no sample had it.
 	Socket string
@@ -95,5 +99,5 @@ func serverSide(rec *osobs.Record, local string) ServerSide {
 		return ServerSide{}
 	}
 	c := rec.Conn(local)
-	return ServerSide{Socket: c.State(), Thread: c.Thread, BlockedIn: c.BlockedIn}
+	return ServerSide{PID: c.PID, Socket: c.State(), Thread: c.Thread, BlockedIn: c.BlockedIn}
 }

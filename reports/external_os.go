@@ -159,19 +159,21 @@ func threadWords(ts []osobs.Thread) []string {
 }
 
 // connectionThreads are the threads some sample saw blocked on the
-// descriptor of a connection (a socket that is not the listener).
+// descriptor of a connection (a socket that is not the listener) in their
+// own process.
 func connectionThreads(rec *osobs.Record) map[int]bool {
+	type fd struct{ pid, fd int }
 	out := map[int]bool{}
 	for i := range rec.Samples {
 		s := &rec.Samples[i]
-		conn := map[int]bool{}
+		conn := map[fd]bool{}
 		for _, k := range s.Sockets {
 			if k.FD >= 0 && k.TCPState != osobs.StateListen {
-				conn[k.FD] = true
+				conn[fd{k.PID, k.FD}] = true
 			}
 		}
 		for _, t := range s.Threads {
-			if t.FD >= 0 && conn[t.FD] {
+			if t.FD >= 0 && conn[fd{t.PID, t.FD}] {
 				out[t.TID] = true
 			}
 		}
@@ -187,8 +189,13 @@ type OS struct {
 	Available bool   `json:"available"`
 	Why       string `json:"why"`
 	PID       int    `json:"pid"`
-	Method    string `json:"method"`
-	Taken     int    `json:"samples_taken"`
+	// Processes is the most processes of the tree (the launched one and
+	// its descendants) one sample followed; ProcessesCut the most it
+	// left out past its bound.
+	Processes    int    `json:"processes"`
+	ProcessesCut int    `json:"processes_cut"`
+	Method       string `json:"method"`
+	Taken        int    `json:"samples_taken"`
 	// CostUS is the mean wall time of one sample, IntervalMS the longest
 	// pause between two while draining.
 	CostUS     float64 `json:"cost_per_sample_us"`
@@ -206,6 +213,7 @@ type OS struct {
 type OSLane struct {
 	Kind   string `json:"kind"` // socket or thread
 	ID     string `json:"id"`   // "fd 7 ← 127.0.0.1:40000", "thread 1234"
+	PID    int    `json:"pid"`  // its process
 	Client *int   `json:"client"`
 	// Segments are its states from FromMS to ToMS (the last sample that
 	// saw it so); gone ends the lane.
@@ -220,8 +228,10 @@ type OSSegment struct {
 }
 
 // ServerSide is a client's connection inside the server process, in the
-// JSON report: its server socket's last state, and the thread serving it.
+// JSON report: its server socket's last state and process, and the
+// thread serving it.
 type ServerSide struct {
+	PID       int    `json:"pid"`
 	Socket    string `json:"socket"`
 	Thread    *int   `json:"thread"`
 	BlockedIn string `json:"blocked_in"`
@@ -232,7 +242,7 @@ func serverSideOf(c load.ClientResult) *ServerSide {
 	if s.Socket == "" {
 		return nil
 	}
-	out := &ServerSide{Socket: s.Socket, BlockedIn: s.BlockedIn}
+	out := &ServerSide{PID: s.PID, Socket: s.Socket, BlockedIn: s.BlockedIn}
 	if s.Thread != 0 {
 		tid := s.Thread
 		out.Thread = &tid
@@ -248,7 +258,7 @@ func osBlock(it *load.Iteration) *OS {
 		return nil
 	}
 	rec := x.OS
-	o := &OS{Available: rec.Available, Why: rec.Why, PID: rec.PID, Method: rec.Method, Taken: rec.Taken,
+	o := &OS{Available: rec.Available, Why: rec.Why, PID: rec.PID, Processes: rec.Processes, ProcessesCut: rec.Cut, Method: rec.Method, Taken: rec.Taken,
 		CostUS: float64(rec.MeanCost().Microseconds()), IntervalMS: ms(rec.Interval), MaxSockets: rec.MaxSockets, Lanes: []OSLane{}}
 	if !rec.Available || len(rec.Samples) == 0 {
 		return o
@@ -287,10 +297,10 @@ func osLanes(rec *osobs.Record, rel func(time.Duration) float64, byPeer map[stri
 	for _, t := range rec.Samples[rec.Baseline].Threads {
 		base[t.TID] = true
 	}
-	see := func(key, kind, id string, client *int, state string, s *osobs.Sample) {
+	see := func(key, kind, id string, pid int, client *int, state string, s *osobs.Sample) {
 		l := lanes[key]
 		if l == nil {
-			l = &laneAt{lane: &OSLane{Kind: kind, ID: id, Client: client}}
+			l = &laneAt{lane: &OSLane{Kind: kind, ID: id, PID: pid, Client: client}}
 			lanes[key] = l
 			order = append(order, key)
 		}
@@ -312,7 +322,7 @@ func osLanes(rec *osobs.Record, rel func(time.Duration) float64, byPeer map[stri
 			if id, ok := byPeer[k.Peer]; ok {
 				client = &id
 			}
-			see(key, "socket", socketName(k), client, k.TCPState, s)
+			see(key, "socket", socketName(k), k.PID, client, k.TCPState, s)
 		}
 		for _, t := range s.Threads {
 			if base[t.TID] {
@@ -324,11 +334,11 @@ func osLanes(rec *osobs.Record, rel func(time.Duration) float64, byPeer map[stri
 			if state == "" {
 				state = "running"
 			}
-			see(key, "thread", fmt.Sprintf("thread %d", t.TID), nil, state, s)
+			see(key, "thread", fmt.Sprintf("thread %d", t.TID), t.PID, nil, state, s)
 		}
 		for _, key := range order {
 			if l := lanes[key]; l.open && !present[key] {
-				see(key, l.lane.Kind, l.lane.ID, l.lane.Client, osobs.StateGone, s)
+				see(key, l.lane.Kind, l.lane.ID, l.lane.PID, l.lane.Client, osobs.StateGone, s)
 			}
 		}
 	}
@@ -380,8 +390,8 @@ func osDrain(it *load.Iteration, d *Drain) {
 	}
 }
 
-// osLine is the summary's line for the samples: how, at what cost, and
-// whether the threads serve one connection each.
+// osLine is the summary's line for the samples: of which processes, how,
+// at what cost, and whether the threads serve one connection each.
 func osLine(o *OS) string {
 	if !o.Available {
 		return "os samples: none (" + o.Why + ")"
@@ -390,8 +400,15 @@ func osLine(o *OS) string {
 	if o.ThreadPerConnection {
 		model = "thread per connection"
 	}
-	return fmt.Sprintf("os samples: pid %d by %s, %d samples at %s each, every %s while draining, %d sockets at most; %s",
-		o.PID, o.Method, o.Taken, dur(time.Duration(o.CostUS)*time.Microsecond), dur(time.Duration(o.IntervalMS*float64(time.Millisecond))), o.MaxSockets, model)
+	who := fmt.Sprintf("pid %d", o.PID)
+	if o.Processes > 1 {
+		who += fmt.Sprintf(" and its descendants (%d processes at most)", o.Processes)
+	}
+	if o.ProcessesCut > 0 {
+		who += fmt.Sprintf(" (%d more processes left out)", o.ProcessesCut)
+	}
+	return fmt.Sprintf("os samples: %s by %s, %d samples at %s each, every %s while draining, %d sockets at most; %s",
+		who, o.Method, o.Taken, dur(time.Duration(o.CostUS)*time.Microsecond), dur(time.Duration(o.IntervalMS*float64(time.Millisecond))), o.MaxSockets, model)
 }
 
 // checkServerClosedEmbedded: the embedded server closes its connections

@@ -42,14 +42,14 @@ func BenchmarkSample1000Sockets(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, socks, _, err := src.read()
-	if err != nil || len(socks) != 1001 {
-		b.Fatalf("%d sockets, %v: want 1001 (1,000 accepted and the listener)", len(socks), err)
+	r, err := src.read()
+	if err != nil || len(r.sockets) != 1001 {
+		b.Fatalf("%d sockets, %v: want 1001 (1,000 accepted and the listener)", len(r.sockets), err)
 	}
 	var r0, r1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
 	for b.Loop() {
-		if _, _, _, err := src.read(); err != nil {
+		if _, err := src.read(); err != nil {
 			b.Fatal(err)
 		}
 	}

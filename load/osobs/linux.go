@@ -14,12 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// procSource samples a process through /proc. Its TCP states come from
-// netlink sock_diag when the process shares the tool's network namespace
-// and netlink answers, else from the process's own /proc/PID/net/tcp{,6}.
+// procSource samples a process and its descendants through /proc. Its
+// TCP states come from netlink sock_diag when the process shares the
+// tool's network namespace and netlink answers, else from the process's
+// own /proc/PID/net/tcp{,6}.
 type procSource struct {
-	pid     int
-	dir     string
+	tree    *procTree
 	port    uint16
 	netlink bool
 	buf     []byte
@@ -38,11 +38,11 @@ func open(pid int, port uint16) (source, error) {
 	if _, err := os.ReadDir(dir + "/fd"); err != nil {
 		return nil, fmt.Errorf("process %d: its descriptors cannot be read: %w", pid, err)
 	}
-	s := &procSource{pid: pid, dir: dir, port: port, buf: make([]byte, 4096)}
+	s := &procSource{tree: newProcTree("/proc", pid), port: port, buf: make([]byte, 4096)}
 	self, err1 := os.Readlink("/proc/self/ns/net")
 	its, err2 := os.Readlink(dir + "/ns/net")
 	if err1 == nil && err2 == nil && self == its {
-		_, err := diagDump(map[uint64]int{}, port)
+		_, err := diagDump(holders{}, port)
 		s.netlink = err == nil
 	}
 	return s, nil
@@ -55,22 +55,65 @@ func (s *procSource) method() string {
 	return "/proc/PID/net/tcp"
 }
 
-func (s *procSource) read() ([]Thread, []Socket, bool, error) {
-	tids, err := readNames(s.dir + "/task")
+func (s *procSource) read() (reading, error) {
+	pids, cut := s.tree.walk()
+	r := reading{cut: cut}
+	inodes := holders{}
+	netDir := ""
+	for _, pid := range pids {
+		dir := s.tree.proc + "/" + strconv.Itoa(pid)
+		threads, alive, err := s.threads(dir, pid)
+		if err != nil {
+			return reading{}, err
+		}
+		if !alive {
+			continue
+		}
+		r.procs++
+		r.threads = append(r.threads, threads...)
+		s.socketInodes(dir, pid, inodes)
+		if netDir == "" {
+			netDir = dir
+		}
+	}
+	if r.procs == 0 {
+		r.gone = true
+		return r, nil
+	}
+	if len(inodes) > 0 {
+		var sockets []Socket
+		var err error
+		if s.netlink {
+			sockets, err = s.diag(inodes)
+		} else {
+			sockets, err = procNetTCP(netDir, inodes, s.port)
+		}
+		if err != nil {
+			return reading{}, err
+		}
+		r.sockets = inodes.expand(sockets)
+	}
+	return r, nil
+}
+
+// threads reads the threads of process pid (its /proc directory dir);
+// alive is false when it has exited, reaped or not.
+func (s *procSource) threads(dir string, pid int) (threads []Thread, alive bool, err error) {
+	tids, err := readNames(dir + "/task")
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, true, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
-	threads := make([]Thread, 0, len(tids))
+	threads = make([]Thread, 0, len(tids))
 	zombies := 0
 	for _, name := range tids {
 		tid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		t, ok := s.thread(tid)
+		t, ok := s.thread(dir, pid, tid)
 		if !ok {
 			continue // exited meanwhile
 		}
@@ -79,28 +122,13 @@ func (s *procSource) read() ([]Thread, []Socket, bool, error) {
 		}
 		threads = append(threads, t)
 	}
-	if len(threads) == zombies {
-		// Exited, not yet reaped: its descriptors are already closed.
-		return nil, nil, true, nil
-	}
-	inodes := s.socketInodes()
-	var sockets []Socket
-	if len(inodes) > 0 {
-		if s.netlink {
-			sockets, err = s.diag(inodes)
-		} else {
-			sockets, err = procNetTCP(s.dir, inodes, s.port)
-		}
-		if err != nil {
-			return nil, nil, false, err
-		}
-	}
-	return threads, sockets, false, nil
+	// Exited but not yet reaped: its descriptors are already closed.
+	return threads, len(threads) > zombies, nil
 }
 
 // diag reads the states of inodes' sockets: by a dump when one is not yet
 // known, else by looking each up.
-func (s *procSource) diag(inodes map[uint64]int) ([]Socket, error) {
+func (s *procSource) diag(inodes holders) ([]Socket, error) {
 	var look []diagSock
 	for ino := range inodes {
 		k, ok := s.known[ino]
@@ -116,7 +144,7 @@ func (s *procSource) diag(inodes map[uint64]int) ([]Socket, error) {
 
 // learn dumps the TCP sockets on the port and remembers which of inodes
 // they are.
-func (s *procSource) learn(inodes map[uint64]int) ([]Socket, error) {
+func (s *procSource) learn(inodes holders) ([]Socket, error) {
 	found, err := diagDump(inodes, s.port)
 	if err != nil {
 		return nil, err
@@ -136,9 +164,9 @@ func (s *procSource) learn(inodes map[uint64]int) ([]Socket, error) {
 }
 
 // thread reads one thread's state, wait channel and system call.
-func (s *procSource) thread(tid int) (Thread, bool) {
-	base := s.dir + "/task/" + strconv.Itoa(tid) + "/"
-	t := Thread{TID: tid, FD: -1}
+func (s *procSource) thread(dir string, pid, tid int) (Thread, bool) {
+	base := dir + "/task/" + strconv.Itoa(tid) + "/"
+	t := Thread{PID: pid, TID: tid, FD: -1}
 	stat, ok := s.readFile(base + "stat")
 	if !ok {
 		return t, false
@@ -181,16 +209,15 @@ func parseSyscall(line string) (name string, fd int) {
 	return name, int(arg)
 }
 
-// socketInodes maps the inode of each socket the process holds to its
-// descriptor.
-func (s *procSource) socketInodes() map[uint64]int {
-	names, err := readNames(s.dir + "/fd")
+// socketInodes adds the sockets process pid (its /proc directory dir)
+// holds to inodes.
+func (s *procSource) socketInodes(dir string, pid int, inodes holders) {
+	names, err := readNames(dir + "/fd")
 	if err != nil {
-		return nil
+		return
 	}
-	out := map[uint64]int{}
 	for _, n := range names {
-		link, err := os.Readlink(s.dir + "/fd/" + n)
+		link, err := os.Readlink(dir + "/fd/" + n)
 		if err != nil {
 			continue
 		}
@@ -201,25 +228,27 @@ func (s *procSource) socketInodes() map[uint64]int {
 		v, err := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 64)
 		fd, err2 := strconv.Atoi(n)
 		if err == nil && err2 == nil {
-			out[v] = fd
+			inodes[v] = append(inodes[v], holder{pid: pid, fd: fd})
 		}
 	}
-	return out
 }
 
 // readFile reads a small /proc file into the source's buffer, trimmed;
 // the result is valid until the next call.
-func (s *procSource) readFile(path string) ([]byte, bool) {
+func (s *procSource) readFile(path string) ([]byte, bool) { return readSmall(path, s.buf) }
+
+// readSmall reads a small /proc file into buf, trimmed.
+func readSmall(path string, buf []byte) ([]byte, bool) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false
 	}
 	defer unix.Close(fd)
-	n, err := unix.Read(fd, s.buf)
+	n, err := unix.Read(fd, buf)
 	if err != nil || n < 0 {
 		return nil, false
 	}
-	return bytes.TrimSpace(s.buf[:n]), true
+	return bytes.TrimSpace(buf[:n]), true
 }
 
 func readNames(dir string) ([]string, error) {
@@ -233,7 +262,7 @@ func readNames(dir string) ([]string, error) {
 
 // procNetTCP reads the TCP sockets of inodes on local port port (any when
 // 0) from the process's own network namespace's tables.
-func procNetTCP(dir string, inodes map[uint64]int, port uint16) ([]Socket, error) {
+func procNetTCP(dir string, inodes holders, port uint16) ([]Socket, error) {
 	var out []Socket
 	for _, name := range []string{"tcp", "tcp6"} {
 		b, err := os.ReadFile(dir + "/net/" + name)

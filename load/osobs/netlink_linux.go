@@ -24,12 +24,12 @@ const (
 // diagDump asks the kernel for the TCP sockets whose local port is port
 // (any port when 0), IPv4 and IPv6, in every state a descriptor can hold
 // (TIME_WAIT and half-open requests never are), in one NETLINK_SOCK_DIAG
-// dump per family, and keeps those whose inode is in inodes (inode →
-// descriptor). The port filter is the kernel's bytecode, so that a host
+// dump per family, and keeps those whose inode is in inodes (their
+// descriptors are left -1: holders.expand fills them in). The port filter is the kernel's bytecode, so that a host
 // with a hundred thousand sockets does not make every sample read them
 // all. A request and the replies' fixed layout are all this needs, which
 // is why it is written here rather than brought in with a netlink library.
-func diagDump(inodes map[uint64]int, port uint16) ([]diagSock, error) {
+func diagDump(inodes holders, port uint16) ([]diagSock, error) {
 	fd, err := diagSocket()
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ const diagBatch = 64
 // TIME_WAIT), a lookup only the process's own. A socket that is gone
 // (no longer in the tables, or its id now names another socket: the
 // cookie differs) is left out.
-func diagLookup(socks []diagSock, inodes map[uint64]int) ([]Socket, error) {
+func diagLookup(socks []diagSock, inodes holders) ([]Socket, error) {
 	fd, err := diagSocket()
 	if err != nil {
 		return nil, err
@@ -169,7 +169,7 @@ func diagRequest(family uint8, seq uint32, port uint16) []byte {
 }
 
 // diagReplies reads one dump's replies until its end.
-func diagReplies(fd int, buf []byte, inodes map[uint64]int, out []diagSock) ([]diagSock, error) {
+func diagReplies(fd int, buf []byte, inodes holders, out []diagSock) ([]diagSock, error) {
 	for {
 		msgs, err := diagReceive(fd, buf)
 		if err != nil {
@@ -204,13 +204,12 @@ func diagReceive(fd int, buf []byte) ([]syscall.NetlinkMessage, error) {
 
 // parseDiagMsg reads one inet_diag_msg: family, state, then the socket id
 // (ports big-endian, addresses in network order), and the inode last.
-func parseDiagMsg(d []byte, inodes map[uint64]int) (diagSock, bool) {
+func parseDiagMsg(d []byte, inodes holders) (diagSock, bool) {
 	if len(d) < diagMsgLen {
 		return diagSock{}, false
 	}
 	ino := uint64(binary.NativeEndian.Uint32(d[68:]))
-	fd, mine := inodes[ino]
-	if !mine {
+	if _, mine := inodes[ino]; !mine {
 		return diagSock{}, false
 	}
 	id := d[4:]
@@ -221,7 +220,7 @@ func parseDiagMsg(d []byte, inodes map[uint64]int) (diagSock, bool) {
 		}
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(ip[:16])), p).String()
 	}
-	k := diagSock{Socket: Socket{Inode: ino, FD: fd, Local: addr(id[0:2], id[4:20]), Peer: addr(id[2:4], id[20:36]),
+	k := diagSock{Socket: Socket{Inode: ino, FD: -1, Local: addr(id[0:2], id[4:20]), Peer: addr(id[2:4], id[20:36]),
 		TCPState: linuxTCPState(int(d[1]))}, family: d[0]}
 	copy(k.id[:], id[:48])
 	return k, true

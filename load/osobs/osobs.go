@@ -4,6 +4,11 @@
 // each client of the tool can be matched to its server socket and, for a
 // thread-per-connection server, to the thread serving it.
 //
+// The process is the one the tool launched (or was given) and its
+// descendants, found afresh at each sample: a pre-fork server serves its
+// clients in workers it started. Descriptor numbers are per process, so
+// threads and sockets carry their process's id.
+//
 // On Linux the threads come from /proc/PID/task and the sockets from
 // /proc/PID/fd, their TCP state from the kernel's socket diagnostics
 // (NETLINK_SOCK_DIAG), or /proc/PID/net/tcp{,6} where netlink is not
@@ -25,8 +30,9 @@ import (
 	"time"
 )
 
-// Thread is one thread of the process, as one sample saw it.
+// Thread is one thread of the process tree, as one sample saw it.
 type Thread struct {
+	PID int `json:"pid"` // its process
 	TID int `json:"tid"`
 	// State is the kernel's one-letter state (R running, S sleeping, D
 	// in uninterruptible wait, Z zombie, T stopped); empty where the
@@ -44,8 +50,11 @@ type Thread struct {
 	FD int `json:"fd"`
 }
 
-// Socket is one TCP socket of the process, as one sample saw it.
+// Socket is one TCP socket of the process tree, as one sample saw it: one
+// per process holding it (a listener inherited by every worker is there
+// once for each).
 type Socket struct {
+	PID int `json:"pid"` // the process holding it by FD
 	// Inode is the socket's identity on Linux; 0 on Windows, where a
 	// socket is known by its addresses (Key).
 	Inode uint64 `json:"inode"`
@@ -61,13 +70,14 @@ type Socket struct {
 	TCPState string `json:"tcp_state"`
 }
 
-// Key identifies a socket across samples: its inode, or its addresses
-// where the system has no inode.
+// Key identifies a socket in its process across samples: its inode, or
+// its addresses where the system has no inode.
 func (s Socket) Key() string {
+	id := s.Local + ">" + s.Peer
 	if s.Inode != 0 {
-		return strconv.FormatUint(s.Inode, 10)
+		id = strconv.FormatUint(s.Inode, 10)
 	}
-	return s.Local + ">" + s.Peer
+	return strconv.Itoa(s.PID) + "/" + id
 }
 
 // Socket states this package names.
@@ -79,9 +89,10 @@ const (
 	StateGone = "gone"
 )
 
-// Sample is the process at one instant: At is when it was taken, Until the
-// last instant a sample found it unchanged (a Record keeps changes only).
-// Gone: the process no longer existed (then Threads and Sockets are empty).
+// Sample is the process tree at one instant: At is when it was taken,
+// Until the last instant a sample found it unchanged (a Record keeps
+// changes only). Gone: no process of the tree existed any more (then
+// Threads and Sockets are empty).
 type Sample struct {
 	At      time.Duration `json:"at"`
 	Until   time.Duration `json:"until"`
@@ -104,6 +115,11 @@ func (s *Sample) Thread(tid int) (Thread, bool) {
 	return Thread{}, false
 }
 
+// Alive reports whether process pid was in s (any process, for 0).
+func (s *Sample) Alive(pid int) bool {
+	return !s.Gone && (pid == 0 || slices.ContainsFunc(s.Threads, func(t Thread) bool { return t.PID == pid }))
+}
+
 // Listening reports whether s has a listening socket.
 func (s *Sample) Listening() bool {
 	for _, k := range s.Sockets {
@@ -114,8 +130,9 @@ func (s *Sample) Listening() bool {
 	return false
 }
 
-// Record is what sampling showed of one process over an iteration.
+// Record is what sampling showed of one process tree over an iteration.
 type Record struct {
+	// PID is the launched (or given) process, the tree's root.
 	PID int
 	// Available is false when the process could not be sampled; Why
 	// says why (the system, a permission).
@@ -131,6 +148,10 @@ type Record struct {
 	Taken      int
 	Cost       time.Duration
 	MaxSockets int
+	// Processes is the most processes one sample followed; Cut the most
+	// it left out past maxProcs (at least that many were there).
+	Processes int
+	Cut       int
 	// Interval is the longest pause between two samples while draining:
 	// max(10 ms, 20 × a sample's cost). Two events closer than it cannot
 	// be told apart.
@@ -141,7 +162,9 @@ type Record struct {
 	Baseline int
 	Final    int
 	HasFinal bool
-	// GoneAt is when a sample first found the process gone.
+	// GoneAt is when a sample first found the launched process gone
+	// (its descendants may outlive it: sampling goes on until every
+	// process of the tree is gone).
 	GoneAt  time.Duration
 	HasGone bool
 }
@@ -164,8 +187,10 @@ type StateAt struct {
 // the socket whose peer is the client's local address.
 type Conn struct {
 	// Seen: some sample had the socket; the rest is empty otherwise.
+	// PID is the process holding it by FD (the first, if several do).
 	Seen  bool
 	Inode uint64
+	PID   int
 	FD    int
 	// States are its state's changes, gone included.
 	States []StateAt
@@ -173,14 +198,16 @@ type Conn struct {
 	// server's side (ESTABLISHED, or CLOSE_WAIT: the client closed, the
 	// server not yet). Closed: a later sample found that the server had
 	// closed it (gone from its descriptors, or in a state only the
-	// closing side reaches), first at ClosedAt; ClosedAlive: the process
-	// was still alive in that sample (else it was gone with the process).
+	// closing side reaches), first at ClosedAt; ClosedAlive: its process
+	// (PID) was still alive in that sample (else it was gone with the
+	// process).
 	LastOpen    time.Duration
 	ClosedAt    time.Duration
 	Closed      bool
 	ClosedAlive bool
-	// Thread is the thread seen blocked on its descriptor (0: none), and
-	// BlockedIn what it was last seen blocked in, at BlockedAt.
+	// Thread is the thread of its process seen blocked on its
+	// descriptor (0: none), and BlockedIn what it was last seen blocked
+	// in, at BlockedAt.
 	Thread    int
 	BlockedIn string
 	BlockedAt time.Duration
@@ -208,26 +235,24 @@ func (r *Record) Conn(peer string) Conn {
 	for i := range r.Samples {
 		s := &r.Samples[i]
 		k, found := findPeer(s, want)
-		if found && c.Seen && k.Key() != (Socket{Inode: c.Inode, Local: k.Local, Peer: k.Peer}).Key() {
+		if found && c.Seen && k.Inode != c.Inode {
 			found = false // a later connection from the same address
 		}
 		switch {
 		case found:
-			c.Seen, c.Inode, c.FD = true, k.Inode, k.FD
+			c.Seen, c.Inode, c.PID, c.FD = true, k.Inode, k.PID, k.FD
 			c.note(k.TCPState, s.At)
 			if openStates[k.TCPState] {
 				c.LastOpen = s.Until
 			} else {
 				c.close(s.At, true)
 			}
-			for _, t := range s.Threads {
-				if k.FD >= 0 && t.FD == k.FD && t.Syscall != "" {
-					c.Thread, c.BlockedIn, c.BlockedAt = t.TID, t.BlockedIn(), s.At
-				}
+			if t, ok := s.blockedOn(k); ok {
+				c.Thread, c.BlockedIn, c.BlockedAt = t.TID, t.BlockedIn(), s.At
 			}
 		case c.Seen && c.State() != StateGone:
 			c.note(StateGone, s.At)
-			c.close(s.At, !s.Gone)
+			c.close(s.At, s.Alive(c.PID))
 		}
 	}
 	return c
@@ -258,6 +283,26 @@ func (t Thread) BlockedIn() string {
 		return t.Wchan
 	}
 	return t.Syscall + " in " + t.Wchan
+}
+
+// blockedOn finds a thread blocked in a system call on socket k's
+// descriptor in a process holding it (the same number in another
+// process is another file). Only Linux shows descriptors, and there
+// every socket has its inode.
+func (s *Sample) blockedOn(k Socket) (Thread, bool) {
+	var found Thread
+	ok := false
+	for _, h := range s.Sockets {
+		if h.FD < 0 || h.Inode != k.Inode {
+			continue
+		}
+		for _, t := range s.Threads {
+			if t.PID == h.PID && t.FD == h.FD && t.Syscall != "" {
+				found, ok = t, true
+			}
+		}
+	}
+	return found, ok
 }
 
 func findPeer(s *Sample, peer netip.AddrPort) (Socket, bool) {

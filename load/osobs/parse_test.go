@@ -2,6 +2,7 @@ package osobs
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 )
@@ -16,17 +17,21 @@ func TestParseProcNetTCP(t *testing.T) {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		t.Skip("the fixed table is a little-endian kernel's")
 	}
-	got := parseProcNetTCP([]byte(table), map[uint64]int{111: 3, 222: 7, 333: 9}, 8080)
+	// Inode 222 is held by two processes (a connection inherited by a
+	// child): one socket each, with its own descriptor.
+	inodes := holders{111: {{1, 3}}, 222: {{1, 7}, {2, 4}}, 333: {{1, 9}}}
+	got := inodes.expand(parseProcNetTCP([]byte(table), inodes, 8080))
 	want := []Socket{
-		{Inode: 111, FD: 3, Local: "127.0.0.1:8080", Peer: "0.0.0.0:0", TCPState: StateListen},
-		{Inode: 222, FD: 7, Local: "127.0.0.1:8080", Peer: "127.0.0.1:40000", TCPState: StateEstablished},
+		{PID: 1, Inode: 111, FD: 3, Local: "127.0.0.1:8080", Peer: "0.0.0.0:0", TCPState: StateListen},
+		{PID: 1, Inode: 222, FD: 7, Local: "127.0.0.1:8080", Peer: "127.0.0.1:40000", TCPState: StateEstablished},
+		{PID: 2, Inode: 222, FD: 4, Local: "127.0.0.1:8080", Peer: "127.0.0.1:40000", TCPState: StateEstablished},
 	}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	if !slices.Equal(got, want) {
 		t.Fatalf("got %+v, want %+v (inode 333 is on another local port)", got, want)
 	}
 	six := "  sl  local_address                         remote_address                        st\n" +
 		"   0: 00000000000000000000000001000000:1F90 00000000000000000000000001000000:9C41 08 0:0 0:0 0 1000 0 444 1\n"
-	got = parseProcNetTCP([]byte(six), map[uint64]int{444: 5}, 0)
+	got = parseProcNetTCP([]byte(six), holders{444: {{1, 5}}}, 0)
 	if len(got) != 1 || got[0].Local != "[::1]:8080" || got[0].Peer != "[::1]:40001" || got[0].TCPState != "CLOSE_WAIT" {
 		t.Fatalf("tcp6: got %+v", got)
 	}
@@ -52,15 +57,15 @@ func TestParseTCPTable(t *testing.T) {
 	b = append(b, row(2, lo, 8080, [4]byte{}, 0, 42)...)
 	b = append(b, row(5, lo, 8080, lo, 50000, 42)...)
 	b = append(b, row(5, lo, 50000, lo, 8080, 7)...)
-	got, err := parseTCPTable(b, 42)
+	got, err := parseTCPTable(b, map[uint32]bool{42: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].TCPState != StateListen || got[1].Local != "127.0.0.1:8080" ||
-		got[1].Peer != "127.0.0.1:50000" || got[1].TCPState != StateEstablished || got[1].FD != -1 {
+		got[1].Peer != "127.0.0.1:50000" || got[1].TCPState != StateEstablished || got[1].FD != -1 || got[1].PID != 42 {
 		t.Fatalf("got %+v", got)
 	}
-	if _, err := parseTCPTable(b[:30], 42); err == nil {
+	if _, err := parseTCPTable(b[:30], map[uint32]bool{42: true}); err == nil {
 		t.Fatal("a table shorter than its count says: want an error")
 	}
 
@@ -71,7 +76,7 @@ func TestParseTCPTable(t *testing.T) {
 	binary.BigEndian.PutUint16(r6[44:], 50001)
 	le.PutUint32(r6[48:], 7) // FIN_WAIT2
 	le.PutUint32(r6[52:], 42)
-	got, err = parseTCP6Table(append(le.AppendUint32(nil, 1), r6...), 42)
+	got, err = parseTCP6Table(append(le.AppendUint32(nil, 1), r6...), map[uint32]bool{42: true})
 	if err != nil || len(got) != 1 || got[0].Local != "[::1]:8080" || got[0].Peer != "[::1]:50001" || got[0].TCPState != "FIN_WAIT2" {
 		t.Fatalf("tcp6: got %+v, %v", got, err)
 	}
@@ -107,5 +112,32 @@ func TestConnFollowsASocket(t *testing.T) {
 	}
 	if c := rec.Conn("127.0.0.1:4001"); c.Seen {
 		t.Fatalf("another peer: %+v", c)
+	}
+}
+
+// In a pre-fork server the master (pid 10) and its worker (pid 11) each
+// have a descriptor 5: only the worker's thread blocked on it serves the
+// worker's connection. When the worker exits while the master lives on,
+// the connection left with the worker, not closed by it.
+func TestConnThreadInItsOwnProcess(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	conn := Socket{PID: 11, Inode: 9, FD: 5, Local: "127.0.0.1:80", Peer: "127.0.0.1:4000", TCPState: StateEstablished}
+	master := Thread{PID: 10, TID: 10, State: "S", Syscall: "read", FD: 5}
+	worker := Thread{PID: 11, TID: 11, State: "S", Syscall: "epoll_wait", FD: 7}
+	rec := Record{Samples: []Sample{
+		{At: ms(0), Until: ms(50), Threads: []Thread{master, worker}, Sockets: []Socket{conn}},
+		{At: ms(60), Until: ms(60), Threads: []Thread{master}},
+	}}
+	c := rec.Conn("127.0.0.1:4000")
+	if !c.Seen || c.PID != 11 || c.Thread != 0 {
+		t.Fatalf("conn %+v: want pid 11 and no thread (the master's fd 5 is another file)", c)
+	}
+	if !c.Closed || c.ClosedAlive {
+		t.Fatalf("conn %+v: want closed with its process, not by it", c)
+	}
+	worker.Syscall, worker.FD = "read", 5
+	rec.Samples[0].Threads = []Thread{master, worker}
+	if c := rec.Conn("127.0.0.1:4000"); c.Thread != 11 {
+		t.Fatalf("conn %+v: want the worker's thread 11", c)
 	}
 }

@@ -9,10 +9,10 @@ import (
 )
 
 // parseProcNetTCP reads a /proc/net/tcp or tcp6 table and returns the
-// sockets whose inode is in inodes (inode → descriptor) on local port
-// port (any when 0). Addresses are hex words in the kernel's byte order,
+// sockets whose inode is in inodes on local port port (any when 0), their
+// descriptors left -1 for holders.expand to fill in. Addresses are hex words in the kernel's byte order,
 // ports hex numbers.
-func parseProcNetTCP(b []byte, inodes map[uint64]int, port uint16) []Socket {
+func parseProcNetTCP(b []byte, inodes holders, port uint16) []Socket {
 	var out []Socket
 	for i, line := range bytes.Split(b, []byte("\n")) {
 		f := strings.Fields(string(line))
@@ -20,8 +20,7 @@ func parseProcNetTCP(b []byte, inodes map[uint64]int, port uint16) []Socket {
 			continue // the header, or a short line
 		}
 		ino, err := strconv.ParseUint(f[9], 10, 64)
-		fd, mine := inodes[ino]
-		if err != nil || !mine {
+		if _, mine := inodes[ino]; err != nil || !mine {
 			continue
 		}
 		local, ok1 := hexAddr(f[1])
@@ -30,7 +29,7 @@ func parseProcNetTCP(b []byte, inodes map[uint64]int, port uint16) []Socket {
 		if !ok1 || !ok2 || err != nil || (port != 0 && local.Port() != port) {
 			continue
 		}
-		out = append(out, Socket{Inode: ino, FD: fd, Local: local.String(), Peer: peer.String(), TCPState: linuxTCPState(int(st))})
+		out = append(out, Socket{Inode: ino, FD: -1, Local: local.String(), Peer: peer.String(), TCPState: linuxTCPState(int(st))})
 	}
 	return out
 }
@@ -54,4 +53,24 @@ func hexAddr(s string) (netip.AddrPort, bool) {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[:4])), uint16(port)), true
 	}
 	return netip.AddrPortFrom(netip.AddrFrom16(raw), uint16(port)), true
+}
+
+// holder is a process's descriptor for a socket. A socket may have
+// several: a listener inherited by every worker of a pre-fork server.
+type holder struct{ pid, fd int }
+
+// holders are the holders of each socket inode the processes hold.
+type holders map[uint64][]holder
+
+// expand gives each socket one entry per holder: its process and its
+// descriptor there.
+func (h holders) expand(ks []Socket) []Socket {
+	out := make([]Socket, 0, len(ks))
+	for _, k := range ks {
+		for _, o := range h[k.Inode] {
+			k.PID, k.FD = o.pid, o.fd
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -25,16 +25,24 @@ const (
 // ErrUnavailable is returned by Start where the system cannot be sampled.
 var ErrUnavailable = errors.New("os sampling is not available on this system")
 
-// source reads one sample of a process; each system has its own.
+// source reads one sample of a process tree; each system has its own.
 type source interface {
-	// read returns the process's threads and TCP sockets; gone is true
-	// when the process no longer exists.
-	read() (threads []Thread, sockets []Socket, gone bool, err error)
+	read() (reading, error)
 	// method names where the sockets' states come from.
 	method() string
 }
 
-// Sampler samples one process until Stop. Its methods are safe to call
+// reading is one sample as a source read it: the tree's threads and TCP
+// sockets; gone when no process of the tree exists any more; procs is how
+// many processes it read, cut how many it left out past maxProcs.
+type reading struct {
+	threads    []Thread
+	sockets    []Socket
+	gone       bool
+	procs, cut int
+}
+
+// Sampler samples one process tree until Stop. Its methods are safe to call
 // from any goroutine.
 type Sampler struct {
 	src   source
@@ -57,8 +65,9 @@ type Sampler struct {
 	readMu sync.Mutex
 }
 
-// Start takes the baseline sample of process pid synchronously and then
-// samples it in the background until Stop or until it is gone. Its
+// Start takes the baseline sample of process pid and its descendants
+// synchronously and then samples them in the background until Stop or
+// until every one is gone. Its
 // sockets are those on local port port (the server's: its listener and
 // the connections it accepted; every socket when 0). clock maps an
 // instant to the iteration's clock. The error says why the process cannot
@@ -133,7 +142,7 @@ func (s *Sampler) typicalCost() time.Duration {
 func (s *Sampler) take() (gone bool, err error) {
 	s.readMu.Lock()
 	t0 := time.Now()
-	threads, sockets, gone, err := s.src.read()
+	r, err := s.src.read()
 	took := time.Since(t0)
 	s.readMu.Unlock()
 	s.mu.Lock()
@@ -145,23 +154,26 @@ func (s *Sampler) take() (gone bool, err error) {
 	at := s.clock(t0)
 	// Sorted, so that an unchanged process compares equal to the sample
 	// before (the sources list in directory or hash order).
-	slices.SortFunc(threads, func(a, b Thread) int { return cmp.Compare(a.TID, b.TID) })
+	threads, sockets := r.threads, r.sockets
+	slices.SortFunc(threads, func(a, b Thread) int { return cmp.Or(cmp.Compare(a.PID, b.PID), cmp.Compare(a.TID, b.TID)) })
 	slices.SortFunc(sockets, func(a, b Socket) int { return cmp.Compare(a.Key(), b.Key()) })
 	s.rec.Taken++
 	s.rec.Cost += took
 	s.recent[s.ntook%len(s.recent)] = took
 	s.ntook++
 	s.rec.MaxSockets = max(s.rec.MaxSockets, len(sockets))
-	smp := Sample{At: at, Until: at, Gone: gone, Threads: threads, Sockets: sockets}
+	s.rec.Processes = max(s.rec.Processes, r.procs)
+	s.rec.Cut = max(s.rec.Cut, r.cut)
+	smp := Sample{At: at, Until: at, Gone: r.gone, Threads: threads, Sockets: sockets}
 	if n := len(s.rec.Samples); n > 0 && s.rec.Samples[n-1].sameAs(&smp) {
 		s.rec.Samples[n-1].Until = at
 	} else {
 		s.rec.Samples = append(s.rec.Samples, smp)
 	}
-	if gone && !s.rec.HasGone {
+	if !smp.Alive(s.rec.PID) && !s.rec.HasGone {
 		s.rec.GoneAt, s.rec.HasGone = at, true
 	}
-	return gone, nil
+	return r.gone, nil
 }
 
 // Drain takes a sample, the last before the trigger (every client in
@@ -192,8 +204,8 @@ func (s *Sampler) Latest() Sample {
 	return s.rec.Samples[len(s.rec.Samples)-1]
 }
 
-// Stop ends sampling, takes one last sample (which sees a process that
-// has exited as gone) and returns the record.
+// Stop ends sampling, takes one last sample (which sees a tree that has
+// exited as gone) and returns the record.
 func (s *Sampler) Stop() *Record {
 	s.stopOnce.Do(func() { close(s.stop) })
 	select {
@@ -201,7 +213,7 @@ func (s *Sampler) Stop() *Record {
 	case <-time.After(stopWait):
 	}
 	s.mu.Lock()
-	gone := s.rec.HasGone
+	gone := s.rec.Samples[len(s.rec.Samples)-1].Gone
 	s.mu.Unlock()
 	if !gone {
 		_, _ = s.take()

@@ -30,8 +30,9 @@ func winTCPState(n uint32) string {
 	return fmt.Sprintf("state %d", n)
 }
 
-// parseTCPTable reads a MIB_TCPTABLE_OWNER_PID and returns pid's sockets.
-func parseTCPTable(b []byte, pid uint32) ([]Socket, error) {
+// parseTCPTable reads a MIB_TCPTABLE_OWNER_PID and returns the sockets of
+// the processes in pids.
+func parseTCPTable(b []byte, pids map[uint32]bool) ([]Socket, error) {
 	rows, err := tableRows(b, tcpRowLen)
 	if err != nil {
 		return nil, err
@@ -39,20 +40,22 @@ func parseTCPTable(b []byte, pid uint32) ([]Socket, error) {
 	le := binary.LittleEndian
 	var out []Socket
 	for _, r := range rows {
-		if le.Uint32(r[20:]) != pid {
+		pid := le.Uint32(r[20:])
+		if !pids[pid] {
 			continue
 		}
 		addr := func(ip, port []byte) string {
 			return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip)), binary.BigEndian.Uint16(port)).String()
 		}
-		out = append(out, Socket{FD: -1, TCPState: winTCPState(le.Uint32(r[0:])),
+		out = append(out, Socket{PID: int(pid), FD: -1, TCPState: winTCPState(le.Uint32(r[0:])),
 			Local: addr(r[4:8], r[8:10]), Peer: addr(r[12:16], r[16:18])})
 	}
 	return out, nil
 }
 
-// parseTCP6Table reads a MIB_TCP6TABLE_OWNER_PID and returns pid's sockets.
-func parseTCP6Table(b []byte, pid uint32) ([]Socket, error) {
+// parseTCP6Table reads a MIB_TCP6TABLE_OWNER_PID and returns the sockets
+// of the processes in pids.
+func parseTCP6Table(b []byte, pids map[uint32]bool) ([]Socket, error) {
 	rows, err := tableRows(b, tcp6RowLen)
 	if err != nil {
 		return nil, err
@@ -60,13 +63,14 @@ func parseTCP6Table(b []byte, pid uint32) ([]Socket, error) {
 	le := binary.LittleEndian
 	var out []Socket
 	for _, r := range rows {
-		if le.Uint32(r[52:]) != pid {
+		pid := le.Uint32(r[52:])
+		if !pids[pid] {
 			continue
 		}
 		addr := func(ip, port []byte) string {
 			return netip.AddrPortFrom(netip.AddrFrom16([16]byte(ip)), binary.BigEndian.Uint16(port)).String()
 		}
-		out = append(out, Socket{FD: -1, TCPState: winTCPState(le.Uint32(r[48:])),
+		out = append(out, Socket{PID: int(pid), FD: -1, TCPState: winTCPState(le.Uint32(r[48:])),
 			Local: addr(r[0:16], r[20:22]), Peer: addr(r[24:40], r[44:46])})
 	}
 	return out, nil
