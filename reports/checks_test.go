@@ -232,6 +232,29 @@ func checkIDs() []string {
 	return ids
 }
 
+// checkIndex is where check id stands in a run's checks: the registry's
+// iteration checks, then the run's own. Tests read reports by it, so a
+// check added to the registry moves no expectation by hand.
+func checkIndex(t testing.TB, id string) int {
+	t.Helper()
+	for i, cid := range checkIDs() {
+		if cid == id {
+			return i
+		}
+	}
+	for i, rc := range runCriteria {
+		if rc.id == id {
+			return len(criteria) + i
+		}
+	}
+	t.Fatalf("no check %s in the registry", id)
+	return -1
+}
+
+// allChecks is how many checks a run reports: every iteration check,
+// aggregated, and the run's own.
+var allChecks = len(criteria) + len(runCriteria)
+
 func TestEvaluateOrder(t *testing.T) {
 	checkIDs := checkIDs()
 	if len(checkIDs) != 17 || checkIDs[14] != CheckDrainWithin || checkIDs[15] != CheckNoFailedRequests || checkIDs[16] != CheckHostileHandled {

@@ -164,11 +164,11 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("config.clients.%s", k)
 		}
 	}
-	// Seventeen checks of each iteration, aggregated, and no-growth over the run.
-	if n := len(get(t, m, "checks").([]any)); n != 18 {
+	// Every check of each iteration, aggregated, and no-growth over the run.
+	if n := len(get(t, m, "checks").([]any)); n != allChecks {
 		t.Errorf("%d aggregated checks", n)
 	}
-	if c := get(t, m, "checks", 17); get(t, c, "id") != CheckNoGrowth || get(t, c, "status") != "skip" {
+	if c := get(t, m, "checks", checkIndex(t, CheckNoGrowth)); get(t, c, "id") != CheckNoGrowth || get(t, c, "status") != "skip" {
 		t.Errorf("no-growth over 2 iterations: %v", c)
 	}
 	if d := get(t, m, "checks", 2, "detail").(string); !strings.HasPrefix(d, "failed in 1 of 2 iterations; first (iteration 2):") {
@@ -181,8 +181,8 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("check %v: passed %d of %d, want %d of %d", get(t, c, "id"), p, n, want[0], want[1])
 		}
 	}
-	if get(t, m, "checks", 14, "id") != CheckDrainWithin || get(t, m, "checks", 14, "status") != "skip" {
-		t.Errorf("drain-within without --max-drain: %v", get(t, m, "checks", 14))
+	if dw := checkIndex(t, CheckDrainWithin); get(t, m, "checks", dw, "id") != CheckDrainWithin || get(t, m, "checks", dw, "status") != "skip" {
+		t.Errorf("drain-within without --max-drain: %v", get(t, m, "checks", dw))
 	}
 	// The drain over both iterations: the kept-open one never closed
 	// terminate, and its stragglers exited at t+0.500s.
@@ -209,7 +209,7 @@ func TestBuildJSON(t *testing.T) {
 			t.Errorf("iteration %d: %d clients, configured %d", i+1, n, mix.Total())
 		}
 		checks := get(t, m, "iterations", i, "checks").([]any)
-		if len(checks) != 17 {
+		if len(checks) != len(criteria) {
 			t.Errorf("iteration %d: %d checks", i+1, len(checks))
 		}
 		for _, c := range checks {
@@ -361,7 +361,7 @@ func TestBuildReproduceAndMaxDrain(t *testing.T) {
 	if num(t, m, "config", "max_drain_ms") != 400 {
 		t.Errorf("max_drain_ms %v", get(t, m, "config", "max_drain_ms"))
 	}
-	c := get(t, m, "checks", 14)
+	c := get(t, m, "checks", checkIndex(t, CheckDrainWithin))
 	if get(t, c, "id") != CheckDrainWithin || get(t, c, "status") != "fail" || integer(t, c, "passed_iterations") != 1 ||
 		integer(t, c, "iterations") != 2 || integer(t, c, "observed") != 12 {
 		t.Errorf("drain-within aggregated %v", c)
@@ -474,7 +474,7 @@ func TestBuildNoIteration(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	r := Build(nil, nil, testTool)
-	if r.Verdict != VerdictFail || len(r.Checks) != len(criteria)+len(runCriteria) || len(criteria) != 17 || r.Iterations == nil || r.Schema != Schema {
+	if r.Verdict != VerdictFail || len(r.Checks) != allChecks || r.Iterations == nil || r.Schema != Schema {
 		t.Errorf("nil result: %+v", r)
 	}
 }

@@ -29,16 +29,16 @@ func TestWriteTextPass(t *testing.T) {
 			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], w)
 		}
 	}
-	// header, seventeen checks and no-growth, terminate, drain, verdict, reproduce
-	if len(lines) != 1+18+4 {
+	// header, every check, terminate, drain, verdict, reproduce
+	if len(lines) != 1+allChecks+4 {
 		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	if got, w := lines[15], "SKIP drain-within                no --max-drain given"; got != w {
+	if got, w := lines[1+checkIndex(t, CheckDrainWithin)], "SKIP drain-within                no --max-drain given"; got != w {
 		t.Errorf("drain-within line\n got %q\nwant %q", got, w)
 	}
 	// The details start in one column.
 	col := strings.Index(lines[1], "closed at")
-	for _, l := range lines[1:19] {
+	for _, l := range lines[1 : 1+allChecks] {
 		if len(l) <= col || l[col-1] != ' ' || l[col-2] != ' ' || l[col] == ' ' {
 			t.Errorf("misaligned: %q", l)
 		}
@@ -49,8 +49,8 @@ func TestWriteTextPass(t *testing.T) {
 		"verdict: PASS (18 checks, 0 failed, 8 skipped) in 1.21s",
 		"reproduce: shutdowntest --headless",
 	} {
-		if got := lines[19+i]; got != w {
-			t.Errorf("line %d\n got %q\nwant %q", 19+i, got, w)
+		if got := lines[1+allChecks+i]; got != w {
+			t.Errorf("line %d\n got %q\nwant %q", 1+allChecks+i, got, w)
 		}
 	}
 }
