@@ -508,6 +508,10 @@ func TestReproduceCarriesTheSeed(t *testing.T) {
 		{[]string{"--jitter", "20ms"}, 99, "st --headless --jitter=20ms --seed=99"},
 		{[]string{"--jitter", "20ms", "--seed", "5"}, 5, "st --headless --jitter=20ms --seed=5"},
 		{[]string{"--ws", "2"}, 99, "st --headless --ws=2"},
+		// The garbage role's bytes are drawn from the seed too; the
+		// other hostile roles draw nothing.
+		{[]string{"--garbage", "1"}, 7, "st --headless --garbage=1 --seed=7"},
+		{[]string{"--slowloris", "1"}, 7, "st --headless --slowloris=1"},
 	} {
 		o, err := parseFlags(c.args, io.Discard)
 		if err != nil {

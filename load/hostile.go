@@ -54,6 +54,9 @@ type Hostile struct {
 	// reads it, so it sees nothing of the server; its outcome is how its
 	// server thread ended, read from the record, as an idle client's is.
 	FromThread bool
+	// Seeded: what the client sends is drawn from Config.Seed, so a run
+	// with such clients is reproduced only with its seed (Randomized).
+	Seeded bool
 
 	run func(*client)
 }
@@ -94,7 +97,7 @@ var (
 // six ordinary roles) and the flags, the README and --help list them.
 var hostileRoles = [...]Hostile{
 	{Role: "garbage", Kind: KindTCP, Sends: "1,024 random bytes (seeded: `Config.Seed`) ending in a blank line, then holds the connection until the answer",
-		Expect: "answer 400 at once", Passes: []Outcome{Answered(400, "")}, run: runGarbage},
+		Expect: "answer 400 at once", Passes: []Outcome{Answered(400, "")}, Seeded: true, run: runGarbage},
 	{Role: "oversize-header", Kind: KindHTTP, Sends: "a request whose header is 70,000 bytes (over the 64 KiB limit)",
 		Expect: "drop the connection with no reply", Passes: dropped, run: runOversizeHeader},
 	{Role: "oversize-body", Kind: KindREST, Sends: "`POST /api/v1/searches` declaring a body of 16 MiB + 1 byte",

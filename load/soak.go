@@ -98,7 +98,15 @@ func (c Config) soakOver(start time.Time, n int) bool {
 // Randomized reports whether the run draws anything from Seed, so that
 // the command reproducing it must carry the seed.
 func (c Config) Randomized() bool {
-	return c.Jitter > 0 || c.Mix.HostileCount("garbage") > 0
+	if c.Jitter > 0 {
+		return true
+	}
+	for _, h := range hostileRoles {
+		if h.Seeded && c.Mix.HostileCount(h.Role) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // jitterStream is the PCG stream the trigger offsets are drawn from.
