@@ -148,6 +148,7 @@ func TestEOFKeepsEventSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close() // ends the watcher the pump reads through
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

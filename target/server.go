@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"shutdowntest/internal/join"
+	"shutdowntest/internal/readwatch"
 	"shutdowntest/target/kernel"
 )
 
@@ -218,7 +219,8 @@ type Server struct {
 	// listener may still be starting when Close runs).
 	gmu   sync.Mutex
 	gdone bool
-	stuck atomic.Bool // the stuck-handler fault has taken its request
+	watch *readwatch.Watcher // under gmu; see watcher
+	stuck atomic.Bool        // the stuck-handler fault has taken its request
 
 	lifecycle   atomic.Int32
 	openSockets atomic.Int64
@@ -682,6 +684,20 @@ func (s *Server) Triggered() (time.Duration, bool) {
 	return s.triggeredAt, true
 }
 
+// watcher is the server's one watcher of its sockets' reads (the pumps),
+// made at the first accepted socket; nil once Close has begun.
+func (s *Server) watcher() *readwatch.Watcher {
+	s.gmu.Lock()
+	defer s.gmu.Unlock()
+	if s.gdone {
+		return nil
+	}
+	if s.watch == nil {
+		s.watch = readwatch.New()
+	}
+	return s.watch
+}
+
 // goHelper starts f as a helper goroutine that Close waits for, and
 // reports whether it did: once Close has begun, nothing new starts.
 func (s *Server) goHelper(f func()) bool {
@@ -758,6 +774,9 @@ func (s *Server) Close() Record {
 		}
 		threadsEnded := threadsDone(threads, 5*time.Second)
 		goroutinesEnded := join.Within(&s.wg, 5*time.Second)
+		if s.watch != nil { // every socket is closed: no pump watches any more
+			goroutinesEnded = s.watch.Close() && goroutinesEnded
+		}
 		// A listener killed by TerminateThread left its queue behind; the
 		// pump has ended with the listening socket, so nothing adds to it.
 		s.dropQueued()
