@@ -254,21 +254,31 @@ func (sd *socketData) await(dl time.Time) error {
 	}
 }
 
-// sendSlice is how long one send attempt may block, and how long the
-// thread then waits in {connEvent, terminate} before it tries again.
+// sendSlice is how long a thread whose send the peer's back-pressure
+// blocks waits in {connEvent, terminate} before it tries again.
 const sendSlice = 10 * time.Millisecond
 
 var errSendAbandoned = errors.New("send abandoned: terminate signalled")
 
 // Write is the thread's send. A send that the peer's back-pressure blocks
 // sits, as in eMule, in the wait-any {connEvent, terminate}: the socket is
-// written in short attempts and between them the thread waits in state
-// send, where terminate (or a kill, or the end of the run) ends it and the
-// send is abandoned. The write deadline bounds the whole send.
+// written in non-blocking attempts and between them the thread waits in
+// state send, where terminate (or a kill, or the end of the run) ends it
+// and the send is abandoned. The write deadline bounds the whole send.
+//
+// Only a socket that takes nothing is blocked: the attempts had a 10 ms
+// write deadline each, and a thread the scheduler kept off the CPU past it
+// found its send "blocked" with the socket's buffer empty, and abandoned
+// it at terminate, cutting a WebSocket close frame in two under load.
 func (sd *socketData) Write(p []byte) (int, error) {
 	sd.mu.Lock()
 	dl := sd.wdeadline
 	sd.mu.Unlock()
+	if sd.th == nil {
+		// Not attached to a thread: nothing to wait in.
+		_ = sd.conn.SetWriteDeadline(dl)
+		return sd.conn.Write(p)
+	}
 	n, consumed := 0, false
 	// The connection event is consumed if it wins a wait below; unread
 	// bytes or an EOF stay pending in the buffer, so it is set again after
@@ -279,18 +289,16 @@ func (sd *socketData) Write(p []byte) (int, error) {
 		}
 	}()
 	for {
-		try := time.Now().Add(sendSlice)
-		if !dl.IsZero() && dl.Before(try) {
-			try = dl
-		}
-		_ = sd.conn.SetWriteDeadline(try)
-		m, err := sd.conn.Write(p[n:])
+		m, blocked, err := sendNow(sd.conn, p[n:])
 		n += m
-		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !dl.IsZero() && !time.Now().Before(dl) {
+		if err != nil || n == len(p) {
 			return n, err
 		}
-		if sd.th == nil {
-			continue // not attached to a thread: nothing to wait in
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			return n, os.ErrDeadlineExceeded
+		}
+		if !blocked {
+			continue // the buffer took part of it: the rest at once
 		}
 		sd.th.Enter(StateSend)
 		switch sd.s.k.WaitAny(sd.th, sendSlice, sd.ev, sd.term) {
@@ -301,6 +309,17 @@ func (sd *socketData) Write(p []byte) (int, error) {
 			return n, errSendAbandoned
 		}
 	}
+}
+
+// sendSliced is one send attempt where no non-blocking send is at hand:
+// a write bounded by one slice, blocked if it took nothing by then.
+func sendSliced(c net.Conn, p []byte) (n int, blocked bool, err error) {
+	_ = c.SetWriteDeadline(time.Now().Add(sendSlice))
+	n, err = c.Write(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, n == 0, nil
+	}
+	return n, false, err
 }
 
 // Close closes the socket once and waits for the pump to end, so the
