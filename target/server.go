@@ -231,12 +231,15 @@ type Server struct {
 	mu      sync.Mutex
 	queue   []net.Conn // accepted by the accept pump, not yet taken by the listener
 	tracked []*kernel.Thread
-	threads []*kernel.Thread // every thread this generation created
-	leaks   []Leak
-	faults  []FaultEvent
-	refused int64
-	socks   map[*socketData]struct{}
-	held    map[int]bool // threads whose request the UI thread holds
+	// reapedExits is the kernel's count of client-thread exits at the
+	// listener's last poll of the tracked threads (reap).
+	reapedExits uint64
+	threads     []*kernel.Thread // every thread this generation created
+	leaks       []Leak
+	faults      []FaultEvent
+	refused     int64
+	socks       map[*socketData]struct{}
+	held        map[int]bool // threads whose request the UI thread holds
 	// spins are the turns of TLS loops that did not wait, by thread;
 	// handshaking the threads in a TLS handshake now.
 	spins       map[int]*Spin
@@ -608,9 +611,19 @@ func (s *Server) refuse(sd *socketData) {
 // reap closes the handles of tracked threads that have exited, as the fix
 // does on every listener wake. The listener's poll of each thread object
 // is a join: shutdown, joining the listener, learns these exits from it.
+//
+// A wake with no client thread exited since the last poll skips it: each
+// thread's wait would time out with no effect, and the poll of thousands
+// of threads on each of thousands of wakes, each wait under the kernel
+// lock, was most of what held 9,900 clients from being ready.
 func (s *Server) reap(listener *kernel.Thread) {
+	exits := s.k.ClientExits()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if exits == s.reapedExits {
+		return
+	}
+	s.reapedExits = exits
 	live := s.tracked[:0]
 	for _, th := range s.tracked {
 		if s.k.WaitAny(listener, 0, th.Handle()) == 0 {

@@ -184,6 +184,7 @@ type Kernel struct {
 	seq          uint64
 	stamp        uint64 // orders creations, exits and closes
 	aliveClients int
+	clientExits  uint64 // client threads exited, ever
 	// clientsChanged is closed, and cleared, when a client thread is
 	// created or exits; AliveClients makes it when someone asks.
 	clientsChanged chan struct{}

@@ -148,6 +148,15 @@ func (k *Kernel) CreateThread(opts ThreadOptions, fn func(t *Thread)) *Thread {
 	return t
 }
 
+// ClientExits counts the client threads that have exited, ever: a poll of
+// thread objects that finds it unchanged since its last look finds no
+// newly signalled one.
+func (k *Kernel) ClientExits() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.clientExits
+}
+
 // AliveClients reports how many client threads have not exited, and a
 // channel closed at the next change of that count. A waiter for the last
 // exit wakes on it, where polling a View would copy every thread each
@@ -180,6 +189,7 @@ func (t *Thread) exit() {
 	t.exitStamp = k.stamp
 	if t.client {
 		k.aliveClients--
+		k.clientExits++
 		k.clientsChangedLocked()
 	}
 	t.obj.signaled = true
