@@ -131,7 +131,12 @@ func parseRequest(acc []byte, eof bool) (*http.Request, []byte, readStep) {
 		return nil, nil, readDrop
 	}
 	in := &drainReader{r: bytes.NewReader(acc)}
-	req, err := http.ReadRequest(bufio.NewReader(in))
+	// The request is parsed again each time more of it arrives: a reader
+	// of 4 KiB made for each parse was a good part of the run's garbage.
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(in)
+	defer func() { br.Reset(nil); readers.Put(br) }() // the body is read below; nothing keeps br
+	req, err := http.ReadRequest(br)
 	if err != nil {
 		// A malformed request (for example two conflicting
 		// Content-Length headers) gets a plain 400.
@@ -198,12 +203,21 @@ func (s *Server) writeResponse(w wire, req *http.Request, rw *responseBuffer) er
 		resp.Body = nil
 	}
 	_ = w.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
-	bw := bufio.NewWriter(w)
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() { bw.Reset(nil); writers.Put(bw) }()
 	if err := resp.Write(bw); err != nil {
 		return err
 	}
 	return bw.Flush()
 }
+
+// readers and writers are the threads' request parsers and response
+// writers, one held only for the parse or the write.
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriter(nil) }}
+)
 
 // clientDeadline is when hardened's client I/O timeout, started now, runs
 // out; zero for the other policies, which wait for a client forever.
@@ -289,10 +303,7 @@ func (s *Server) stream(t *kernel.Thread, w wire, rw *responseBuffer, ev, term k
 		case kernel.WaitTimeout:
 			t.Enter(StateSend)
 			seq++
-			msg := s.streamEvent(seq)
-			if pad != "" {
-				msg["pad"] = pad
-			}
+			msg := s.streamEvent(seq, pad)
 			_ = ws.SetWriteDeadline(s.clientDeadline())
 			if err := ws.WriteJSON(msg); err != nil {
 				return
