@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"shutdowntest/internal/join"
+	"shutdowntest/internal/readwatch"
 	"shutdowntest/target"
 	"shutdowntest/target/kernel"
 )
@@ -118,6 +119,7 @@ type iteration struct {
 	wg        sync.WaitGroup // client and probe goroutines
 	it        *Iteration
 	snap      target.Snapshot
+	byPeer    map[string]target.ThreadState // threadsByPeer's, reused
 	phase     Phase
 	trigger   time.Duration
 	lastObs   time.Time
@@ -212,7 +214,7 @@ func (r *iteration) run(ctx context.Context) error {
 		return &RunError{Iteration: r.n, Phase: PhaseStarting, Err: errors.New("route probe threads still alive after 5s")}
 	}
 	r.env = &env{addr: r.srv.Addr(), session: session, apiKey: r.creds.apiKey, clock: r.srv.Since,
-		dialSem: make(chan struct{}, 64), ended: make(chan struct{}, 1), seed: seedFor(r.cfg.Seed, r.n), tls: r.creds.tls}
+		dialSem: make(chan struct{}, 64), ended: make(chan struct{}, 1), settle: make(chan struct{}, 1), watch: readwatch.New(), seed: seedFor(r.cfg.Seed, r.n), tls: r.creds.tls}
 	r.startClients()
 	r.phase = PhaseHolding
 	var missing []string
@@ -220,7 +222,7 @@ func (r *iteration) run(ctx context.Context) error {
 		missing = r.notReady()
 		return len(missing) == 0
 	}
-	ready := r.waitUntil(ctx.Done(), r.cfg.ReadyTimeout, isReady)
+	ready := r.waitReady(ctx.Done(), r.cfg.ReadyTimeout, isReady)
 	if ready && r.cfg.Rate != nil {
 		// The descriptors are counted before the traffic starts: its
 		// connections come and go, and would move the count.
@@ -234,7 +236,7 @@ func (r *iteration) run(ctx context.Context) error {
 		// Clients added while holding, or one that fell out of its state,
 		// get the ready budget again; the usual case passes at once.
 		if ctx.Err() == nil {
-			ready = r.waitUntil(ctx.Done(), r.cfg.ReadyTimeout, isReady)
+			ready = r.waitReady(ctx.Done(), r.cfg.ReadyTimeout, isReady)
 		} else {
 			ready = isReady() // the snapshot hold took last
 		}
@@ -267,8 +269,20 @@ func orDefault(s, d string) string {
 
 // startClients opens every client of the mix.
 func (r *iteration) startClients() {
+	// Streams connect last: once open, each costs the server a message
+	// every StreamEvery, and 1,500 of them open early slowed every
+	// connection made after them. The clients keep their order.
+	var streams []*client
 	for _, sp := range r.it.Mix.Specs() {
-		r.startClient(sp)
+		c := r.addClient(sp)
+		if sp.Kind == KindWS {
+			streams = append(streams, c)
+			continue
+		}
+		r.runClient(c)
+	}
+	for _, c := range streams {
+		r.runClient(c)
 	}
 	r.nextID = len(r.clients) + 1
 	r.missing = len(r.clients) // none is ready until a look says so
@@ -277,8 +291,18 @@ func (r *iteration) startClients() {
 // startClient opens one client. Its goroutine ends when its connection
 // ends or at halt, which finish (or a removal) calls for every client.
 func (r *iteration) startClient(sp Spec) {
+	r.runClient(r.addClient(sp))
+}
+
+// addClient makes one client, not yet running.
+func (r *iteration) addClient(sp Spec) *client {
 	c := newClient(sp, r.env)
 	r.clients = append(r.clients, c)
+	return c
+}
+
+// runClient starts c's goroutine.
+func (r *iteration) runClient(c *client) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -379,6 +403,32 @@ func (r *iteration) waitUntil(stop <-chan struct{}, d time.Duration, cond func()
 	}
 }
 
+// waitReady is waitUntil for readiness: it first waits, without a look at
+// the server, until every client's own side is done getting ready, then
+// looks. At 9,900 clients a look holds the kernel lock for milliseconds
+// and was made every 200 ms at most while they connected: the server's
+// threads queued behind it, and the last client's readiness waited up to
+// a look's interval to be seen. The live view still gets its snapshots.
+func (r *iteration) waitReady(stop <-chan struct{}, d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(snapshotEvery)
+	defer tick.Stop()
+	for !r.env.clientsSettled() && time.Now().Before(deadline) {
+		select {
+		case <-stop:
+			return false
+		case <-r.env.settle:
+		case <-tick.C:
+			if r.obs.Snapshots != nil {
+				r.srv.Snapshot(&r.snap)
+				r.notReady()
+				r.publish()
+			}
+		}
+	}
+	return r.waitUntil(stop, time.Until(deadline), cond)
+}
+
 func closed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
@@ -401,12 +451,17 @@ func (r *iteration) liveThreads(peers map[string]bool) int {
 }
 
 // threadsByPeer maps a client's local address to its server thread.
+// The map is the iteration's, made anew only when it must grow: a look at
+// thousands of clients is made many times while they get ready.
 func (r *iteration) threadsByPeer() map[string]target.ThreadState {
-	m := make(map[string]target.ThreadState, len(r.snap.Threads))
-	for _, t := range r.snap.Threads {
-		m[t.Peer] = t
+	if r.byPeer == nil {
+		r.byPeer = make(map[string]target.ThreadState, len(r.snap.Threads))
 	}
-	return m
+	clear(r.byPeer)
+	for _, t := range r.snap.Threads {
+		r.byPeer[t.Peer] = t
+	}
+	return r.byPeer
 }
 
 // wantState is where each role's server thread must be at the trigger.
@@ -659,6 +714,9 @@ func (r *iteration) finish() {
 	}
 	r.closeFaultProbe()
 	join.Within(&r.wg, 10*time.Second)
+	if r.env != nil {
+		r.env.watch.Close() // every client has ended or halted
+	}
 	it := r.it
 	it.Server = rec
 	it.Trigger = r.trigger

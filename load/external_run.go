@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"shutdowntest/internal/join"
+	"shutdowntest/internal/readwatch"
 	"shutdowntest/load/osobs"
 	"shutdowntest/target"
 )
@@ -220,7 +221,7 @@ func (e *extIteration) run(ctx context.Context) error {
 	}
 	e.startClock()
 	e.keep, e.rec.KeepAlive = openKeepAlive(e.x, e.addr)
-	e.env = &env{addr: e.addr, clock: e.clock, dialSem: make(chan struct{}, 64), ext: e.x}
+	e.env = &env{addr: e.addr, clock: e.clock, dialSem: make(chan struct{}, 64), ext: e.x, watch: readwatch.New()}
 	for _, sp := range e.it.Mix.Specs() {
 		c := newClient(sp, e.env)
 		e.clients = append(e.clients, c)
@@ -596,6 +597,9 @@ func (e *extIteration) finish() {
 		c.halt()
 	}
 	join.Within(&e.wg, 10*time.Second)
+	if e.env != nil {
+		e.env.watch.Close() // every client has ended or halted
+	}
 	e.takeClock()
 	e.it.Trigger = e.trigger
 	if e.rate != nil {
