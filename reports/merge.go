@@ -112,8 +112,8 @@ func (e *MergeError) Unwrap() error { return e.Err }
 // Merge joins the reports of the runners of one shared test (one target,
 // one agreed instant) into one report with one verdict: iteration n of
 // every runner becomes iteration n of the merged report, holding all of
-// their clients (numbered anew, each labelled with its runner) and
-// admission attempts; each check fails if it failed on any runner, passes
+// their clients (numbered anew, each labelled with its runner),
+// admission attempts and steady traffic (mergeRate); each check fails if it failed on any runner, passes
 // if it passed on one, and is skipped otherwise; the drain figures are
 // recomputed from the merged iterations. tool is the merging tool's.
 func Merge(srcs []Source, tool ToolInfo) (Report, error) {
