@@ -113,9 +113,10 @@ func (e *MergeError) Unwrap() error { return e.Err }
 // one agreed instant) into one report with one verdict: iteration n of
 // every runner becomes iteration n of the merged report, holding all of
 // their clients (numbered anew, each labelled with its runner),
-// admission attempts and steady traffic (mergeRate); each check fails if it failed on any runner, passes
-// if it passed on one, and is skipped otherwise; the drain figures are
-// recomputed from the merged iterations. tool is the merging tool's.
+// admission attempts and steady traffic (mergeRate); each check fails if
+// it failed on any runner, passes if it passed on one, and is skipped
+// otherwise; the drain figures are recomputed from the merged iterations.
+// tool is the merging tool's.
 func Merge(srcs []Source, tool ToolInfo) (Report, error) {
 	if len(srcs) == 0 {
 		return Report{}, fmt.Errorf("no report to merge")
@@ -367,18 +368,7 @@ func mergeRate(its []Iteration, labs []string) *RateBlock {
 				hists[j].Merge(h)
 			}
 		}
-		if w := b.Window; w.Seen {
-			o := &out.Window
-			if !o.Seen || w.FirstMS < o.FirstMS {
-				o.FirstMS = w.FirstMS
-			}
-			if !o.Seen || w.LastMS > o.LastMS {
-				o.LastMS = w.LastMS
-			}
-			o.Seen = true
-			o.NotOK += w.NotOK
-			o.SpanMS = math.Round((o.LastMS-o.FirstMS)*1000) / 1000
-		}
+		out.Window.widen(b.Window)
 		for _, q := range b.Failed {
 			q.Runner = labs[i]
 			out.Failed = append(out.Failed, q)
@@ -391,18 +381,17 @@ func mergeRate(its []Iteration, labs []string) *RateBlock {
 		if h == nil {
 			continue
 		}
-		us := func(v int64) float64 { return ms(time.Duration(v) * time.Microsecond) }
+		at := func(q float64) float64 { return ms(time.Duration(h.ValueAtQuantile(q)) * time.Microsecond) }
 		p := &out.Phases[j]
-		p.P50MS, p.P90MS, p.P99MS, p.P999MS = us(h.ValueAtQuantile(50)), us(h.ValueAtQuantile(90)), us(h.ValueAtQuantile(99)), us(h.ValueAtQuantile(99.9))
-		p.MaxMS, p.Histogram = us(h.Max()), encodeHist(h)
+		p.P50MS, p.P90MS, p.P99MS, p.P999MS = at(50), at(90), at(99), at(99.9)
+		p.MaxMS, p.Histogram = ms(time.Duration(h.Max())*time.Microsecond), encodeHist(h)
 	}
 	// Each runner listed its earliest failed requests: the earliest of
 	// those are the earliest of all.
 	sort.SliceStable(out.Failed, func(a, b int) bool { return out.Failed[a].DueMS < out.Failed[b].DueMS })
 	out.Failed = out.Failed[:min(len(out.Failed), maxListed*4)]
-	if len(stops) == 1 {
-		out.Stopped = stops[0]
-	} else {
+	out.Stopped = stops[0]
+	if len(stops) > 1 {
 		var parts []string
 		for _, s := range stops {
 			parts = append(parts, fmt.Sprintf("%s (%s)", s, listed(stoppedBy[s])))
@@ -414,6 +403,23 @@ func mergeRate(its []Iteration, labs []string) *RateBlock {
 	}
 	mergeTimeline(out, srcs)
 	return out
+}
+
+// widen makes w span o as well: one runner's window from its first to
+// its last, the other's, both on the agreed instant's axis.
+func (w *RateWindow) widen(o RateWindow) {
+	if !o.Seen {
+		return
+	}
+	if !w.Seen || o.FirstMS < w.FirstMS {
+		w.FirstMS = o.FirstMS
+	}
+	if !w.Seen || o.LastMS > w.LastMS {
+		w.LastMS = o.LastMS
+	}
+	w.Seen = true
+	w.NotOK += o.NotOK
+	w.SpanMS = math.Round((w.LastMS-w.FirstMS)*1000) / 1000 // to the µs, as ms()
 }
 
 // mergeTimeline sums the runners' timelines into out's. Their buckets

@@ -108,7 +108,8 @@ func rateOf(it *load.Iteration) *RateBlock {
 		Phases: []RatePhase{}, Failed: []RateRequest{}, Timeline: []RateBucket{}}
 	for _, p := range r.Phases {
 		out := RatePhase{Name: string(p.Name), Requests: p.Requests, ByOutcome: map[string]int{}, NotSent: p.NotSent,
-			Failed: p.Failed, Admission: p.Admission, P50MS: ms(p.P50), P90MS: ms(p.P90), P99MS: ms(p.P99), P999MS: ms(p.P999), MaxMS: ms(p.Max), Histogram: encodeHist(p.Hist)}
+			Failed: p.Failed, Admission: p.Admission, P50MS: ms(p.P50), P90MS: ms(p.P90), P99MS: ms(p.P99), P999MS: ms(p.P999), MaxMS: ms(p.Max),
+			Histogram: encodeHist(p.Hist)}
 		for o, n := range p.ByOutcome {
 			out.ByOutcome[string(o)] = n
 		}
