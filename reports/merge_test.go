@@ -68,6 +68,10 @@ func TestReadJSONRoundTrip(t *testing.T) {
 		struct {
 			name string
 			r    Report
+		}{"rate", Build(withRate(runnerResult("r0", load.OutcomeCompleted, 42), 50, -100, time.Millisecond, time.Millisecond), nil, testTool)},
+		struct {
+			name string
+			r    Report
 		}{"html", htmlLegacyReport()})
 	for _, c := range cases {
 		first := jsonOf(t, c.r)
