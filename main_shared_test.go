@@ -18,9 +18,10 @@ import (
 
 // sharedTest runs two runners as two processes against one serve of
 // policy, with a shared --trigger-at about a second ahead: r0 triggers
-// (SIGTERM to serve's pid), r1 only observes. It merges their reports and
-// returns merge's exit status, the merged report and the output.
-func sharedTest(t *testing.T, policy string) (int, map[string]any, string) {
+// (SIGTERM to serve's pid), r1 only observes; both are given extra. It
+// merges their reports and returns merge's exit status, the merged report,
+// the runners' reports and the output.
+func sharedTest(t *testing.T, policy string, extra ...string) (int, map[string]any, []map[string]any, string) {
 	bin := binary(t, "shutdowntest") // built before the instant is set
 	serve := startServe(t, "--policy", policy, "--addr", "127.0.0.1:0")
 	addr, pid := serve.addr, serve.cmd.Process.Pid
@@ -40,7 +41,7 @@ func sharedTest(t *testing.T, policy string) (int, map[string]any, string) {
 	for i, r := range runners {
 		file := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
 		files = append(files, file)
-		args := append(append(append([]string{}, common...), r...), "--json", file)
+		args := append(append(append(append([]string{}, common...), extra...), r...), "--json", file)
 		wg.Add(1)
 		// One runner process, bounded by ctx.
 		go func() {
@@ -63,15 +64,26 @@ func sharedTest(t *testing.T, policy string) (int, map[string]any, string) {
 	code, stdout, stderr := runArgs(t, append([]string{"merge", "--json", merged, "--html", filepath.Join(dir, "m.html"),
 		"--junit", filepath.Join(dir, "m.xml"), "--markdown", filepath.Join(dir, "m.md")}, files...)...)
 	out := strings.Join(outs, "\n---\n") + "\n--- merge:\n" + stdout + stderr
-	b, err := os.ReadFile(merged)
+	rep := readJSONFile(t, merged, fmt.Sprintf("merge exit %d", code), out)
+	var runs []map[string]any
+	for _, f := range files {
+		runs = append(runs, readJSONFile(t, f, "runner", out))
+	}
+	return code, rep, runs, out
+}
+
+// readJSONFile reads the JSON report file; what says what wrote it.
+func readJSONFile(t *testing.T, file, what, out string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("merge exit %d, no report: %v\n%s", code, err, out)
+		t.Fatalf("%s, no report: %v\n%s", what, err, out)
 	}
 	var rep map[string]any
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	return code, rep, out
+	return rep
 }
 
 // mergedChecks are the checks of the merged report's one iteration, by id.
@@ -84,10 +96,11 @@ func mergedChecks(rep map[string]any) map[string]map[string]any {
 	return checks
 }
 
-// Two runners against one fixed serve: the merged report holds both
-// runners' clients on one axis and passes.
+// Two runners against one fixed serve, each with steady traffic: the
+// merged report holds both runners' clients on one axis and both runners'
+// requests, and passes.
 func TestSharedTriggerAtFixedPasses(t *testing.T) {
-	code, rep, out := sharedTest(t, "fixed")
+	code, rep, runs, out := sharedTest(t, "fixed", "--rate", "100")
 	if code != exitPass || rep["verdict"] != "pass" {
 		t.Errorf("merge exit %d, verdict %v, want 0 and pass\n%s", code, rep["verdict"], out)
 	}
@@ -107,12 +120,20 @@ func TestSharedTriggerAtFixedPasses(t *testing.T) {
 	if len(runners) != 2 || runners[0].(map[string]any)["trigger"] != "signal:TERM" || runners[1].(map[string]any)["trigger"] != "none" {
 		t.Errorf("runners %v", runners)
 	}
+	requests := func(rep map[string]any) float64 {
+		r, _ := rep["iterations"].([]any)[0].(map[string]any)["rate"].(map[string]any)
+		n, _ := r["requests"].(float64)
+		return n
+	}
+	if a, b, m := requests(runs[0]), requests(runs[1]), requests(rep); a == 0 || b == 0 || m != a+b {
+		t.Errorf("rate requests: r0 %g, r1 %g, merged %g: want both runners' in the merged\n%s", a, b, m, out)
+	}
 }
 
 // legacy cuts the requests in flight: merged, the runners' reports fail
 // inflight-completed, and merge exits 1.
 func TestSharedTriggerAtLegacyCaught(t *testing.T) {
-	code, rep, out := sharedTest(t, "legacy")
+	code, rep, _, out := sharedTest(t, "legacy")
 	if code != exitFail || rep["verdict"] != "fail" {
 		t.Errorf("merge exit %d, verdict %v, want 1 and fail\n%s", code, rep["verdict"], out)
 	}

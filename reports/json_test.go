@@ -128,7 +128,7 @@ func TestBuildJSON(t *testing.T) {
 	for _, k := range []string{"schema", "verdict", "interrupted", "tool", "config", "checks", "wall_ms", "drain", "reproduce", "iterations"} {
 		get(t, m, k)
 	}
-	if get(t, m, "schema") != Schema || Schema != "shutdowntest-report/5" {
+	if get(t, m, "schema") != Schema || Schema != "shutdowntest-report/6" {
 		t.Errorf("schema %v", get(t, m, "schema"))
 	}
 	// Build cannot know how the tool was invoked: the caller fills the

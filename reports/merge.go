@@ -9,11 +9,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"shutdowntest/load"
 )
@@ -109,10 +112,11 @@ func (e *MergeError) Unwrap() error { return e.Err }
 // Merge joins the reports of the runners of one shared test (one target,
 // one agreed instant) into one report with one verdict: iteration n of
 // every runner becomes iteration n of the merged report, holding all of
-// their clients (numbered anew, each labelled with its runner) and
-// admission attempts; each check fails if it failed on any runner, passes
-// if it passed on one, and is skipped otherwise; the drain figures are
-// recomputed from the merged iterations. tool is the merging tool's.
+// their clients (numbered anew, each labelled with its runner),
+// admission attempts and steady traffic (mergeRate); each check fails if
+// it failed on any runner, passes if it passed on one, and is skipped
+// otherwise; the drain figures are recomputed from the merged iterations.
+// tool is the merging tool's.
 func Merge(srcs []Source, tool ToolInfo) (Report, error) {
 	if len(srcs) == 0 {
 		return Report{}, fmt.Errorf("no report to merge")
@@ -203,6 +207,20 @@ func checkMergeable(srcs []Source) ([]string, error) {
 			return nil, fail("runner %q, as in %s (give each runner its own --runner-id)", labels[i], other)
 		}
 		seen[labels[i]] = s.File
+		for _, it := range r.Iterations {
+			if it.Rate == nil {
+				continue
+			}
+			for _, p := range it.Rate.Phases {
+				h, err := decodeHist(p.Histogram)
+				switch {
+				case err != nil:
+					return nil, fail("iteration %d: rate phase %s: %v", it.N, p.Name, err)
+				case h == nil && p.Requests > 0:
+					return nil, fail("iteration %d: rate phase %s: %d requests but no histogram", it.N, p.Name, p.Requests)
+				}
+			}
+		}
 	}
 	return labels, nil
 }
@@ -281,8 +299,160 @@ func mergeIteration(its []Iteration, labs []string) Iteration {
 	}
 	sort.SliceStable(out.Admission, func(a, b int) bool { return out.Admission[a].AtMS < out.Admission[b].AtMS })
 	sort.SliceStable(out.Threads, func(a, b int) bool { return out.Threads[a].ID < out.Threads[b].ID })
+	out.Rate = mergeRate(its, labs)
 	out.Checks = mergeChecks(checks, labs)
 	return out
+}
+
+// mergeRate joins the runners' steady traffic of one iteration into the
+// traffic the target saw; nil when none sent any. Rate and workers are
+// summed; mode, path, max and --max-failed are the first runner's, and
+// stopped says so when another's differ. Per phase the counts are summed
+// and the percentiles read from the merged histogram; the window spans
+// every runner's (their *_ms share the agreed instant's axis); the failed
+// requests, labelled with their runner, are the earliest of all.
+func mergeRate(its []Iteration, labs []string) *RateBlock {
+	var out *RateBlock
+	var srcs []*RateBlock
+	var firstLab string
+	var differ, stops []string
+	stoppedBy := map[string][]string{}
+	phaseAt := map[string]int{}
+	var hists []*hdrhistogram.Histogram // by phase, as out.Phases
+	for i, it := range its {
+		b := it.Rate
+		if b == nil {
+			continue
+		}
+		if out == nil {
+			out = &RateBlock{Max: b.Max, Mode: b.Mode, Path: b.Path, MaxFailed: b.MaxFailed, Phases: []RatePhase{},
+				Failed: []RateRequest{}, Timeline: []RateBucket{}}
+			firstLab = labs[i]
+		} else if b.Max != out.Max || b.Mode != out.Mode || b.Path != out.Path || b.MaxFailed != out.MaxFailed {
+			differ = append(differ, labs[i])
+		}
+		srcs = append(srcs, b)
+		out.PerSecond += b.PerSecond
+		out.Workers += b.Workers
+		out.Requests += b.Requests
+		out.NotSent += b.NotSent
+		out.Achieved += b.Achieved
+		if _, seen := stoppedBy[b.Stopped]; !seen {
+			stops = append(stops, b.Stopped)
+		}
+		stoppedBy[b.Stopped] = append(stoppedBy[b.Stopped], labs[i])
+		for _, p := range b.Phases {
+			j, seen := phaseAt[p.Name]
+			if !seen {
+				j = len(out.Phases)
+				phaseAt[p.Name] = j
+				out.Phases = append(out.Phases, RatePhase{Name: p.Name, ByOutcome: map[string]int{}})
+				hists = append(hists, nil)
+			}
+			q := &out.Phases[j]
+			q.Requests += p.Requests
+			q.NotSent += p.NotSent
+			q.Failed += p.Failed
+			q.Admission += p.Admission
+			for o, n := range p.ByOutcome {
+				q.ByOutcome[o] += n
+			}
+			h, _ := decodeHist(p.Histogram) // checkMergeable has read every one
+			switch {
+			case h == nil:
+			case hists[j] == nil:
+				hists[j] = h
+			default:
+				// Every runner's histogram has load's one range: none of
+				// its values falls outside, so Merge drops none.
+				hists[j].Merge(h)
+			}
+		}
+		out.Window.widen(b.Window)
+		for _, q := range b.Failed {
+			q.Runner = labs[i]
+			out.Failed = append(out.Failed, q)
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	for j, h := range hists {
+		if h == nil {
+			continue
+		}
+		at := func(q float64) float64 { return ms(time.Duration(h.ValueAtQuantile(q)) * time.Microsecond) }
+		p := &out.Phases[j]
+		p.P50MS, p.P90MS, p.P99MS, p.P999MS = at(50), at(90), at(99), at(99.9)
+		p.MaxMS, p.Histogram = ms(time.Duration(h.Max())*time.Microsecond), encodeHist(h)
+	}
+	// Each runner listed its earliest failed requests: the earliest of
+	// those are the earliest of all.
+	sort.SliceStable(out.Failed, func(a, b int) bool { return out.Failed[a].DueMS < out.Failed[b].DueMS })
+	out.Failed = out.Failed[:min(len(out.Failed), maxListed*4)]
+	out.Stopped = stops[0]
+	if len(stops) > 1 {
+		var parts []string
+		for _, s := range stops {
+			parts = append(parts, fmt.Sprintf("%s (%s)", s, listed(stoppedBy[s])))
+		}
+		out.Stopped = strings.Join(parts, "; ")
+	}
+	if len(differ) > 0 {
+		out.Stopped += fmt.Sprintf("; mode, path, max and max-failed are %s's: runner %s ran others", firstLab, listed(differ))
+	}
+	mergeTimeline(out, srcs)
+	return out
+}
+
+// widen makes w span o as well: one runner's window from its first to
+// its last, the other's, both on the agreed instant's axis.
+func (w *RateWindow) widen(o RateWindow) {
+	if !o.Seen {
+		return
+	}
+	if !w.Seen || o.FirstMS < w.FirstMS {
+		w.FirstMS = o.FirstMS
+	}
+	if !w.Seen || o.LastMS > w.LastMS {
+		w.LastMS = o.LastMS
+	}
+	w.Seen = true
+	w.NotOK += o.NotOK
+	w.SpanMS = math.Round((w.LastMS-w.FirstMS)*1000) / 1000 // to the µs, as ms()
+}
+
+// mergeTimeline sums the runners' timelines into out's. Their buckets
+// seldom line up (each runner's start at its own first request), so each
+// source bucket is counted whole in the merged bucket holding its
+// midpoint; the merged buckets are as wide as the widest source's, or
+// wider to stay as few as a run's. Identical geometries stay as they are.
+func mergeTimeline(out *RateBlock, srcs []*RateBlock) {
+	from, end, width := math.Inf(1), math.Inf(-1), 0.0
+	for _, b := range srcs {
+		if len(b.Timeline) > 0 {
+			from, end = min(from, b.FromMS), max(end, b.FromMS+float64(len(b.Timeline))*b.BucketMS)
+			width = max(width, b.BucketMS)
+		}
+	}
+	if width == 0 {
+		return
+	}
+	// Up to the microsecond, as every *_ms; the slack keeps a width
+	// already whole from growing by float error.
+	width = math.Ceil(max(width, (end-from)/(rateBuckets+1))*1000-1e-6) / 1000
+	n := max(int(math.Ceil((end-from)/width-1e-9)), 1)
+	out.FromMS, out.BucketMS, out.Timeline = from, width, make([]RateBucket, n)
+	for _, b := range srcs {
+		for i, k := range b.Timeline {
+			mid := b.FromMS + (float64(i)+0.5)*b.BucketMS
+			t := &out.Timeline[min(int((mid-from)/width), n-1)]
+			t.OK += k.OK
+			t.Admission += k.Admission
+			t.Failed += k.Failed
+			t.NotSent += k.NotSent
+		}
+	}
 }
 
 // worse is the worse of two verdicts: error, then fail, then pass.

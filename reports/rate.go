@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"shutdowntest/load"
 )
 
@@ -53,6 +55,10 @@ type RatePhase struct {
 	P99MS     float64        `json:"p99_ms"`
 	P999MS    float64        `json:"p99_9_ms"`
 	MaxMS     float64        `json:"max_ms"`
+	// Histogram is the latencies (µs) themselves, in HdrHistogram's V2
+	// compressed encoding, base64: the percentiles of several runners
+	// cannot be merged, their histograms can. Empty with no requests.
+	Histogram string `json:"histogram,omitempty"`
 }
 
 // RateWindow is the disruption window: the first to the last request not
@@ -75,6 +81,8 @@ type RateRequest struct {
 	Status    int     `json:"status,omitempty"`
 	TakenOn   bool    `json:"taken_on_before_trigger"`
 	Detail    string  `json:"detail"`
+	// Runner is, in a merged report, the runner that sent it.
+	Runner string `json:"runner,omitempty"`
 }
 
 // RateBucket counts the requests due in one bucket by how the check reads
@@ -100,7 +108,8 @@ func rateOf(it *load.Iteration) *RateBlock {
 		Phases: []RatePhase{}, Failed: []RateRequest{}, Timeline: []RateBucket{}}
 	for _, p := range r.Phases {
 		out := RatePhase{Name: string(p.Name), Requests: p.Requests, ByOutcome: map[string]int{}, NotSent: p.NotSent,
-			Failed: p.Failed, Admission: p.Admission, P50MS: ms(p.P50), P90MS: ms(p.P90), P99MS: ms(p.P99), P999MS: ms(p.P999), MaxMS: ms(p.Max)}
+			Failed: p.Failed, Admission: p.Admission, P50MS: ms(p.P50), P90MS: ms(p.P90), P99MS: ms(p.P99), P999MS: ms(p.P999), MaxMS: ms(p.Max),
+			Histogram: encodeHist(p.Hist)}
 		for o, n := range p.ByOutcome {
 			out.ByOutcome[string(o)] = n
 		}
@@ -144,6 +153,37 @@ func rateOf(it *load.Iteration) *RateBlock {
 		b.Timeline[(d-first)/width].NotSent++
 	}
 	return b
+}
+
+// encodeHist is h in a RatePhase's Histogram form; "" for nil.
+func encodeHist(h *hdrhistogram.Histogram) string {
+	if h == nil {
+		return ""
+	}
+	// Encode writes to memory: it fails only for a version it lacks.
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		panic("reports: encode histogram: " + err.Error())
+	}
+	return string(b) // already base64
+}
+
+// decodeHist reads a RatePhase's Histogram; nil for "".
+func decodeHist(s string) (h *hdrhistogram.Histogram, err error) {
+	if s == "" {
+		return nil, nil
+	}
+	// Decode slices the buffer as its header says without checking it
+	// first, so a damaged report would panic it: that is bad input.
+	defer func() {
+		if p := recover(); p != nil {
+			h, err = nil, fmt.Errorf("histogram: damaged: %v", p)
+		}
+	}()
+	if h, err = hdrhistogram.Decode([]byte(s)); err != nil {
+		return nil, fmt.Errorf("histogram: %w", err)
+	}
+	return h, nil
 }
 
 // checkFailedRequests: every request of the steady traffic that the

@@ -126,3 +126,33 @@ func TestHTMLRateLane(t *testing.T) {
 		t.Error("a run without --rate has a traffic lane")
 	}
 }
+
+// A phase's histogram is carried whole: decoded, it answers the same
+// percentiles; damaged, it is an error, never a panic.
+func TestRateHistogramEncoding(t *testing.T) {
+	ms := time.Millisecond
+	var qs []load.RateRequest
+	for k := range 300 {
+		d := 700*ms + time.Duration(k)*ms
+		qs = append(qs, load.RateRequest{Intended: d, Done: d + time.Duration(k%7)*ms, Outcome: load.RateOK, Status: 200})
+	}
+	b := rateOf(rateIteration(0, qs...))
+	p := b.Phases[0]
+	h, err := decodeHist(p.Histogram)
+	if err != nil || h == nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if h.TotalCount() != 300 || ms2(h.ValueAtQuantile(99)) != p.P99MS || ms2(h.Max()) != p.MaxMS {
+		t.Errorf("read back %d values, p99 %g, max %g; want 300, %g, %g", h.TotalCount(), ms2(h.ValueAtQuantile(99)), ms2(h.Max()), p.P99MS, p.MaxMS)
+	}
+	if b.Phases[2].Histogram != "" {
+		t.Errorf("a phase with no requests has a histogram: %q", b.Phases[2].Histogram)
+	}
+	for _, bad := range []string{"AAAA", "AAAAAAAAAAAAAAAA", "@@", p.Histogram[:len(p.Histogram)/2], p.Histogram[:12] + "AAAAAAAAAAAA"} {
+		if _, err := decodeHist(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func ms2(us int64) float64 { return ms(time.Duration(us) * time.Microsecond) }

@@ -56,7 +56,7 @@ type Report struct {
 // null fd counts at hold when none was taken. Version 4 added external
 // targets: the target blocks, the process-exited and port-released checks,
 // and the admission moments of an external target.
-const Schema = "shutdowntest-report/5"
+const Schema = "shutdowntest-report/6"
 
 // RunError is why a run could not be carried out: the iteration it
 // stopped in (0 when none had started), the phase (starting or holding;
