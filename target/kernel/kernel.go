@@ -233,7 +233,6 @@ func (k *Kernel) alloc(o *object) Handle {
 	}
 	k.gen++
 	o.h = Handle{v: v, gen: k.gen}
-	o.waiters = make(map[*waiter]struct{})
 	k.table[v] = o
 	return o.h
 }
@@ -513,6 +512,11 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 	k.seq++
 	w := &waiter{thread: t, objs: objs, handles: hs, wake: make(chan WaitResult, 1), seq: k.seq}
 	for _, o := range objs {
+		if o.waiters == nil {
+			// Made at the first wait: most objects of a large run (the
+			// threads' own) are never waited on while it holds.
+			o.waiters = make(map[*waiter]struct{})
+		}
 		o.waiters[w] = struct{}{}
 	}
 	k.pending[w] = struct{}{}
