@@ -120,6 +120,12 @@ func TestSharedTriggerAtFixedPasses(t *testing.T) {
 	if len(runners) != 2 || runners[0].(map[string]any)["trigger"] != "signal:TERM" || runners[1].(map[string]any)["trigger"] != "none" {
 		t.Errorf("runners %v", runners)
 	}
+	// serve sends Date, so each runner put its clock on the server's.
+	for _, r := range runners {
+		if clock := r.(map[string]any)["clock"].(map[string]any); clock["known"] != true {
+			t.Errorf("runner %v: clock %v, want known from the server's Date", r.(map[string]any)["id"], clock)
+		}
+	}
 	requests := func(rep map[string]any) float64 {
 		r, _ := rep["iterations"].([]any)[0].(map[string]any)["rate"].(map[string]any)
 		n, _ := r["requests"].(float64)

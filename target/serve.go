@@ -193,6 +193,10 @@ func (s *Server) badRequest(t *kernel.Thread, w wire, ev, term kernel.Handle) {
 func (s *Server) writeResponse(w wire, req *http.Request, rw *responseBuffer) error {
 	h := rw.header.Clone()
 	h.Set("Server", "eMule")
+	// HTTP requires a Date of a server that has a clock, and the runners
+	// of a shared test read it to put their clocks on the server's
+	// (shutdowntest serve as the target of several machines).
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	body := rw.body.Bytes()
 	resp := &http.Response{
 		StatusCode: rw.status, ProtoMajor: 1, ProtoMinor: 1, Request: req,
