@@ -354,6 +354,11 @@ func (k *Kernel) finish(w *waiter, r WaitResult) {
 	}
 	if w.thread != nil {
 		w.thread.blocked = nil
+		if w.thread.wait == w {
+			// Cleared here, under the lock the finisher holds, so the
+			// woken thread need not take it again on its way out.
+			w.thread.wait = nil
+		}
 	}
 	w.wake <- r
 }
@@ -534,14 +539,14 @@ func (k *Kernel) WaitAny(t *Thread, timeout time.Duration, hs ...Handle) WaitRes
 	}
 	select {
 	case r := <-w.wake:
-		return k.after(t, r)
+		return r
 	case <-timer:
 		k.mu.Lock()
 		if !w.done {
 			k.finish(w, WaitTimeout)
 		}
 		k.mu.Unlock()
-		return k.after(t, <-w.wake)
+		return <-w.wake
 	}
 }
 
@@ -552,15 +557,6 @@ func handleList(hs []Handle) string {
 		vs[i] = h.String()
 	}
 	return "{" + strings.Join(vs, ", ") + "}"
-}
-
-func (k *Kernel) after(t *Thread, r WaitResult) WaitResult {
-	if t != nil {
-		k.mu.Lock()
-		t.wait = nil
-		k.mu.Unlock()
-	}
-	return r
 }
 
 // Release ends the run: every pending wait returns WaitReleased, every later
