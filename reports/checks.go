@@ -161,12 +161,21 @@ const maxListed = 5
 // recorded; an interrupted iteration is judged on what it got to record (a
 // client still pending is not completed).
 func Evaluate(it *load.Iteration) []Check {
+	it = withClientThreads(it)
 	out := make([]Check, len(criteria))
 	for i, cr := range criteria {
 		out[i] = judge(cr, it)(it)
 		out[i].ID = cr.id
 	}
 	return out
+}
+
+// withClientThreads is it with its server record's client threads listed
+// once, for the many readers of one report; it leaves it unchanged.
+func withClientThreads(it *load.Iteration) *load.Iteration {
+	fr := *it
+	fr.Server = it.Server.WithClientThreads()
+	return &fr
 }
 
 // Aggregate folds the checks of several iterations into one per ID, in the

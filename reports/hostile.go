@@ -17,10 +17,7 @@ const CheckHostileHandled = "hostile-handled"
 // rejects at once, after it, by the end of the drain, for a lasting one.
 // That shutdown still completed in its budget is shutdown-completed's.
 func checkHostile(it *load.Iteration) Check {
-	threads := map[int]kernel.ThreadRecord{}
-	for _, th := range it.Server.ClientThreads() {
-		threads[th.ID] = th
-	}
+	var threads map[int]kernel.ThreadRecord // made at the first hostile client
 	var bad []string
 	n, nbad := 0, 0
 	for _, c := range it.Clients {
@@ -29,6 +26,12 @@ func checkHostile(it *load.Iteration) Check {
 			continue
 		}
 		n++
+		if threads == nil {
+			threads = map[int]kernel.ThreadRecord{}
+			for _, th := range it.Server.ClientThreads() {
+				threads[th.ID] = th
+			}
+		}
 		why := hostileWrong(it, h, c, threads)
 		if why == "" {
 			continue
