@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"shutdowntest/internal/buffered"
 	"shutdowntest/internal/readwatch"
 	"shutdowntest/target"
 )
@@ -389,7 +390,7 @@ func (c *client) runHTTP() {
 // returns a nil response.
 func (c *client) exchange(conn net.Conn, req *http.Request) (*http.Response, []byte, *bufio.Reader) {
 	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := writeRequest(conn, req); err != nil {
+	if err := buffered.Write(conn, req.Write); err != nil {
 		c.fail(err, "send request")
 		return nil, nil, nil
 	}
@@ -413,21 +414,6 @@ func (c *client) exchange(conn net.Conn, req *http.Request) (*http.Response, []b
 	}
 	return resp, body, br
 }
-
-// writeRequest sends req through a pooled buffer: req.Write makes one of
-// 4 KiB for each request when conn has none, and 5,000 clients' requests
-// were 20 MB of garbage while they got ready.
-func writeRequest(conn net.Conn, req *http.Request) error {
-	bw := requestWriters.Get().(*bufio.Writer)
-	bw.Reset(conn)
-	defer func() { bw.Reset(nil); requestWriters.Put(bw) }()
-	if err := req.Write(bw); err != nil {
-		return err
-	}
-	return bw.Flush()
-}
-
-var requestWriters = sync.Pool{New: func() any { return bufio.NewWriter(nil) }}
 
 // readResponse reads one whole response. A body shorter than its
 // Content-Length is an error (io.ErrUnexpectedEOF), never a success.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"shutdowntest/internal/buffered"
 	"shutdowntest/target/kernel"
 )
 
@@ -207,21 +208,11 @@ func (s *Server) writeResponse(w wire, req *http.Request, rw *responseBuffer) er
 		resp.Body = nil
 	}
 	_ = w.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
-	bw := writers.Get().(*bufio.Writer)
-	bw.Reset(w)
-	defer func() { bw.Reset(nil); writers.Put(bw) }()
-	if err := resp.Write(bw); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return buffered.Write(w, resp.Write)
 }
 
-// readers and writers are the threads' request parsers and response
-// writers, one held only for the parse or the write.
-var (
-	readers = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
-	writers = sync.Pool{New: func() any { return bufio.NewWriter(nil) }}
-)
+// readers are the threads' request parsers, one held only for a parse.
+var readers = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 
 // clientDeadline is when hardened's client I/O timeout, started now, runs
 // out; zero for the other policies, which wait for a client forever.
