@@ -46,11 +46,15 @@ type socketData struct {
 	stopWatch   func() bool
 	pumpClosing bool
 	pumpEnd     sync.Once
-	buf         []byte
-	eof         bool
-	rerr        error
-	rdeadline   time.Time
-	wdeadline   time.Time
+	// readMu makes the socket's readers (the watcher's callback, a
+	// thread's pumpNow, Close's drain) take turns, so bytes are buffered
+	// in the order they came.
+	readMu    sync.Mutex
+	buf       []byte
+	eof       bool
+	rerr      error
+	rdeadline time.Time
+	wdeadline time.Time
 
 	avail     chan struct{} // poked (never closed) when bytes or EOF arrive
 	closed    chan struct{}
@@ -114,10 +118,31 @@ func (sd *socketData) arm() bool {
 // what arrived and sets the connection's event, then watches again; a
 // read that fails (which Close guarantees) ends the pump.
 func (sd *socketData) readable() {
+	got, err := sd.readNow()
+	if err == nil {
+		sd.mu.Lock()
+		armed := sd.arm()
+		sd.mu.Unlock()
+		if !armed {
+			err = net.ErrClosed
+		}
+	}
+	if err != nil {
+		sd.endPump(err)
+		return
+	}
+	if got {
+		sd.signal()
+	}
+}
+
+// readNow buffers what the socket holds now, without waiting: got says
+// bytes came, err is the read's end (nil: nothing more for now).
+func (sd *socketData) readNow() (got bool, err error) {
+	sd.readMu.Lock()
+	defer sd.readMu.Unlock()
 	b := pumpBufs.Get().(*[4 << 10]byte)
 	defer pumpBufs.Put(b)
-	got := false
-	var err error
 	for range pumpReads {
 		var n int
 		n, err = readwatch.ReadNow(sd.conn, b[:])
@@ -135,21 +160,33 @@ func (sd *socketData) readable() {
 	if errors.Is(err, readwatch.ErrNotReady) {
 		err = nil
 	}
-	if err == nil {
-		sd.mu.Lock()
-		armed := sd.arm()
-		sd.mu.Unlock()
-		if !armed {
-			err = net.ErrClosed
-		}
+	return got, err
+}
+
+// pumpNow is a thread's look at its socket when terminate has won its
+// wait: bytes or the peer's end that reached the socket before are
+// buffered now, and the connection's event set, as FD_READ would have been
+// when they arrived. The watcher runs the pump a moment after the bytes
+// arrive, and a trigger in that moment let terminate win over a request
+// already sent (a rate request reset; a half header's socket closed with
+// it unread, which resets it too). It reports whether anything came; it
+// never waits, and does nothing where a read could wait.
+func (sd *socketData) pumpNow() bool {
+	sd.mu.Lock()
+	ended := sd.eof
+	sd.mu.Unlock()
+	if ended || !readwatch.CanReadNow(sd.conn) {
+		return false
 	}
+	got, err := sd.readNow()
 	if err != nil {
 		sd.endPump(err)
-		return
+		return true
 	}
 	if got {
 		sd.signal()
 	}
+	return got
 }
 
 // endPump records the pump's last error as the socket's end, raises it
@@ -337,6 +374,12 @@ func (sd *socketData) Close() error {
 		// Stopped before the close: a closed socket leaves epoll silently.
 		if stop != nil && stop() {
 			sd.endPump(net.ErrClosed)
+		}
+		// What reached the socket is read before it closes, as the pump
+		// would have read it on arrival: unread, it makes the close a
+		// reset instead of a FIN.
+		if readwatch.CanReadNow(sd.conn) {
+			_, _ = sd.readNow()
 		}
 		_ = sd.conn.Close()
 		sd.s.openSockets.Add(-1)

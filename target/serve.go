@@ -81,7 +81,7 @@ func (s *Server) readRequest(t *kernel.Thread, w wire, ev, term kernel.Handle) (
 	dl := s.clientDeadline()
 	for {
 		t.Enter(StateWait)
-		if s.waitClient(t, dl, ev, term) != 0 {
+		if s.waitClient(t, w, dl, ev, term) != 0 {
 			return nil, nil, false
 		}
 		t.Enter(StateRead)
@@ -223,16 +223,22 @@ func (s *Server) clientDeadline() time.Time {
 	return time.Now().Add(s.cfg.ClientTimeout)
 }
 
-// waitClient is a client thread's wait for its connection or terminate,
-// bounded by dl if it is set: WaitTimeout once it has passed.
-func (s *Server) waitClient(t *kernel.Thread, dl time.Time, ev, term kernel.Handle) kernel.WaitResult {
+// waitClient is a client thread's wait for its connection w or terminate,
+// bounded by dl if it is set: WaitTimeout once it has passed. When
+// terminate wins, what had reached the socket is pumped first: with it,
+// the connection's event, at the lower index, wins (see pumpNow).
+func (s *Server) waitClient(t *kernel.Thread, w wire, dl time.Time, ev, term kernel.Handle) kernel.WaitResult {
 	d := kernel.Infinite
 	if !dl.IsZero() {
 		if d = time.Until(dl); d <= 0 {
 			return kernel.WaitTimeout
 		}
 	}
-	return s.k.WaitAny(t, d, ev, term)
+	r := s.k.WaitAny(t, d, ev, term)
+	if r == 1 && w.pumpNow() {
+		r = s.k.WaitAny(t, 0, ev, term)
+	}
+	return r
 }
 
 // stuckHandler is the stuck-handler fault: the first held request's
@@ -259,7 +265,7 @@ func (s *Server) linger(t *kernel.Thread, w wire, ev, term kernel.Handle) {
 	t.Enter(StateLinger)
 	dl := s.clientDeadline()
 	for {
-		if s.waitClient(t, dl, ev, term) != 0 {
+		if s.waitClient(t, w, dl, ev, term) != 0 {
 			return
 		}
 		if _, eof, _ := w.take(); eof {

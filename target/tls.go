@@ -169,6 +169,7 @@ type wire interface {
 	take() (data []byte, eof bool, err error)
 	pending() bool
 	closeWrite()
+	pumpNow() bool
 }
 
 // tlsConn is one connection's TLS session, driven by its client thread
@@ -238,7 +239,7 @@ func (c *tlsConn) wantRead(dl time.Time) error {
 		return c.s.spin(c.t)
 	}
 	c.t.Enter(StateWait)
-	r := c.s.waitClient(c.t, dl, c.ev, c.term)
+	r := c.s.waitClient(c.t, c, dl, c.ev, c.term)
 	c.t.Enter(StateRead)
 	if r != 0 {
 		return errTLSAbandoned
@@ -287,6 +288,8 @@ func (c *tlsConn) take() ([]byte, bool, error) {
 
 // pending: plaintext not yet taken, or bytes (or the end) from the pump.
 func (c *tlsConn) pending() bool { return len(c.plain) > 0 || c.eof || c.sd.pending() }
+
+func (c *tlsConn) pumpNow() bool { return c.sd.pumpNow() }
 
 // Read is the blocking read of the WebSocket frame reader: it waits, as
 // socketData.Read does, for the pump until the read deadline.

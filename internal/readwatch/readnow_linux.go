@@ -45,3 +45,6 @@ func ReadNow(c net.Conn, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// CanReadNow reports whether ReadNow on c never waits: c has a descriptor.
+func CanReadNow(c net.Conn) bool { return rawConn(c) != nil }
