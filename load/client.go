@@ -548,12 +548,6 @@ func (c *client) runTCP() {
 		return
 	}
 	c.setReady() // ready once its thread waits
-	if c.env.watch == nil {
-		var b [1]byte
-		n, err := conn.Read(b[:])
-		c.silentEnded(n, err)
-		return
-	}
 	// Thousands of silent clients each blocked in a read held a
 	// goroutine's stack: the watcher calls back when the server closes,
 	// resets or writes, and halt closes the connection if it never does.
@@ -590,18 +584,12 @@ func (c *client) silentReadable() {
 		}
 		err = os.ErrDeadlineExceeded // halted: its stop came too late
 	}
-	c.silentEnded(n, err)
-	_ = conn.Close()
-}
-
-// silentEnded is how a silent client's read ended: the server must not
-// have sent anything.
-func (c *client) silentEnded(n int, err error) {
 	if n > 0 {
 		c.end(OutcomeError, "the server sent data to a silent client")
-		return
+	} else {
+		c.fail(err, "silent connection")
 	}
-	c.fail(err, "silent connection")
+	_ = conn.Close()
 }
 
 // localAddr is the client's socket address, empty until it connects.
