@@ -452,8 +452,8 @@ func (r *iteration) liveThreads(peers map[string]bool) int {
 }
 
 // threadsByPeer maps a client's local address to its server thread.
-// The map is the iteration's, made anew only when it must grow: a look at
-// thousands of clients is made many times while they get ready.
+// The map is the iteration's, cleared and filled again at each look: a
+// look at thousands of clients is made many times while they get ready.
 func (r *iteration) threadsByPeer() map[string]target.ThreadState {
 	if r.byPeer == nil {
 		r.byPeer = make(map[string]target.ThreadState, len(r.snap.Threads))
