@@ -256,7 +256,7 @@ func (r *RateRecord) Summarise() {
 			p.Admission++
 		}
 		if p.Hist == nil {
-			p.Hist = newRateHist()
+			p.Hist = NewRateHist()
 		}
 		// A latency past the histogram's range is recorded at its top:
 		// the percentiles stay honest about the tail being that long.
@@ -279,10 +279,10 @@ func (r *RateRecord) Summarise() {
 	}
 }
 
-// newRateHist is a latency histogram from 1µs to rateHistMax at three
+// NewRateHist is a latency histogram from 1µs to rateHistMax at three
 // significant digits: log-bucketed, so its memory is bounded whatever
 // the count.
-func newRateHist() *hdrhistogram.Histogram {
+func NewRateHist() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, rateHistMax, 3)
 }
 

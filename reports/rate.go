@@ -1,7 +1,13 @@
 package reports
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -168,10 +174,58 @@ func encodeHist(h *hdrhistogram.Histogram) string {
 	return string(b) // already base64
 }
 
+// histLimit bounds a histogram's decompressed size: the tool's own are a
+// few KiB, whatever their count.
+const histLimit = 1 << 20
+
+var errHistDamaged = errors.New("damaged: not a V2 compressed histogram")
+
+// checkHist reads a histogram's header before hdrhistogram's Decode does.
+// Decode decompresses the whole payload and makes the counts its header
+// asks for, so a damaged or made-up report could have merge allocate
+// without bound; and histograms of other ranges would lose values when
+// merged. The tool writes one range (load.NewRateHist's); any other is
+// refused. The header is hdrhistogram's V2: after the compressed form's
+// cookie and length, a zlib stream of cookie, payload length, index
+// offset, significant digits, lowest and highest value (big-endian).
+func checkHist(s string) error {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(raw) < 8 {
+		return errHistDamaged
+	}
+	n := int(binary.BigEndian.Uint32(raw[4:8]))
+	if n < 0 || n > len(raw)-8 {
+		return errHistDamaged
+	}
+	z, err := zlib.NewReader(bytes.NewReader(raw[8 : 8+n]))
+	if err != nil {
+		return errHistDamaged
+	}
+	defer func() { _ = z.Close() }()
+	body, err := io.ReadAll(io.LimitReader(z, histLimit+1))
+	switch {
+	case len(body) > histLimit:
+		return fmt.Errorf("over %d bytes decompressed", histLimit)
+	case err != nil || len(body) < 40:
+		return errHistDamaged
+	}
+	digits := int64(int32(binary.BigEndian.Uint32(body[12:16])))
+	lo, hi := int64(binary.BigEndian.Uint64(body[16:24])), int64(binary.BigEndian.Uint64(body[24:32]))
+	ref := load.NewRateHist()
+	if lo != ref.LowestTrackableValue() || hi != ref.HighestTrackableValue() || digits != ref.SignificantFigures() {
+		return fmt.Errorf("range %d to %d µs at %d digits, not the %d to %d at %d this tool writes",
+			lo, hi, digits, ref.LowestTrackableValue(), ref.HighestTrackableValue(), ref.SignificantFigures())
+	}
+	return nil
+}
+
 // decodeHist reads a RatePhase's Histogram; nil for "".
 func decodeHist(s string) (h *hdrhistogram.Histogram, err error) {
 	if s == "" {
 		return nil, nil
+	}
+	if err := checkHist(s); err != nil {
+		return nil, fmt.Errorf("histogram: %w", err)
 	}
 	// Decode slices the buffer as its header says without checking it
 	// first, so a damaged report would panic it: that is bad input.
