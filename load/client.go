@@ -135,9 +135,16 @@ func (c *client) setConn(conn net.Conn) {
 
 func (c *client) setReady() {
 	c.mu.Lock()
+	c.readyLocked()
+	c.mu.Unlock()
+}
+
+// readyLocked marks the client ready on its own side, and settled: every
+// way a client becomes ready goes through it, or the wait for readiness
+// would wait its whole bound for the client. Called with mu held.
+func (c *client) readyLocked() {
 	c.ready = true
 	c.settleLocked()
-	c.mu.Unlock()
 }
 
 // settleLocked counts the client settled, once, and pokes the wait for

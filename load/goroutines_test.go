@@ -1,8 +1,10 @@
 package load
 
 import (
+	"net"
 	"runtime"
 	"testing"
+	"time"
 
 	"shutdowntest/target"
 )
@@ -36,5 +38,26 @@ func TestHoldingConnectionsHoldNoGoroutine(t *testing.T) {
 	if threads, slack := silent+idle, 40; held > threads+slack {
 		t.Errorf("%d goroutines while %d clients held, want at most %d (their server threads and %d more)",
 			held, silent+idle, threads+slack, slack)
+	}
+}
+
+// TestReleasedHostileClientIsSettled: a hostile client that closes or
+// resets its own connection is ready, and counted settled, so the wait for
+// readiness looks at the server at once instead of waiting out its bound.
+func TestReleasedHostileClientIsSettled(t *testing.T) {
+	for _, end := range []ending{endClose, endReset} {
+		e := &env{clock: func(time.Time) time.Duration { return 0 }, settle: make(chan struct{}, 1)}
+		c := newClient(Spec{ID: 1, Kind: KindHTTP, Role: "partial-header-close"}, e)
+		a, b := net.Pipe()
+		c.let(a, end)
+		_ = b.Close()
+		if !e.clientsSettled() {
+			t.Errorf("ending %v: a client released by its own close: %d of %d settled", end, e.settled.Load(), e.started.Load())
+		}
+		select {
+		case <-e.settle:
+		default:
+			t.Errorf("ending %v: the wait for readiness was not poked", end)
+		}
 	}
 }

@@ -316,7 +316,8 @@ func (c *client) let(conn net.Conn, e ending) {
 		}
 		_ = conn.Close()
 		c.mu.Lock()
-		c.released, c.ready = true, true
+		c.released = true
+		c.readyLocked()
 		c.mu.Unlock()
 	case endHalfClose:
 		if tc, ok := conn.(*net.TCPConn); ok {
