@@ -102,12 +102,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
 		return exitUsage
 	}
-	var files []string // the reports a second signal may leave unwritten
-	for _, r := range opts.reportPaths() {
-		if r.path != "-" {
-			files = append(files, r.label())
-		}
-	}
 	serverLog, err := openServerLog(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "shutdowntest: %v\n", err)
@@ -116,13 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 	if serverLog != nil {
 		defer serverLog.Close()
 	}
-	out := reports.NewBatch(files...)
-	for _, w := range []io.Writer{stdout, stderr} {
-		if f, ok := w.(*os.File); ok {
-			out.WriteStreams(f)
-		}
-	}
-	writing.Store(out)
+	out := opts.newBatch(stdout, stderr)
 	var res *load.Result
 	var runErr error
 	if tty && !opts.headless {
@@ -157,6 +145,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		res, runErr = load.Run(ctx, opts.cfg, load.Observer{Progress: progress, Listening: listening})
 	}
 	return conclude(opts, res, runErr, args, limit, out, stdout, stderr)
+}
+
+// newBatch is the report files to write, known to a second signal (which
+// abandons them, see quitAtOnce); a report path that is stdout or stderr
+// through links is appended to, not replaced.
+func (o options) newBatch(stdout, stderr io.Writer) *reports.Batch {
+	var files []string
+	for _, r := range o.reportPaths() {
+		if r.path != "-" {
+			files = append(files, r.label())
+		}
+	}
+	out := reports.NewBatch(files...)
+	for _, w := range []io.Writer{stdout, stderr} {
+		if f, ok := w.(*os.File); ok {
+			out.WriteStreams(f)
+		}
+	}
+	writing.Store(out)
+	return out
 }
 
 // quitAtOnce is what a second signal does before os.Exit: it removes the

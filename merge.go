@@ -100,15 +100,7 @@ func merge(args []string, stdout, stderr io.Writer) int {
 		summary = stderr
 	}
 	rep.WriteText(summary)
-	var labels []string
-	for _, r := range o.reportPaths() {
-		if r.path != "-" {
-			labels = append(labels, r.label())
-		}
-	}
-	out := reports.NewBatch(labels...)
-	writing.Store(out) // a second signal abandons what is being written
-	written := writeReports(o, rep, out, stdout, stderr)
+	written := writeReports(o, rep, o.newBatch(stdout, stderr), stdout, stderr)
 	return exitStatus(rep.Interrupted, rep.Error != nil, written, rep.Verdict == reports.VerdictPass)
 }
 

@@ -66,7 +66,7 @@ func parseServeFlags(args []string, helpOut io.Writer) (serveOptions, error) {
 	fs := pflag.NewFlagSet("shutdowntest serve", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy: fixed or legacy")
+	policy := fs.String("policy", string(target.PolicyFixed), "shutdown policy: "+policyNames())
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:0", "address to listen on (port 0: a free port); loopback only without --allow-remote")
 	allowRemote := fs.Bool("allow-remote", false, "allow an --addr that is not loopback")
 	fs.StringVar(&cfg.APIKey, "api-key", target.DefaultAPIKey, "the REST key clients send in X-API-Key")
@@ -218,10 +218,8 @@ func shutdownSummary(rec target.ShutdownRecord, r target.Record, code int) strin
 	}
 	b.WriteString("); stragglers (client threads alive when it returned): ")
 	var alive []string
-	for _, th := range r.ClientThreads() {
-		if !th.Exited || th.ExitedAt > rec.Returned {
-			alive = append(alive, strconv.Itoa(th.ID))
-		}
+	for _, id := range r.AliveAfter(rec.Returned) {
+		alive = append(alive, strconv.Itoa(id))
 	}
 	if n := len(alive); n > 10 {
 		alive = append(alive[:10], fmt.Sprintf("and %d more", n-10))

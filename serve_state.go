@@ -191,13 +191,7 @@ func finalOf(rec target.ShutdownRecord, returned bool, r target.Record, now time
 	tr := r.Terminate
 	sig := &state.Signal{Name: target.EventTerminate, Signalled: tr.Signaled, SignalledMS: state.MS(tr.SignaledAt),
 		Closed: tr.Closed, ClosedMS: state.MS(tr.ClosedAt), KeptOpen: tr.KeptOpen,
-		AliveAtClose: tr.AliveAtClose, BlockedAtClose: tr.BlockedAtClose}
-	for _, c := range r.Kernel.Closes {
-		if c.Handle == tr.Handle && c.Name == target.EventTerminate {
-			sig.UnjoinedAtClose = r.Kernel.UnjoinedAt(c)
-			break
-		}
-	}
+		AliveAtClose: tr.AliveAtClose, BlockedAtClose: tr.BlockedAtClose, UnjoinedAtClose: tr.Unjoined}
 	for _, w := range tr.WaitsAfterClose {
 		sig.WaitsAfterClose = append(sig.WaitsAfterClose, state.Wait{Thread: w.Thread, AtMS: state.MS(w.At), Recycled: w.Recycled})
 	}

@@ -108,7 +108,7 @@ var criteria = []criterion{
 	{CheckProcessExited, "an external server's process exited by itself within `--drain-timeout` of the trigger with status 0 or the one `--expect-exit` names, or kept running as `--expect-exit none` says (skip for the embedded target, and without a launched process or `--pid`)", checkProcessExited},
 	{CheckPortReleased, "once an external server's process exited, its port refused connections and could be bound again (skip for the embedded target, and when no exit was seen)", checkPortReleased},
 	{CheckNoBusySpin, "no client thread's TLS handshake or read loop went round more than 250 times without a wait (BUG-081: such a loop pins a core and terminate cannot interrupt it); skip without `--https`", checkBusySpin},
-	{CheckServerClosedConnections, "every client connection of an external server was closed by its process while it was alive (an OS sample taken before the exit found its server socket gone from the process's descriptors or in FIN_WAIT and the like; CLOSE_WAIT is the client's close), not by the kernel at its exit or kill (skip for the embedded target, without OS samples, and when the exit came within one sampling interval of the closes, where the two cannot be told apart)", checkServerClosedEmbedded},
+	{CheckServerClosedConnections, "every client connection of an external server was closed by its process while it was alive (an OS sample taken before the exit found its server socket gone from the process's descriptors or in FIN_WAIT and the like; CLOSE_WAIT is the client's close), not by the kernel at its exit or kill (skip for the embedded target, without OS samples, and when the exit came within one sampling interval of the closes, where the two cannot be told apart)", skipWith(skipEmbedded)},
 	{CheckDrainWithin, "trigger → last client thread exited stayed within `--max-drain` (skip without the flag)", checkDrainWithin},
 	{CheckNoFailedRequests, "every request of the steady traffic (`--rate`) that the server had taken on before the trigger, or served after it, completed: none was reset or cut mid-answer, answered with a 5xx other than a 503 shutting-down answer, or timed out; `--max-failed` allows some. After the trigger a request refused, closed unserved, reset from the listen backlog or answered 503 is admission behaviour, counted apart (skip without `--rate`)", checkFailedRequests},
 	{CheckHostileHandled, "every hostile client was answered with the error or dropped as its role's row of [Hostile clients](#hostile-clients) says, and its server thread ended by itself: before the trigger for a role the server rejects at once, by the end of the drain for a lasting one (skip without hostile clients)", checkHostile},
@@ -160,8 +160,11 @@ const maxListed = 5
 // order (an external target by externalJudges). It reads only what was
 // recorded; an interrupted iteration is judged on what it got to record (a
 // client still pending is not completed).
-func Evaluate(it *load.Iteration) []Check {
-	it = withClientThreads(it)
+func Evaluate(it *load.Iteration) []Check { return evaluate(withClientThreads(it)) }
+
+// evaluate is Evaluate of an iteration whose client threads are listed
+// (withClientThreads).
+func evaluate(it *load.Iteration) []Check {
 	out := make([]Check, len(criteria))
 	for i, cr := range criteria {
 		out[i] = judge(cr, it)(it)
@@ -356,13 +359,7 @@ func stragglers(it *load.Iteration) []int {
 	if it.ShutdownReturned {
 		t = it.Server.Shutdown.Returned
 	}
-	var ids []int
-	for _, th := range it.Server.ClientThreads() {
-		if !th.Exited || th.ExitedAt > t {
-			ids = append(ids, th.ID)
-		}
-	}
-	return ids
+	return it.Server.AliveAfter(t)
 }
 
 func waitKinds(w []kernel.WaitFailure) string {

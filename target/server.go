@@ -1054,6 +1054,19 @@ func (r Record) ClientThreads() []kernel.ThreadRecord {
 	return clientThreadsOf(r.Kernel)
 }
 
+// AliveAfter names the client threads still alive after t, by id: not
+// exited, or exited later. Shutdown's stragglers are those alive after it
+// returned.
+func (r Record) AliveAfter(t time.Duration) []int {
+	var ids []int
+	for _, th := range r.ClientThreads() {
+		if !th.Exited || th.ExitedAt > t {
+			ids = append(ids, th.ID)
+		}
+	}
+	return ids
+}
+
 // WithClientThreads returns r with its client threads listed once, for a
 // reader that asks for them many times and changes nothing: the checks
 // ask a dozen times a report, and at 9,900 clients each list was 2 MB.
