@@ -81,10 +81,8 @@ func checkIdleExternal(it *load.Iteration) Check {
 	if early > 0 {
 		none = fmt.Sprintf("no client was idle at the trigger: the server closed %s after the response", plural(early, "idle connection", "idle connections"))
 	}
-	c := checkIdle(&judged)
-	if c.Status == StatusSkip && c.Detail == "no idle or silent clients" {
-		c.Detail = none
-	} else if early > 0 {
+	c := clientCheck(&judged, []load.Role{load.RoleIdle, load.RoleSilent}, none, "idle and silent clients closed by the server")
+	if early > 0 && c.Detail != none { // clients were judged: say who was not
 		c.Detail += fmt.Sprintf("; %s closed by the server after the response, before the trigger (not judged)",
 			plural(early, "idle client", "idle clients"))
 	}

@@ -410,9 +410,3 @@ func osLine(o *OS) string {
 	return fmt.Sprintf("os samples: %s by %s, %d samples at %s each, every %s while draining, %d sockets at most; %s",
 		who, o.Method, o.Taken, dur(time.Duration(o.CostUS)*time.Microsecond), dur(time.Duration(o.IntervalMS*float64(time.Millisecond))), o.MaxSockets, model)
 }
-
-// checkServerClosedEmbedded: the embedded server closes its connections
-// inside this process; its thread checks judge it.
-func checkServerClosedEmbedded(*load.Iteration) Check {
-	return newCheck(StatusSkip, 0, "%s", skipEmbedded)
-}

@@ -409,7 +409,7 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 	per := make([][]Check, 0, len(res.Iterations))
 	for i := range res.Iterations {
 		it := withClientThreads(&res.Iterations[i])
-		checks := Evaluate(it)
+		checks := evaluate(it)
 		per = append(per, checks)
 		r.Iterations = append(r.Iterations, buildIteration(it, checks))
 	}
