@@ -292,7 +292,7 @@ func (c *client) run() {
 // with tc, TLS verified against the server's certificate, handshake
 // included in the bound.
 func dial(addr string, tc *tls.Config) (conn net.Conn, err error) {
-	onFreshStack(func() { conn, err = dialHere(addr, tc) })
+	onFreshStack(func() { conn, err = dialHere(addr, tc, 5*time.Second) })
 	return conn, err
 }
 
@@ -310,8 +310,10 @@ func onFreshStack(f func()) {
 	<-done // f is bounded: dials and handshakes have timeouts
 }
 
-func dialHere(addr string, tc *tls.Config) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second}
+// dialHere dials on the caller's goroutine, bounded by timeout (the TLS
+// handshake included).
+func dialHere(addr string, tc *tls.Config, timeout time.Duration) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout}
 	if tc != nil {
 		return tls.DialWithDialer(d, "tcp", addr, tc)
 	}

@@ -148,11 +148,18 @@ type iteration struct {
 	rate *rateRun
 }
 
+// targetConfig is the embedded server's configuration for the run: its
+// own, with the policy and the budgets the run's flags set.
+func (c Config) targetConfig() target.Config {
+	tc := c.Target
+	tc.Policy, tc.DrainTimeout, tc.InflightFor = c.Policy, c.DrainTimeout, c.InflightFor
+	return tc
+}
+
 // runIteration runs iteration n of the run ctl steers, its automatic
 // trigger moved later by jitter.
 func runIteration(ctx context.Context, ctl *Runner, cfg Config, n int, jitter time.Duration) (*Iteration, error) {
-	tc := cfg.Target
-	tc.Policy, tc.DrainTimeout, tc.InflightFor = cfg.Policy, cfg.DrainTimeout, cfg.InflightFor
+	tc := cfg.targetConfig()
 	tc.Faults = append(tc.Faults, cfg.serverFaults()...)
 	r := &iteration{cfg: cfg, n: n, obs: ctl.obs, ctl: ctl, it: &Iteration{N: n, MaxDrain: cfg.MaxDrain, Mix: cfg.Mix}, phase: PhaseStarting,
 		creds: creds{password: orDefault(tc.Password, target.DefaultPassword), apiKey: orDefault(tc.APIKey, target.DefaultAPIKey)}}
@@ -724,6 +731,7 @@ func (r *iteration) finish() {
 	if r.env != nil {
 		r.env.watch.Close() // every client has ended or halted
 	}
+	threads := rec.ClientThreads() // a list of 2 MB at 9,900 clients: made once
 	it := r.it
 	it.Server = rec
 	it.Trigger = r.trigger
@@ -732,7 +740,7 @@ func (r *iteration) finish() {
 		it.FDs.After = n - it.FDs.Base
 	}
 	byPeer := map[string]kernel.ThreadRecord{}
-	for _, t := range rec.ClientThreads() {
+	for _, t := range threads {
 		byPeer[t.Peer] = t
 	}
 	if r.rate != nil {
@@ -740,9 +748,9 @@ func (r *iteration) finish() {
 		if it.ShutdownReturned {
 			drained = rec.Shutdown.Returned
 		}
-		it.Rate = r.rate.finish(it.Trigger, drained, rec.ClientThreads(), true)
+		it.Rate = r.rate.finish(it.Trigger, drained, threads, true)
 	}
-	r.recordForeign(rec.ClientThreads())
+	r.recordForeign(threads)
 	// r.clients is in id order already (Mix.Specs).
 	for _, c := range r.clients {
 		cr := c.view()

@@ -175,8 +175,7 @@ func (r *iteration) restart() {
 		return
 	}
 	r.genDone = true
-	tc := r.cfg.Target
-	tc.Policy, tc.DrainTimeout, tc.InflightFor = r.cfg.Policy, r.cfg.DrainTimeout, r.cfg.InflightFor
+	tc := r.cfg.targetConfig()
 	tc.Addr, tc.Kernel, tc.Faults = "", r.srv.Kernel(), nil
 	ev := target.FaultEvent{At: r.srv.Now(), Fault: target.FaultRestart}
 	srv, err := target.New(tc)

@@ -140,14 +140,7 @@ func attach(pid int) (*proc, error) {
 
 // exited reports whether the process has ended (and, when launched, its
 // output been read).
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) exited() bool { return closed(p.done) }
 
 // peek is how the process has ended so far (Exited false while it runs),
 // and when, on clock.

@@ -328,14 +328,7 @@ func (rr *rateRun) do(due time.Time, reuse bool) RateRequest {
 
 // dial connects, and tracks the connection for halt.
 func (rr *rateRun) dial() (net.Conn, error) {
-	d := &net.Dialer{Timeout: rateDialTimeout}
-	var conn net.Conn
-	var err error
-	if rr.tls != nil {
-		conn, err = tls.DialWithDialer(d, "tcp", rr.addr, rr.tls)
-	} else {
-		conn, err = d.Dial("tcp", rr.addr)
-	}
+	conn, err := dialHere(rr.addr, rr.tls, rateDialTimeout)
 	if err != nil {
 		return nil, err
 	}
