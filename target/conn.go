@@ -175,7 +175,7 @@ func (sd *socketData) pumpNow() bool {
 	sd.mu.Lock()
 	ended := sd.eof
 	sd.mu.Unlock()
-	if ended || !readwatch.CanReadNow(sd.conn) {
+	if ended || !readwatch.NonBlocking(sd.conn) {
 		return false
 	}
 	got, err := sd.readNow()
@@ -348,9 +348,19 @@ func (sd *socketData) Write(p []byte) (int, error) {
 	}
 }
 
-// sendSliced is one send attempt where no non-blocking send is at hand:
-// a write bounded by one slice, blocked if it took nothing by then.
-func sendSliced(c net.Conn, p []byte) (n int, blocked bool, err error) {
+// sendNow is one send() on a non-blocking socket, as eMule's: it writes
+// what the socket's buffer takes now, and is blocked (EWOULDBLOCK) when it
+// takes nothing. Where there is no non-blocking send at hand (Windows, a
+// pipe in a test) it is a write bounded by one slice, blocked if it took
+// nothing by then.
+func sendNow(c net.Conn, p []byte) (n int, blocked bool, err error) {
+	if readwatch.NonBlocking(c) {
+		n, err = readwatch.WriteNow(c, p)
+		if errors.Is(err, readwatch.ErrNotReady) {
+			return 0, true, nil
+		}
+		return n, false, err
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(sendSlice))
 	n, err = c.Write(p)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -378,7 +388,7 @@ func (sd *socketData) Close() error {
 		// What reached the socket is read before it closes, as the pump
 		// would have read it on arrival: unread, it makes the close a
 		// reset instead of a FIN.
-		if readwatch.CanReadNow(sd.conn) {
+		if readwatch.NonBlocking(sd.conn) {
 			_, _ = sd.readNow()
 		}
 		_ = sd.conn.Close()

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !unix
 
 package readwatch
 
@@ -9,5 +9,10 @@ import "net"
 // (and one without a descriptor may).
 func ReadNow(c net.Conn, b []byte) (int, error) { return c.Read(b) }
 
-// CanReadNow reports whether ReadNow on c never waits: never here.
-func CanReadNow(net.Conn) bool { return false }
+// WriteNow writes c, which may wait: there is no non-blocking send at
+// hand here (NonBlocking is false).
+func WriteNow(c net.Conn, b []byte) (int, error) { return c.Write(b) }
+
+// NonBlocking reports whether ReadNow and WriteNow on c never wait: never
+// here.
+func NonBlocking(net.Conn) bool { return false }

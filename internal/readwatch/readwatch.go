@@ -10,6 +10,10 @@
 // Where there is no poller (other systems, or a connection without a
 // descriptor, such as a pipe in a test) each watch waits in a goroutine of
 // its own, as a read would.
+//
+// ReadNow and WriteNow are the reads and writes that go with it: one
+// read() or send() on the socket that never waits (on Unix, where
+// NonBlocking says so).
 package readwatch
 
 import (
