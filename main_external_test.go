@@ -5,49 +5,23 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"shutdowntest/internal/testbin"
 )
 
 // The external-target tests launch real servers on loopback: the Go
 // net/http server of testdata/goserver, and this tool's own serve, each
 // built once per test binary.
-var binaries = sync.OnceValues(func() (map[string]string, error) {
-	dir, err := os.MkdirTemp("", "shutdowntest-bin")
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for name, pkg := range map[string]string{"goserver": "./testdata/goserver", "shutdowntest": "."} {
-		bin := filepath.Join(dir, name)
-		if b, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-			return nil, &buildFailed{pkg, err, string(b)}
-		}
-		out[name] = bin
-	}
-	return out, nil
-})
-
-type buildFailed struct {
-	pkg string
-	err error
-	out string
-}
-
-func (e *buildFailed) Error() string {
-	return "go build " + e.pkg + ": " + e.err.Error() + "\n" + e.out
-}
-
 func binary(t *testing.T, name string) string {
 	t.Helper()
-	bins, err := binaries()
+	bin, err := testbin.Build(map[string]string{"goserver": "testdata/goserver", "shutdowntest": "."}[name])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bins[name]
+	return bin
 }
 
 // externalRun runs the tool against a launched server and returns its exit

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"shutdowntest/internal/strayconn"
+	"shutdowntest/internal/testbin"
 	"shutdowntest/load"
 	"shutdowntest/reports"
 	"shutdowntest/tui"
@@ -27,7 +28,7 @@ import (
 // runs this binary again for one (strayconn).
 func TestMain(m *testing.M) {
 	strayconn.Serve()
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { testbin.Remove() }))
 }
 
 // quick keeps end-to-end runs short: millisecond holds, small budgets.

@@ -14,6 +14,7 @@ import (
 
 	"shutdowntest/internal/goldenfile"
 	"shutdowntest/internal/strayconn"
+	"shutdowntest/internal/testbin"
 	"shutdowntest/target"
 )
 
@@ -21,7 +22,7 @@ import (
 // runs this binary again for one (strayconn).
 func TestMain(m *testing.M) {
 	strayconn.Serve()
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { testbin.Remove() }))
 }
 
 // small is a quick configuration: one client of each kind and role,

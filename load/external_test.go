@@ -3,42 +3,18 @@ package load
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"shutdowntest/internal/testbin"
 )
 
-// goServer builds testdata/goserver once per test binary: a plain
-// net/http server using Shutdown, which nobody on the team wrote the
-// shutdown of.
-var goServer = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "goserver")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "goserver")
-	out, err := exec.Command("go", "build", "-o", bin, "../testdata/goserver").CombinedOutput()
-	if err != nil {
-		return "", &buildError{err, string(out)}
-	}
-	return bin, nil
-})
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string {
-	return "go build testdata/goserver: " + e.err.Error() + ": " + e.out
-}
-
+// goServerBin is testdata/goserver's binary, built once per test binary:
+// a plain net/http server using Shutdown, which nobody on the team wrote
+// the shutdown of.
 func goServerBin(t *testing.T) string {
 	t.Helper()
-	bin, err := goServer()
+	bin, err := testbin.Build("testdata/goserver")
 	if err != nil {
 		t.Fatal(err)
 	}
