@@ -249,7 +249,7 @@ func TestCheckDrainWithin(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(&it)
 			}
-			c := checkByID(Evaluate(&it), CheckDrainWithin)
+			c := find(t, Evaluate(&it), CheckDrainWithin)
 			assertCheck(t, c, tc.status, tc.observed, tc.want, nil)
 			if c.ID != CheckDrainWithin || strings.Contains(c.Detail, "\n") {
 				t.Errorf("check %+v", c)

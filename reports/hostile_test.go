@@ -94,15 +94,6 @@ func runHostile(t *testing.T, cfg load.Config) (*load.Iteration, []Check) {
 	return it, Evaluate(it)
 }
 
-func checkByID(checks []Check, id string) Check {
-	for _, c := range checks {
-		if c.ID == id {
-			return c
-		}
-	}
-	return Check{}
-}
-
 // Every hostile role alone passes on fixed, hostile-handled included. The
 // roles run one after another: resources-released counts the process's
 // socket descriptors, which runs side by side would share.
@@ -110,7 +101,7 @@ func TestHostileRoleAloneOnFixed(t *testing.T) {
 	for _, h := range load.HostileRoles() {
 		t.Run(string(h.Role), func(t *testing.T) {
 			it, checks := runHostile(t, hostileAlone(target.PolicyFixed, h.Role))
-			if c := checkByID(checks, CheckHostileHandled); c.Status != StatusPass {
+			if c := find(t, checks, CheckHostileHandled); c.Status != StatusPass {
 				t.Errorf("%s: %s %s", CheckHostileHandled, c.Status, c.Detail)
 			}
 			if v := IterationVerdict(it, checks); v != VerdictPass {
@@ -136,7 +127,7 @@ func TestHostileRoleAloneOnLegacy(t *testing.T) {
 			// out of legacy's reach. A lasting one may meet the bug
 			// itself: a thread that waits on the closed terminate gets
 			// WAIT_FAILED and drops its connection as it can (a reset).
-			if c := checkByID(checks, CheckHostileHandled); c.Status != StatusPass && !h.Lasting {
+			if c := find(t, checks, CheckHostileHandled); c.Status != StatusPass && !h.Lasting {
 				t.Errorf("%s: %s %s", CheckHostileHandled, c.Status, c.Detail)
 			}
 			v := IterationVerdict(it, checks)
@@ -161,7 +152,7 @@ func TestEveryHostileRoleWithTheDefaultMix(t *testing.T) {
 		cfg.Mix.SetHostile(h.Role, 1)
 	}
 	it, checks := runHostile(t, cfg)
-	if c := checkByID(checks, CheckHostileHandled); c.Status != StatusPass || c.Observed != len(load.HostileRoles()) {
+	if c := find(t, checks, CheckHostileHandled); c.Status != StatusPass || c.Observed != len(load.HostileRoles()) {
 		t.Errorf("%s: %s, observed %d: %s", CheckHostileHandled, c.Status, c.Observed, c.Detail)
 	}
 	if v := IterationVerdict(it, checks); v != VerdictPass {
