@@ -119,7 +119,7 @@ var criteria = []criterion{
 type runCriterion struct {
 	id       string
 	passes   string
-	evaluate func([]Iteration) Check
+	evaluate func([]Iteration, []Trend) Check
 }
 
 // runCriteria are the checks of the run as a whole, shown after the
@@ -128,12 +128,13 @@ var runCriteria = []runCriterion{
 	{CheckNoGrowth, "no resource sampled after each iteration (the live heap after a GC, goroutines, open descriptors, the server's kernel handles) keeps rising through the run, by the robust fit described under [Soak](#soak); skip below 20 iterations after a warm-up of 5. It judges the run as a whole, not each iteration", checkNoGrowth},
 }
 
-// evaluateRun judges the run's iterations, as the report records them, by
-// every check of the run as a whole, in runCriteria's order.
-func evaluateRun(its []Iteration) []Check {
+// evaluateRun judges the run's iterations, as the report records them,
+// and their trends, by every check of the run as a whole, in runCriteria's
+// order.
+func evaluateRun(its []Iteration, ts []Trend) []Check {
 	out := make([]Check, len(runCriteria))
 	for i, cr := range runCriteria {
-		out[i] = cr.evaluate(its)
+		out[i] = cr.evaluate(its, ts)
 		out[i].ID = cr.id
 	}
 	return out

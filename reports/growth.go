@@ -225,7 +225,7 @@ func median(vs []float64) float64 {
 
 // checkNoGrowth judges a run by its resource trends: it fails when any
 // rises, is skipped when none could be judged.
-func checkNoGrowth(its []Iteration) Check {
+func checkNoGrowth(its []Iteration, ts []Trend) Check {
 	after := 0
 	for _, it := range its {
 		if it.N > growthWarmup {
@@ -239,7 +239,6 @@ func checkNoGrowth(its []Iteration) Check {
 		return newCheck(StatusSkip, after, "%s, fewer than the %d it needs (%d after a warm-up of %d)",
 			plural(len(its), "iteration", "iterations"), growthWarmup+growthMinSamples, growthMinSamples, growthWarmup)
 	}
-	ts := trends(its)
 	var rising, flat, skipped []string
 	observed := 0
 	for _, t := range ts {

@@ -117,14 +117,14 @@ func TestCheckNoGrowth(t *testing.T) {
 		}
 		return out
 	}
-	if c := checkNoGrowth(its(false)); c.Status != StatusPass || !strings.Contains(c.Detail, "4 of 4 resources flat over 35 iterations") {
+	if c := checkNoGrowth(its(false), trends(its(false))); c.Status != StatusPass || !strings.Contains(c.Detail, "4 of 4 resources flat over 35 iterations") {
 		t.Errorf("clean: %+v", c)
 	}
-	c := checkNoGrowth(its(true))
+	c := checkNoGrowth(its(true), trends(its(true)))
 	if c.Status != StatusFail || !strings.HasPrefix(c.Detail, "goroutines rises 1/iteration in both halves, 34 over 35 iterations") {
 		t.Errorf("leak: %+v", c)
 	}
-	if c := checkNoGrowth(its(false)[:24]); c.Status != StatusSkip {
+	if c := checkNoGrowth(its(false)[:24], trends(its(false)[:24])); c.Status != StatusSkip {
 		t.Errorf("24 iterations: %+v", c)
 	}
 }

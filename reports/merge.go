@@ -169,13 +169,7 @@ func Merge(srcs []Source, tool ToolInfo) (Report, error) {
 		per = append(per, it.Checks)
 		out.Iterations = append(out.Iterations, it)
 	}
-	if len(per) > 0 {
-		out.Checks = Aggregate(per)
-		out.Drain = drainStats(out.Iterations)
-	}
-	out.Checks = append(out.Checks, evaluateRun(out.Iterations)...)
-	out.Trend = trends(out.Iterations)
-	out.Verdict = out.runVerdict()
+	out.conclude(per)
 	return out, nil
 }
 

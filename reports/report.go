@@ -420,15 +420,24 @@ func Build(res *load.Result, runErr error, tool ToolInfo) Report {
 			c.ID = cr.id
 			r.Checks = append(r.Checks, c)
 		}
-	} else {
+	}
+	r.Runner = runnerOf(res)
+	r.conclude(per)
+	return r
+}
+
+// conclude gives a report built (or merged) from its iterations' checks
+// per what only the whole run has: the checks aggregated, the drain
+// figures, the trends, the checks of the run as a whole (which read the
+// trends) and the verdict.
+func (r *Report) conclude(per [][]Check) {
+	if len(per) > 0 {
 		r.Checks = Aggregate(per)
 		r.Drain = drainStats(r.Iterations)
 	}
-	r.Checks = append(r.Checks, evaluateRun(r.Iterations)...)
 	r.Trend = trends(r.Iterations)
-	r.Runner = runnerOf(res)
+	r.Checks = append(r.Checks, evaluateRun(r.Iterations, r.Trend)...)
 	r.Verdict = r.runVerdict()
-	return r
 }
 
 // runVerdict is the run's verdict. Only a run that was carried out, was
