@@ -320,6 +320,20 @@ func dialHere(addr string, tc *tls.Config, timeout time.Duration) (net.Conn, err
 	return d.Dial("tcp", addr)
 }
 
+// netDial is a WebSocket dialer's connect for c: nd's dial, in a dial
+// slot, and the connection taken as the client's.
+func (c *client) netDial(nd *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c.env.dialSem <- struct{}{}
+		conn, err := nd.DialContext(ctx, network, addr)
+		<-c.env.dialSem
+		if err == nil {
+			c.setConn(conn)
+		}
+		return conn, err
+	}
+}
+
 func (c *client) dial() net.Conn {
 	c.env.dialSem <- struct{}{}
 	conn, err := dial(c.env.addr, c.env.tls)
@@ -483,15 +497,7 @@ func (c *client) runWS() {
 	// writing keep thousands of streams from holding 8 KiB each.
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, TLSClientConfig: c.env.tls,
 		ReadBufferSize: 512, WriteBufferPool: &wsWriteBufs,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c.env.dialSem <- struct{}{}
-			conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
-			<-c.env.dialSem
-			if err == nil {
-				c.setConn(conn)
-			}
-			return conn, err
-		}}
+		NetDialContext: c.netDial(&net.Dialer{Timeout: 5 * time.Second})}
 	h, path := http.Header{"X-API-Key": {c.env.apiKey}}, "/api/v1/events"
 	if x := c.env.ext; x != nil {
 		h, path = x.Header.Clone(), x.WSPath
@@ -560,16 +566,23 @@ func (c *client) runTCP() {
 	// Thousands of silent clients each blocked in a read held a
 	// goroutine's stack: the watcher calls back when the server closes,
 	// resets or writes, and halt closes the connection if it never does.
-	c.mu.Lock()
-	c.parked = !c.isHalted()
-	if c.parked {
-		c.stopWatch = c.env.watch.Watch(conn, c.silentReadable)
-	}
-	c.mu.Unlock()
-	if !c.parked {
+	if !c.watchSilent(conn) {
 		_ = conn.SetDeadline(time.Now())
 		c.fail(os.ErrDeadlineExceeded, "silent connection")
 	}
+}
+
+// watchSilent parks a silent client's connection in the watcher, unless
+// the client is halted; it reports whether it did.
+func (c *client) watchSilent(conn net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.isHalted() {
+		return false
+	}
+	c.parked = true
+	c.stopWatch = c.env.watch.Watch(conn, c.silentReadable)
+	return true
 }
 
 // silentReadable is a silent client's turn when its connection has
@@ -582,13 +595,7 @@ func (c *client) silentReadable() {
 	var b [1]byte
 	n, err := readwatch.ReadNow(conn, b[:])
 	if errors.Is(err, readwatch.ErrNotReady) {
-		c.mu.Lock()
-		again := !c.isHalted()
-		if again {
-			c.stopWatch = c.env.watch.Watch(conn, c.silentReadable)
-		}
-		c.mu.Unlock()
-		if again {
+		if c.watchSilent(conn) {
 			return
 		}
 		err = os.ErrDeadlineExceeded // halted: its stop came too late

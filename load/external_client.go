@@ -27,13 +27,18 @@ func (c *client) runExternal() {
 	}
 }
 
+// addHeaders puts copies of h's values (the -H headers) on req.
+func addHeaders(req *http.Request, h http.Header) {
+	for name, vs := range h {
+		req.Header[name] = append([]string(nil), vs...)
+	}
+}
+
 // externalRequest is what an HTTP or REST client of an external target
 // sends: path with the -H headers, and Accept: application/json for REST.
 func externalRequest(x *External, addr, path string, k Kind) *http.Request {
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
-	for name, vs := range x.Header {
-		req.Header[name] = append([]string(nil), vs...)
-	}
+	addHeaders(req, x.Header)
 	if k == KindREST && req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json")
 	}

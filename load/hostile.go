@@ -2,7 +2,6 @@ package load
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -562,17 +561,7 @@ func runWSNoRead(c *client) {
 		}
 		return err
 	}}
-	d := websocket.Dialer{HandshakeTimeout: hostileWait,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c.env.dialSem <- struct{}{}
-			conn, err := nd.DialContext(ctx, network, addr)
-			<-c.env.dialSem
-			if err != nil {
-				return nil, err
-			}
-			c.setConn(conn)
-			return conn, nil
-		}}
+	d := websocket.Dialer{HandshakeTimeout: hostileWait, NetDialContext: c.netDial(nd)}
 	ws, resp, err := d.DialContext(c.ctx, fmt.Sprintf("ws://%s/api/v1/events?pad=%d", c.env.addr, noReadPad),
 		http.Header{"X-API-Key": {c.env.apiKey}})
 	if resp != nil && resp.Body != nil {
