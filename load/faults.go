@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,19 +34,7 @@ var FaultBugs = map[target.Fault]string{
 }
 
 // ParseFault checks a fault name against Faults.
-func ParseFault(s string) (target.Fault, error) {
-	for _, f := range Faults {
-		if string(f) == s {
-			return f, nil
-		}
-	}
-	names := make([]string, len(Faults))
-	for i, f := range Faults {
-		names[i] = string(f)
-	}
-	last := len(names) - 1
-	return "", fmt.Errorf("unknown fault %q (want %s or %s)", s, strings.Join(names[:last], ", "), names[last])
-}
+func ParseFault(s string) (target.Fault, error) { return target.ParseName("fault", s, Faults) }
 
 // hasFault reports whether the run injects f.
 func (c Config) hasFault(f target.Fault) bool { return slices.Contains(c.Faults, f) }

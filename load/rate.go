@@ -1,11 +1,12 @@
 package load
 
 import (
-	"fmt"
 	"math"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"shutdowntest/target"
 )
 
 // Rate is steady traffic sent through the shutdown (--rate): requests on
@@ -306,14 +307,7 @@ func (cfg Config) holdFor(after time.Duration) time.Duration {
 }
 
 // ParseRateMode reads a --rate-mode value.
-func ParseRateMode(s string) (RateMode, error) {
-	for _, m := range RateModes {
-		if string(m) == s {
-			return m, nil
-		}
-	}
-	return "", fmt.Errorf("unknown mode %q (new, reuse or both)", s)
-}
+func ParseRateMode(s string) (RateMode, error) { return target.ParseName("mode", s, RateModes) }
 
 // pacer is a constant-rate schedule: hit n (from 0) is due n/perSecond
 // after the start.

@@ -38,13 +38,17 @@ const (
 var Policies = []Policy{PolicyFixed, PolicyLegacy, PolicyFixedNoPump, PolicyHardened}
 
 // ParsePolicy checks a policy name.
-func ParsePolicy(s string) (Policy, error) {
-	for _, p := range Policies {
-		if string(p) == s {
-			return p, nil
+func ParsePolicy(s string) (Policy, error) { return ParseName("policy", s, Policies) }
+
+// ParseName is the one of names that s is, or an error naming what was
+// asked for and listing them: unknown policy "x" (want a, b or c).
+func ParseName[T ~string](what, s string, names []T) (T, error) {
+	for _, n := range names {
+		if string(n) == s {
+			return n, nil
 		}
 	}
-	return "", fmt.Errorf("unknown policy %q (want %s)", s, oneOf(Policies))
+	return "", fmt.Errorf("unknown %s %q (want %s)", what, s, oneOf(names))
 }
 
 // oneOf lists names as "a, b or c".
@@ -121,14 +125,7 @@ const (
 var Faults = []Fault{FaultAcceptStorm, FaultRestart, FaultSpawnWindow, FaultSpawnFail, FaultStuckHandler, FaultSlowTLS}
 
 // ParseFault checks a fault name.
-func ParseFault(s string) (Fault, error) {
-	for _, f := range Faults {
-		if string(f) == s {
-			return f, nil
-		}
-	}
-	return "", fmt.Errorf("unknown fault %q (want %s)", s, oneOf(Faults))
-}
+func ParseFault(s string) (Fault, error) { return ParseName("fault", s, Faults) }
 
 // FaultEvent is one injected fault and what the server did about it.
 type FaultEvent struct {
