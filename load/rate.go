@@ -102,9 +102,9 @@ type RateRequest struct {
 	Outcome              RateOutcome
 	Status               int
 	Read                 int64 // bytes of the answer read
-	// TakenOn: the server had taken the request on before the trigger
-	// (its server thread began before it; with no threads to see, the
-	// request was written before it).
+	// TakenOn: the server had taken the request on before the trigger:
+	// it was written before it and, where the server's threads are seen,
+	// its server thread began before it.
 	TakenOn bool
 	Detail  string
 }

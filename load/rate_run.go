@@ -386,11 +386,13 @@ func (rr *rateRun) finish(trigger, drained time.Duration, threads []kernel.Threa
 	slices.SortFunc(rec.Requests, func(a, b RateRequest) int { return cmp.Compare(a.Intended, b.Intended) })
 	for i := range rec.Requests {
 		q := &rec.Requests[i]
+		// A request written after the trigger was not taken on before
+		// it, even on a connection whose thread had begun: closed
+		// unanswered, it was turned away.
+		q.TakenOn = q.Wrote && q.Sent < trigger
 		if seen {
 			at, ok := began[q.Local]
-			q.TakenOn = ok && q.Local != "" && at < trigger
-		} else {
-			q.TakenOn = q.Wrote && q.Sent < trigger
+			q.TakenOn = q.TakenOn && ok && q.Local != "" && at < trigger
 		}
 	}
 	rec.Summarise()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"shutdowntest/target"
+	"shutdowntest/target/kernel"
 )
 
 // TestPacerPace is vegeta's table for its constant pacer: how long to
@@ -294,6 +295,34 @@ func TestRateHaltWaitsForInFlight(t *testing.T) {
 		}
 		if len(rec.Requests) == 0 || rec.Requests[0].Outcome != want {
 			t.Errorf("abort %v: %+v, want the first %s", abort, rec.Requests, want)
+		}
+	}
+}
+
+// TestTakenOnNeedsTheRequestWrittenBeforeTheTrigger: a request is taken on
+// before the trigger only if it was written before it and, where threads
+// are seen, its server thread had begun; one written after the trigger on
+// a connection whose thread had begun was turned away, not cut.
+func TestTakenOnNeedsTheRequestWrittenBeforeTheTrigger(t *testing.T) {
+	const trig = time.Second
+	began := func(peer string, at time.Duration) kernel.ThreadRecord {
+		return kernel.ThreadRecord{Peer: peer, Client: true, States: []kernel.StateRecord{{State: "spawning", At: at}}}
+	}
+	threads := []kernel.ThreadRecord{began("before", trig/2), began("late", trig/2), began("after", trig+time.Millisecond)}
+	closed := func(local string, sent time.Duration) RateRequest {
+		return RateRequest{Local: local, Wrote: true, Sent: sent, Intended: trig - time.Millisecond, Done: trig + 5*time.Millisecond, Outcome: RateClosed}
+	}
+	for _, seen := range []bool{true, false} {
+		rr := &rateRun{reqs: []RateRequest{
+			closed("before", trig-time.Millisecond),
+			closed("late", trig+time.Millisecond),
+			closed("after", trig-time.Millisecond),
+		}}
+		want := map[string]bool{"before": true, "late": false, "after": !seen}
+		for _, q := range rr.finish(trig, 2*trig, threads, seen).Requests {
+			if q.TakenOn != want[q.Local] {
+				t.Errorf("threads seen %v, request on %q written at %v: taken on %v, want %v", seen, q.Local, q.Sent, q.TakenOn, want[q.Local])
+			}
 		}
 	}
 }
