@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
@@ -232,13 +231,10 @@ func checkURLHost(u *url.URL, allowRemote bool, ph string) error {
 			return fmt.Errorf("port must be a number from 1 to 65535 or %s, got %q", ph, p)
 		}
 	}
-	if allowRemote || strings.EqualFold(host, "localhost") {
+	if allowRemote || isLoopbackHost(host) {
 		return nil
 	}
-	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8, ::1, localhost); --allow-remote to test a server elsewhere", host)
-	}
-	return nil
+	return fmt.Errorf("%q is not a loopback address (127.0.0.0/8, ::1, localhost); --allow-remote to test a server elsewhere", host)
 }
 
 // checkStateURL refuses a state endpoint that is not http://host:port/PATH

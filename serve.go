@@ -124,16 +124,23 @@ func checkListenAddr(addr string, allowRemote bool) error {
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("port must be a number from 0 to 65535, got %q", port)
 	}
-	if allowRemote || strings.EqualFold(host, "localhost") {
+	switch {
+	case allowRemote || isLoopbackHost(host):
 		return nil
-	}
-	if host == "" {
+	case host == "":
 		return errors.New("no host listens on every interface; give a loopback host, or --allow-remote")
 	}
-	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8, ::1, localhost); --allow-remote to listen on it", host)
+	return fmt.Errorf("%q is not a loopback address (127.0.0.0/8, ::1, localhost); --allow-remote to listen on it", host)
+}
+
+// isLoopbackHost reports whether host, as written, is loopback: localhost,
+// or an address in 127.0.0.0/8 or ::1. It looks nothing up.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
 	}
-	return nil
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // serve is `shutdowntest serve`: it runs the model until ctx is cancelled

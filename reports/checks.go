@@ -773,11 +773,16 @@ func checkDrainWithin(it *load.Iteration) Check {
 	if !ok {
 		return newCheck(StatusFail, n, "the drain never finished: a client thread did not exit on its own (budget %v)", it.MaxDrain)
 	}
-	took := last - it.Trigger
-	if took > it.MaxDrain {
-		return newCheck(StatusFail, n, "last client thread exited at t+%.3fs, over the %v budget", took.Seconds(), it.MaxDrain)
+	return drainBudget(n, "last client thread exited", last-it.Trigger, it.MaxDrain)
+}
+
+// drainBudget judges a drain that took took (from the trigger) against
+// --max-drain; what says what ended it.
+func drainBudget(observed int, what string, took, budget time.Duration) Check {
+	if took > budget {
+		return newCheck(StatusFail, observed, "%s at t+%.3fs, over the %v budget", what, took.Seconds(), budget)
 	}
-	return newCheck(StatusPass, n, "last client thread exited at t+%.3fs, within %v", took.Seconds(), it.MaxDrain)
+	return newCheck(StatusPass, observed, "%s at t+%.3fs, within %v", what, took.Seconds(), budget)
 }
 
 // maxSpinTurns is no-busy-spin's bound on one thread's turns without a

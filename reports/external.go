@@ -147,11 +147,7 @@ func checkDrainExternal(it *load.Iteration) Check {
 	case !x.Exit.Exited || x.Exit.Killed:
 		return newCheck(StatusFail, 1, "the process did not exit by itself (budget %v)", it.MaxDrain)
 	}
-	took := x.Exit.At - it.Trigger
-	if took > it.MaxDrain {
-		return newCheck(StatusFail, 1, "the process exited at t+%.3fs, over the %v budget", took.Seconds(), it.MaxDrain)
-	}
-	return newCheck(StatusPass, 1, "the process exited at t+%.3fs, within %v", took.Seconds(), it.MaxDrain)
+	return drainBudget(1, "the process exited", x.Exit.At-it.Trigger, it.MaxDrain)
 }
 
 // checkProcessExited: the server's process exited by itself within

@@ -364,7 +364,7 @@ func (s *Server) restartable() error {
 			alive++
 		}
 	}
-	kept := slices.Contains(s.k.OpenHandles(), "terminate")
+	kept := slices.Contains(s.k.OpenHandles(), EventTerminate)
 	if alive == 0 && !kept {
 		return nil
 	}
