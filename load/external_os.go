@@ -68,8 +68,8 @@ func (e *extIteration) settle(deadline time.Time) {
 // liveSide is a client's server side for a live snapshot: the latest
 // sample's, or once a socket seen before is no longer there, that one
 // gone (with the thread that served it), as the whole record will say.
-func (e *extIteration) liveSide(latest *osobs.Record, local string) ServerSide {
-	s := serverSide(latest, local)
+func (e *extIteration) liveSide(latest map[string]osobs.Conn, local string) ServerSide {
+	s := sideOf(latest[local])
 	if local == "" || latest == nil {
 		return s
 	}
@@ -92,12 +92,23 @@ func (e *extIteration) liveSide(latest *osobs.Record, local string) ServerSide {
 	return s
 }
 
-// serverSide is a client's server side as the samples show it: from the
-// latest sample while running, from the whole record at the end.
-func serverSide(rec *osobs.Record, local string) ServerSide {
-	if rec == nil || local == "" {
-		return ServerSide{}
-	}
-	c := rec.Conn(local)
+// sideOf is a client's server side as the samples show its connection:
+// from the latest sample while running, from the whole record at the end.
+func sideOf(c osobs.Conn) ServerSide {
 	return ServerSide{PID: c.PID, Socket: c.State(), Thread: c.Thread, BlockedIn: c.BlockedIn}
+}
+
+// conns are the clients' connections as rec shows them, by local address
+// (Record.Conns: one pass over its samples for all of them).
+func (e *extIteration) conns(rec *osobs.Record) map[string]osobs.Conn {
+	if rec == nil {
+		return nil
+	}
+	locals := make([]string, 0, len(e.clients))
+	for _, c := range e.clients {
+		if l := c.localAddr(); l != "" {
+			locals = append(locals, l)
+		}
+	}
+	return rec.Conns(locals)
 }

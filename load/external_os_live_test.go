@@ -30,10 +30,11 @@ func TestLiveSideRemembersGone(t *testing.T) {
 		{sample(), ServerSide{Socket: osobs.StateGone, Thread: 207, BlockedIn: "read"}},
 	}
 	for i, st := range steps {
-		if got := e.liveSide(st.rec, client); got != st.want {
+		conns := st.rec.Conns([]string{client, other})
+		if got := e.liveSide(conns, client); got != st.want {
 			t.Errorf("step %d: %+v, want %+v", i, got, st.want)
 		}
-		if got := e.liveSide(st.rec, other); got != (ServerSide{}) {
+		if got := e.liveSide(conns, other); got != (ServerSide{}) {
 			t.Errorf("step %d: a client never seen shows %+v", i, got)
 		}
 	}

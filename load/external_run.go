@@ -617,6 +617,7 @@ func (e *extIteration) finish() {
 	for _, th := range threads {
 		byPeer[th.Peer] = th.ID
 	}
+	conns := e.conns(e.rec.OS)
 	for _, c := range e.clients {
 		cr := c.view()
 		if cr.Local != "" {
@@ -635,7 +636,7 @@ func (e *extIteration) finish() {
 		default:
 			cr.Outcome, cr.Detail = OutcomeError, fmt.Sprintf("ended before the trigger (%s): %s", cr.Outcome, cr.Detail)
 		}
-		cr.Server = serverSide(e.rec.OS, cr.Local)
+		cr.Server = sideOf(conns[cr.Local])
 		e.it.Clients = append(e.it.Clients, cr)
 	}
 	e.publish()
@@ -693,12 +694,13 @@ func (e *extIteration) publish() {
 	if e.state != nil {
 		e.state.live(&s.Server)
 	}
-	var latest *osobs.Record
+	var latest map[string]osobs.Conn
 	if e.sampler != nil {
 		// The view draws the server panel from the latest sample (it keeps
 		// its own history of counts); the whole record comes with the result.
-		latest = &osobs.Record{PID: e.proc.pid, Available: true, Samples: []osobs.Sample{e.sampler.Latest()}}
-		s.External.OS = latest
+		rec := &osobs.Record{PID: e.proc.pid, Available: true, Samples: []osobs.Sample{e.sampler.Latest()}}
+		s.External.OS = rec
+		latest = e.conns(rec)
 	}
 	for _, c := range e.clients {
 		cr := c.view()

@@ -51,11 +51,16 @@ func checkServerClosed(it *load.Iteration) Check {
 	}
 	var closed, untold, bad []string
 	var lastClose time.Duration
+	locals := make([]string, 0, len(it.Clients))
+	for _, c := range it.Clients {
+		locals = append(locals, c.Local)
+	}
+	conns := rec.Conns(locals) // one pass over the samples for every client
 	for _, c := range it.Clients {
 		if c.Local == "" {
 			continue
 		}
-		cn := rec.Conn(c.Local)
+		cn := conns[c.Local]
 		name := fmt.Sprintf("client %d", c.ID)
 		switch {
 		case !cn.Seen:

@@ -226,36 +226,69 @@ func (c Conn) State() string {
 
 // Conn follows the server socket whose peer is peer (a client's local
 // address) through the samples.
-func (r *Record) Conn(peer string) Conn {
-	var c Conn
-	want, ok := normal(peer)
-	if !ok {
-		return c
+func (r *Record) Conn(peer string) Conn { return r.Conns([]string{peer})[peer] }
+
+// Conns is Conn of every one of peers, in one pass over the samples: each
+// sample's sockets are read once, where a Conn for each peer read them all
+// again (at 1,000 clients, 100 samples of 1,000 sockets: 100 million
+// address parses). A nil record has seen none of them.
+func (r *Record) Conns(peers []string) map[string]Conn {
+	out := make(map[string]Conn, len(peers))
+	want := map[netip.AddrPort][]string{}
+	for _, p := range peers {
+		out[p] = Conn{}
+		if n, ok := normal(p); ok {
+			want[n] = append(want[n], p)
+		}
+	}
+	if r == nil || len(want) == 0 {
+		return out
 	}
 	for i := range r.Samples {
 		s := &r.Samples[i]
-		k, found := findPeer(s, want)
-		if found && c.Seen && k.Inode != c.Inode {
-			found = false // a later connection from the same address
+		socks := make(map[netip.AddrPort]Socket, len(want))
+		for _, k := range s.Sockets {
+			p, ok := normal(k.Peer)
+			if _, wanted := want[p]; !ok || !wanted {
+				continue
+			}
+			if _, dup := socks[p]; !dup { // the first, as a scan finds
+				socks[p] = k
+			}
 		}
-		switch {
-		case found:
-			c.Seen, c.Inode, c.PID, c.FD = true, k.Inode, k.PID, k.FD
-			c.note(k.TCPState, s.At)
-			if openStates[k.TCPState] {
-				c.LastOpen = s.Until
-			} else {
-				c.close(s.At, true)
+		for n, ps := range want {
+			k, found := socks[n]
+			for _, p := range ps {
+				c := out[p]
+				c.step(s, k, found)
+				out[p] = c
 			}
-			if t, ok := s.blockedOn(k); ok {
-				c.Thread, c.BlockedIn, c.BlockedAt = t.TID, t.BlockedIn(), s.At
-			}
-		case c.Seen && c.State() != StateGone:
-			c.note(StateGone, s.At)
-			c.close(s.At, s.Alive(c.PID))
 		}
 	}
-	return c
+	return out
+}
+
+// step takes sample s into c: k is the socket of c's peer in it, if found.
+func (c *Conn) step(s *Sample, k Socket, found bool) {
+	if found && c.Seen && k.Inode != c.Inode {
+		found = false // a later connection from the same address
+	}
+	switch {
+	case found:
+		c.Seen, c.Inode, c.PID, c.FD = true, k.Inode, k.PID, k.FD
+		c.note(k.TCPState, s.At)
+		if openStates[k.TCPState] {
+			c.LastOpen = s.Until
+		} else {
+			c.close(s.At, true)
+		}
+		if t, ok := s.blockedOn(k); ok {
+			c.Thread, c.BlockedIn, c.BlockedAt = t.TID, t.BlockedIn(), s.At
+		}
+	case c.Seen && c.State() != StateGone:
+		c.note(StateGone, s.At)
+		c.close(s.At, s.Alive(c.PID))
+	}
 }
 
 // close notes the first sample that found the socket closed by the server.
@@ -303,15 +336,6 @@ func (s *Sample) blockedOn(k Socket) (Thread, bool) {
 		}
 	}
 	return found, ok
-}
-
-func findPeer(s *Sample, peer netip.AddrPort) (Socket, bool) {
-	for _, k := range s.Sockets {
-		if p, ok := normal(k.Peer); ok && p == peer {
-			return k, true
-		}
-	}
-	return Socket{}, false
 }
 
 // normal parses an address, IPv4-mapped IPv6 read as IPv4, so that a

@@ -2,6 +2,7 @@ package osobs
 
 import (
 	"encoding/binary"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -139,5 +140,35 @@ func TestConnThreadInItsOwnProcess(t *testing.T) {
 	rec.Samples[0].Threads = []Thread{master, worker}
 	if c := rec.Conn("127.0.0.1:4000"); c.Thread != 11 {
 		t.Fatalf("conn %+v: want the worker's thread 11", c)
+	}
+}
+
+// Conns of several peers in one pass is each peer's Conn: two clients'
+// sockets, one of them under an IPv4-mapped address, and a peer the
+// server never had, through samples where they open and close apart.
+func TestConnsIsEachConn(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	a := Socket{Inode: 9, FD: 5, Local: "127.0.0.1:80", Peer: "127.0.0.1:4000", TCPState: StateEstablished}
+	b := Socket{Inode: 10, FD: 6, Local: "127.0.0.1:80", Peer: "[::ffff:127.0.0.1]:4001", TCPState: StateEstablished}
+	bHalf := b
+	bHalf.TCPState = "FIN_WAIT1"
+	rec := Record{Samples: []Sample{
+		{At: ms(0), Until: ms(10), Threads: []Thread{{TID: 11, Syscall: "read", FD: 5}}, Sockets: []Socket{a}},
+		{At: ms(20), Until: ms(30), Sockets: []Socket{a, b}},
+		{At: ms(40), Until: ms(40), Sockets: []Socket{bHalf}},
+		{At: ms(50), Until: ms(50)},
+	}}
+	peers := []string{"127.0.0.1:4000", "127.0.0.1:4001", "[::ffff:127.0.0.1]:4000", "127.0.0.1:4002", "not an address"}
+	all := rec.Conns(peers)
+	for _, p := range peers {
+		if one := rec.Conn(p); !reflect.DeepEqual(all[p], one) {
+			t.Errorf("%s: with the others %+v, alone %+v", p, all[p], one)
+		}
+	}
+	if !all["127.0.0.1:4000"].Seen || !all["127.0.0.1:4001"].Seen || all["127.0.0.1:4002"].Seen {
+		t.Errorf("seen: %+v", all)
+	}
+	if c := all["127.0.0.1:4001"]; !c.Closed || c.ClosedAt != ms(40) {
+		t.Errorf("the second client's close: %+v", c)
 	}
 }
