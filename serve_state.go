@@ -24,9 +24,6 @@ const (
 	// the stream. A change that comes and goes between two copies is not
 	// streamed; the final record, from the kernel's record, has it.
 	statePollEvery = 5 * time.Millisecond
-	// stateFlushWait bounds the wait for the readers to take the final
-	// record before the process exits.
-	stateFlushWait = 2 * time.Second
 )
 
 // stateEndpoint is serve's side listener and what feeds it. The listener
@@ -59,10 +56,8 @@ func startStateEndpoint(srv *target.Server, addr string) (*stateEndpoint, error)
 	}
 	hub := state.NewHub(state.Hello{Server: "shutdowntest serve, policy " + string(srv.Policy()),
 		Threads: "accepted-client threads, one per connection"}, srv.Now)
-	mux := http.NewServeMux()
-	mux.Handle("/state", hub)
 	se := &stateEndpoint{srv: srv, hub: hub, ln: ln, stop: make(chan struct{}), polled: make(chan struct{}),
-		http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+		http: state.NewServer(hub)}
 	se.wg.Add(1)
 	// Serves until finish closes the server.
 	go func() {
@@ -159,19 +154,15 @@ func stepOf(st target.Step) state.Step {
 func (se *stateEndpoint) finish(rec target.ShutdownRecord, returned bool, r target.Record) error {
 	close(se.stop)
 	<-se.polled
-	se.hub.Final(finalOf(rec, returned, r, se.srv.Now()))
-	flushed := se.hub.Flushed(stateFlushWait)
+	ended := se.hub.End(finalOf(rec, returned, r, se.srv.Now()))
 	_ = se.http.Close()
 	se.wg.Wait()
 	se.mu.Lock()
 	defer se.mu.Unlock()
-	switch {
-	case se.serveErr != nil:
+	if se.serveErr != nil {
 		return fmt.Errorf("state endpoint: %w", se.serveErr)
-	case !flushed:
-		return fmt.Errorf("state endpoint: a reader did not take the final record within %v", stateFlushWait)
 	}
-	return nil
+	return ended
 }
 
 // finalOf is the final record of a model run: rec is what the Shutdown

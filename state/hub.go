@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -155,6 +156,27 @@ func (h *Hub) Flushed(d time.Duration) bool {
 }
 
 // streamDone counts a stream out.
+// FlushWait bounds End's wait for the readers to take the final record.
+const FlushWait = 2 * time.Second
+
+// End writes f as the final record and waits, at most FlushWait, for
+// every reader to have taken it; the error says one did not.
+func (h *Hub) End(f Final) error {
+	h.Final(f)
+	if !h.Flushed(FlushWait) {
+		return fmt.Errorf("state endpoint: a reader did not take the final record within %v", FlushWait)
+	}
+	return nil
+}
+
+// NewServer is a side server of the stream at /state, as a server under
+// test runs it beside its own: a reader's request header is bounded.
+func NewServer(h *Hub) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/state", h)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+}
+
 func (h *Hub) streamDone() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

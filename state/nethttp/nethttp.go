@@ -41,15 +41,6 @@ import (
 	"shutdowntest/state"
 )
 
-// Bounds.
-const (
-	// flushWait bounds Close's wait for the readers to take the final
-	// record.
-	flushWait = 2 * time.Second
-	// readHeaderTimeout bounds a reader's request on the side listener.
-	readHeaderTimeout = 5 * time.Second
-)
-
 // Signal and step names of a Go server.
 const (
 	SignalName = "http.Server.Shutdown"
@@ -91,9 +82,7 @@ func Wrap(srv *http.Server) *Endpoint {
 		signal: state.Signal{Name: SignalName}}
 	e.hub = state.NewHub(state.Hello{Server: "net/http server",
 		Threads: "connections (a hijacked one until its handler returns)", NA: na}, e.now)
-	mux := http.NewServeMux()
-	mux.Handle("/state", e.hub)
-	e.side = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	e.side = state.NewServer(e.hub)
 
 	prevState, prevCtx, h := srv.ConnState, srv.ConnContext, srv.Handler
 	if h == nil {
@@ -266,11 +255,9 @@ func (e *Endpoint) Close() error {
 		f.Shutdown = &sh
 	}
 	e.mu.Unlock()
-	e.hub.Final(f)
-	flushed := e.hub.Flushed(flushWait)
-	err := e.side.Close()
-	if !flushed && err == nil {
-		err = errors.New("state endpoint: a reader did not take the final record within 2s")
+	ended := e.hub.End(f)
+	if err := e.side.Close(); err != nil {
+		return err
 	}
-	return err
+	return ended
 }
