@@ -143,7 +143,7 @@ func TestExternalProcessPaths(t *testing.T) {
 				}
 			}
 			if c.also != nil {
-				c.also(t, rep["iterations"].([]any)[0].(map[string]any), elapsed)
+				c.also(t, firstIteration(rep), elapsed)
 			}
 			if t.Failed() {
 				t.Log(out)
@@ -184,7 +184,7 @@ func TestExternalPIDPaths(t *testing.T) {
 			if c.code == exitPass {
 				wantStatus(t, checks, map[string]string{"port-released": "pass", "idle-closed": "pass"}, out)
 			}
-			it := rep["iterations"].([]any)[0].(map[string]any)
+			it := firstIteration(rep)
 			if ex := exitBlock(it); ex["killed"] != c.killed || ex["status"] != nil {
 				t.Errorf("exit %v, want killed %v, status unknown", ex, c.killed)
 			}

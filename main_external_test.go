@@ -3,8 +3,7 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,23 +30,27 @@ func externalRun(t *testing.T, args ...string) (int, map[string]any, map[string]
 	path := filepath.Join(t.TempDir(), "r.json")
 	all := append([]string{"--headless", "--drain-timeout", "8s", "--ready-timeout", "10s", "--json", path}, args...)
 	code, stdout, stderr := runArgs(t, all...)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("exit %d, no report: %v\n%s\n%s", code, err, stdout, stderr)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readJSONFile(t, path, fmt.Sprintf("exit %d", code), stdout+stderr)
+	checks := checksOf(rep)
+	return code, rep, checks, stdout + stderr
+}
+
+// firstIteration is a decoded report's first iteration.
+func firstIteration(rep map[string]any) map[string]any {
+	return rep["iterations"].([]any)[0].(map[string]any)
+}
+
+// checksOf are the checks of a decoded report's first iteration, by id;
+// none if it has no iteration.
+func checksOf(rep map[string]any) map[string]map[string]any {
 	checks := map[string]map[string]any{}
-	its := rep["iterations"].([]any)
-	if len(its) > 0 {
+	if its := rep["iterations"].([]any); len(its) > 0 {
 		for _, c := range its[0].(map[string]any)["checks"].([]any) {
 			m := c.(map[string]any)
 			checks[m["id"].(string)] = m
 		}
 	}
-	return code, rep, checks, stdout + stderr
+	return checks
 }
 
 func wantStatus(t *testing.T, checks map[string]map[string]any, want map[string]string, out string) {
@@ -84,7 +87,7 @@ func TestExternalGoServerPasses(t *testing.T) {
 		"terminate-outlived-waiters": "skip", "shutdown-completed": "skip", "no-thread-leak": "skip",
 		"routing-unchanged": "skip", "resources-released": "skip", "no-kernel-violations": "skip",
 	}, out)
-	tb := rep["iterations"].([]any)[0].(map[string]any)["target"].(map[string]any)
+	tb := firstIteration(rep)["target"].(map[string]any)
 	if tb["kind"] != "external" || tb["exit"].(map[string]any)["status"] != 0.0 || tb["exit"].(map[string]any)["killed"] != false {
 		t.Errorf("target block %v", tb)
 	}
@@ -117,7 +120,7 @@ func TestExternalServerThatNeverExitsIsKilled(t *testing.T) {
 		t.Errorf("exit %d, want 1\n%s", code, out)
 	}
 	wantStatus(t, checks, map[string]string{"process-exited": "fail"}, out)
-	exit := rep["iterations"].([]any)[0].(map[string]any)["target"].(map[string]any)["exit"].(map[string]any)
+	exit := exitBlock(firstIteration(rep))
 	if exit["killed"] != true {
 		t.Errorf("exit %v, want killed", exit)
 	}
@@ -160,8 +163,7 @@ func TestExternalServeFixedPasses(t *testing.T) {
 		"inflight-completed": "pass", "idle-closed": "pass", "ws-close-going-away": "pass",
 		"no-admission-after-trigger": "pass", "process-exited": "pass", "port-released": "pass",
 	}, out)
-	for _, c := range rep["iterations"].([]any)[0].(map[string]any)["clients"].([]any) {
-		cl := c.(map[string]any)
+	for _, cl := range clientsOf(rep) {
 		if cl["role"] == "idle" && (cl["outcome"] != "closed-after-response" || strings.Contains(cl["detail"].(string), "((")) {
 			t.Errorf("idle client %v: %v (%v), want closed-after-response", cl["id"], cl["outcome"], cl["detail"])
 		}

@@ -168,7 +168,7 @@ func TestExternalNginxSilent(t *testing.T) {
 // clientsOf is the first iteration's clients of a JSON report.
 func clientsOf(rep map[string]any) []map[string]any {
 	var out []map[string]any
-	for _, c := range rep["iterations"].([]any)[0].(map[string]any)["clients"].([]any) {
+	for _, c := range firstIteration(rep)["clients"].([]any) {
 		out = append(out, c.(map[string]any))
 	}
 	return out

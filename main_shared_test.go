@@ -86,16 +86,6 @@ func readJSONFile(t *testing.T, file, what, out string) map[string]any {
 	return rep
 }
 
-// mergedChecks are the checks of the merged report's one iteration, by id.
-func mergedChecks(rep map[string]any) map[string]map[string]any {
-	checks := map[string]map[string]any{}
-	for _, c := range rep["iterations"].([]any)[0].(map[string]any)["checks"].([]any) {
-		m := c.(map[string]any)
-		checks[m["id"].(string)] = m
-	}
-	return checks
-}
-
 // Two runners against one fixed serve, each with steady traffic: the
 // merged report holds both runners' clients on one axis and both runners'
 // requests, and passes.
@@ -104,12 +94,11 @@ func TestSharedTriggerAtFixedPasses(t *testing.T) {
 	if code != exitPass || rep["verdict"] != "pass" {
 		t.Errorf("merge exit %d, verdict %v, want 0 and pass\n%s", code, rep["verdict"], out)
 	}
-	wantStatus(t, mergedChecks(rep), map[string]string{"inflight-completed": "pass", "process-exited": "pass",
+	wantStatus(t, checksOf(rep), map[string]string{"inflight-completed": "pass", "process-exited": "pass",
 		"no-admission-after-trigger": "pass"}, out)
 	per := map[string]int{}
 	ids := map[float64]bool{}
-	for _, c := range rep["iterations"].([]any)[0].(map[string]any)["clients"].([]any) {
-		cl := c.(map[string]any)
+	for _, cl := range clientsOf(rep) {
 		per[cl["runner"].(string)]++
 		ids[cl["id"].(float64)] = true
 	}
@@ -127,7 +116,7 @@ func TestSharedTriggerAtFixedPasses(t *testing.T) {
 		}
 	}
 	requests := func(rep map[string]any) float64 {
-		r, _ := rep["iterations"].([]any)[0].(map[string]any)["rate"].(map[string]any)
+		r, _ := firstIteration(rep)["rate"].(map[string]any)
 		n, _ := r["requests"].(float64)
 		return n
 	}
@@ -143,7 +132,7 @@ func TestSharedTriggerAtLegacyCaught(t *testing.T) {
 	if code != exitFail || rep["verdict"] != "fail" {
 		t.Errorf("merge exit %d, verdict %v, want 1 and fail\n%s", code, rep["verdict"], out)
 	}
-	c := mergedChecks(rep)["inflight-completed"]
+	c := checksOf(rep)["inflight-completed"]
 	if c["status"] != "fail" || !strings.Contains(c["detail"].(string), "failed on runner r0, r1 of 2") {
 		t.Errorf("inflight-completed %v: %v, want failed on both runners\n%s", c["status"], c["detail"], out)
 	}

@@ -40,7 +40,7 @@ func TestExternalServeStateLegacyCaughtAsEmbedded(t *testing.T) {
 		t.Errorf("terminate-outlived-waiters detail %q, want it to name the threads alive at the close", d)
 	}
 	// The JSON has the threads, and each in-flight client its thread.
-	it := rep["iterations"].([]any)[0].(map[string]any)
+	it := firstIteration(rep)
 	if th := it["threads"].([]any); len(th) == 0 {
 		t.Errorf("no threads in the JSON")
 	}
@@ -61,7 +61,7 @@ func TestExternalServeStateFixedPasses(t *testing.T) {
 		t.Errorf("exit %d, verdict %v, want 0 and pass\n%s", code, rep["verdict"], out)
 	}
 	wantStatus(t, checks, map[string]string{"terminate-outlived-waiters": "pass", "shutdown-completed": "pass", "no-thread-leak": "pass"}, out)
-	st, _ := rep["iterations"].([]any)[0].(map[string]any)["target"].(map[string]any)["state"].(map[string]any)
+	st, _ := firstIteration(rep)["target"].(map[string]any)["state"].(map[string]any)
 	if st["final"] != true || st["version"] != 1.0 || !strings.HasPrefix(st["server"].(string), "shutdowntest serve") ||
 		!strings.Contains(out, "final record read") {
 		t.Errorf("state block %v; summary:\n%s", st, out)
