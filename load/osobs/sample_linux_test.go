@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"shutdowntest/internal/await"
 	"shutdowntest/internal/tpcserver"
 )
 
@@ -66,17 +67,8 @@ func since(origin time.Time) func(time.Time) time.Duration {
 	return func(t time.Time) time.Duration { return t.Sub(origin) }
 }
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		<-time.After(5 * time.Millisecond)
-	}
-}
+// waitFor waits, at most 10 s, for cond.
+func waitFor(t *testing.T, what string, cond func() bool) { await.Until(t, 10*time.Second, what, cond) }
 
 func TestThreadPerConnectionServerMatched(t *testing.T) {
 	bin := buildTPC(t)

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"shutdowntest/internal/await"
 	"shutdowntest/state"
 )
 
@@ -84,16 +85,11 @@ func TestEndpointMapsConnectionsAndShutdown(t *testing.T) {
 	// The handler's return is the hijacked thread's end: wait for it
 	// before the final record, as a server that joins its handlers would.
 	_, _ = bufio.NewReader(hc).ReadByte()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	await.Until(t, 5*time.Second, "the hijacked connection's end", func() bool {
 		st.mu.Lock()
-		n := len(st.conns)
-		st.mu.Unlock()
-		if n == 0 || time.Now().After(deadline) {
-			break
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+		defer st.mu.Unlock()
+		return len(st.conns) == 0
+	})
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"shutdowntest/internal/await"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,22 +32,8 @@ func newKernel(t *testing.T, opts Options) *Kernel {
 	return k
 }
 
-// waitFor polls cond every millisecond until it holds, failing the test
-// after five seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	limit := time.NewTimer(deadline)
-	defer limit.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-limit.C:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
+// waitFor waits, at most deadline, for cond.
+func waitFor(t *testing.T, what string, cond func() bool) { await.Until(t, deadline, what, cond) }
 
 // view returns the live view of thread th.
 func view(k *Kernel, th *Thread) ThreadView {
